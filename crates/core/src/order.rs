@@ -1,0 +1,680 @@
+//! Orders and their lifecycle (`DESIGN.md` §4).
+//!
+//! Every change goes through one of the transition methods on [`Order`]. Each either applies
+//! completely — new status, timeline entries, bumped `version` — and returns the entries it
+//! appended, or returns a [`TransitionError`] and leaves the order untouched. Stores persist a
+//! transition conditioned on the `version` they read, so two racing writers cannot both apply.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use crate::customer::{Customer, ShippingAddress};
+use crate::ids::{OrderId, OrderNumber, Sku, TokenHash, UserId};
+use crate::money::Money;
+use crate::time::Timestamp;
+
+/// Units of one line: 1 to [`Quantity::MAX`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "u32", into = "u32")]
+pub struct Quantity(u32);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("must be a whole number from 1 to {max}", max = Quantity::MAX)]
+pub struct QuantityError;
+
+impl Quantity {
+    pub const MAX: u32 = 100;
+
+    pub fn new(n: u64) -> Result<Self, QuantityError> {
+        if (1..=u64::from(Self::MAX)).contains(&n) {
+            Ok(Self(n as u32))
+        } else {
+            Err(QuantityError)
+        }
+    }
+
+    pub fn get(self) -> u32 {
+        self.0
+    }
+}
+
+impl TryFrom<u32> for Quantity {
+    type Error = QuantityError;
+    fn try_from(n: u32) -> Result<Self, QuantityError> {
+        Self::new(u64::from(n))
+    }
+}
+
+impl From<Quantity> for u32 {
+    fn from(q: Quantity) -> u32 {
+        q.0
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    PendingPayment,
+    Paid,
+    PaymentFailed,
+    Fulfilled,
+    Cancelled,
+    Refunded,
+    PartiallyRefunded,
+}
+
+impl OrderStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PendingPayment => "pending_payment",
+            Self::Paid => "paid",
+            Self::PaymentFailed => "payment_failed",
+            Self::Fulfilled => "fulfilled",
+            Self::Cancelled => "cancelled",
+            Self::Refunded => "refunded",
+            Self::PartiallyRefunded => "partially_refunded",
+        }
+    }
+
+    /// Still waiting for money: the states the stale-order sweep may cancel.
+    pub fn is_unpaid(self) -> bool {
+        matches!(self, Self::PendingPayment | Self::PaymentFailed)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderKind {
+    Stripe,
+    Razorpay,
+}
+
+impl ProviderKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Stripe => "stripe",
+            Self::Razorpay => "razorpay",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "stripe" => Some(Self::Stripe),
+            "razorpay" => Some(Self::Razorpay),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewReason {
+    AmountMismatch,
+    CurrencyMismatch,
+    PaidAfterCancel,
+    DuplicatePayment,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimelineType {
+    OrderCreated,
+    PaymentSucceeded,
+    PaymentFailed,
+    ReviewRequired,
+    ReviewCleared,
+    InvoiceIssued,
+    ShipmentCreated,
+    Fulfilled,
+    Cancelled,
+    Reinstated,
+    RefundPartial,
+    RefundFull,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimelineEntry {
+    #[serde(rename = "type")]
+    pub kind: TimelineType,
+    pub at: Timestamp,
+    #[serde(default)]
+    pub meta: Map<String, Value>,
+}
+
+impl TimelineEntry {
+    fn new(kind: TimelineType, at: Timestamp, meta: Value) -> Self {
+        let meta = match meta {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        };
+        Self { kind, at, meta }
+    }
+}
+
+/// Who may read the order besides admins.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Owner {
+    User {
+        #[serde(rename = "userId")]
+        user_id: UserId,
+    },
+    /// A guest proves ownership with the access token returned at creation.
+    Guest {
+        #[serde(rename = "tokenHash")]
+        token_hash: TokenHash,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderLine {
+    pub sku: Sku,
+    pub name: String,
+    pub quantity: Quantity,
+    pub unit_price: Money,
+    pub line_total: Money,
+}
+
+/// What the payment provider knows the order by.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentInfo {
+    pub provider: ProviderKind,
+    /// Razorpay order id (`order_…`) or Stripe Checkout Session id (`cs_…`).
+    pub provider_order_id: String,
+    /// Razorpay payment id (`pay_…`) or Stripe PaymentIntent id (`pi_…`), once known.
+    #[serde(default)]
+    pub provider_payment_id: Option<String>,
+    /// Stripe's hosted checkout page.
+    #[serde(default)]
+    pub checkout_url: Option<String>,
+    /// Razorpay's public key id for the storefront's checkout widget.
+    #[serde(default)]
+    pub key_id: Option<String>,
+    /// The amount actually captured, once paid.
+    #[serde(default)]
+    pub captured: Option<Money>,
+}
+
+/// One applied refund, keyed by the provider's refund id so a redelivery counts once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Refund {
+    pub refund_id: String,
+    pub amount: Money,
+    pub at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransitionError {
+    /// The same change was applied before: a redelivery, answered as success and changing nothing.
+    #[error("already applied")]
+    AlreadyApplied,
+    #[error("cannot {action} an order that is {}", from.as_str())]
+    NotAllowed {
+        from: OrderStatus,
+        action: &'static str,
+    },
+    #[error("order is held for review")]
+    UnderReview,
+}
+
+/// A successful capture reported by a provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentCapture {
+    pub provider_payment_id: String,
+    /// What was paid, in the currency the provider reported.
+    pub amount: Money,
+}
+
+/// Everything needed to open an order; prices already come from the catalog.
+#[derive(Debug, Clone)]
+pub struct OrderDraft {
+    pub id: OrderId,
+    pub number: OrderNumber,
+    pub owner: Owner,
+    pub customer: Customer,
+    pub shipping_address: ShippingAddress,
+    pub lines: Vec<OrderLine>,
+    pub total: Money,
+    pub payment: PaymentInfo,
+    pub expires_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Order {
+    id: OrderId,
+    number: OrderNumber,
+    status: OrderStatus,
+    owner: Owner,
+    customer: Customer,
+    shipping_address: ShippingAddress,
+    lines: Vec<OrderLine>,
+    total: Money,
+    payment: PaymentInfo,
+    requires_review: bool,
+    #[serde(default)]
+    review_reason: Option<ReviewReason>,
+    #[serde(default)]
+    refunds: Vec<Refund>,
+    timeline: Vec<TimelineEntry>,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+    expires_at: Timestamp,
+    /// Bumped by every transition; stores write conditioned on it.
+    version: u64,
+}
+
+impl Order {
+    /// A new order awaiting payment, with its `order_created` entry.
+    pub fn open(draft: OrderDraft, at: Timestamp) -> Self {
+        let entry = TimelineEntry::new(
+            TimelineType::OrderCreated,
+            at,
+            json!({ "amount": draft.total.minor(), "currency": draft.total.currency() }),
+        );
+        Self {
+            id: draft.id,
+            number: draft.number,
+            status: OrderStatus::PendingPayment,
+            owner: draft.owner,
+            customer: draft.customer,
+            shipping_address: draft.shipping_address,
+            lines: draft.lines,
+            total: draft.total,
+            payment: draft.payment,
+            requires_review: false,
+            review_reason: None,
+            refunds: Vec::new(),
+            timeline: vec![entry],
+            created_at: at,
+            updated_at: at,
+            expires_at: draft.expires_at,
+            version: 1,
+        }
+    }
+
+    pub fn id(&self) -> &OrderId {
+        &self.id
+    }
+    pub fn number(&self) -> &OrderNumber {
+        &self.number
+    }
+    pub fn status(&self) -> OrderStatus {
+        self.status
+    }
+    pub fn owner(&self) -> &Owner {
+        &self.owner
+    }
+    pub fn customer(&self) -> &Customer {
+        &self.customer
+    }
+    pub fn shipping_address(&self) -> &ShippingAddress {
+        &self.shipping_address
+    }
+    pub fn lines(&self) -> &[OrderLine] {
+        &self.lines
+    }
+    pub fn total(&self) -> Money {
+        self.total
+    }
+    pub fn payment(&self) -> &PaymentInfo {
+        &self.payment
+    }
+    pub fn requires_review(&self) -> bool {
+        self.requires_review
+    }
+    pub fn review_reason(&self) -> Option<ReviewReason> {
+        self.review_reason
+    }
+    pub fn refunds(&self) -> &[Refund] {
+        &self.refunds
+    }
+    pub fn timeline(&self) -> &[TimelineEntry] {
+        &self.timeline
+    }
+    pub fn created_at(&self) -> Timestamp {
+        self.created_at
+    }
+    pub fn updated_at(&self) -> Timestamp {
+        self.updated_at
+    }
+    pub fn expires_at(&self) -> Timestamp {
+        self.expires_at
+    }
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// Sum of applied refunds, in the order's currency.
+    pub fn refunded(&self) -> Money {
+        let minor = self.refunds.iter().map(|r| r.amount.minor()).sum();
+        Money::new(minor, self.total.currency()).unwrap_or(self.total)
+    }
+
+    pub fn user_id(&self) -> Option<&UserId> {
+        match &self.owner {
+            Owner::User { user_id } => Some(user_id),
+            Owner::Guest { .. } => None,
+        }
+    }
+
+    /// Whether a reader may see this order: its signed-in owner, an admin, or a guest holding
+    /// the order's access token. Anyone else must be told it does not exist.
+    pub fn visible_to(&self, viewer: &Viewer) -> bool {
+        if viewer.admin {
+            return true;
+        }
+        match &self.owner {
+            Owner::User { user_id } => viewer.user.as_ref() == Some(user_id),
+            Owner::Guest { token_hash } => {
+                viewer.order_token.as_deref().is_some_and(|t| token_hash.matches(t))
+            }
+        }
+    }
+
+    fn push(&mut self, kind: TimelineType, at: Timestamp, meta: Value) -> TimelineEntry {
+        let entry = TimelineEntry::new(kind, at, meta);
+        self.timeline.push(entry.clone());
+        self.updated_at = at.max(self.updated_at);
+        entry
+    }
+
+    fn bump(&mut self) {
+        self.version += 1;
+    }
+
+    /// Money received. From `pending_payment` or `payment_failed` the order becomes `paid`; an
+    /// amount or currency that differs from the order's still pays (the money is real) but holds
+    /// the order for review. The same payment reported again is [`TransitionError::AlreadyApplied`];
+    /// a different payment on an already-paid order is held for review as a duplicate payment.
+    /// A payment on a cancelled order goes through [`Order::record_payment_after_cancel`].
+    pub fn record_payment(
+        &mut self,
+        capture: &PaymentCapture,
+        at: Timestamp,
+    ) -> Result<Vec<TimelineEntry>, TransitionError> {
+        match self.status {
+            OrderStatus::PendingPayment | OrderStatus::PaymentFailed => {
+                Ok(self.apply_payment(capture, at, None))
+            }
+            OrderStatus::Cancelled => Err(TransitionError::NotAllowed {
+                from: self.status,
+                action: "pay (use record_payment_after_cancel)",
+            }),
+            _ if self.payment.provider_payment_id.as_deref()
+                == Some(capture.provider_payment_id.as_str()) =>
+            {
+                Err(TransitionError::AlreadyApplied)
+            }
+            _ => {
+                // A second, different payment for a settled order: money must not be kept
+                // silently. Flag it once per payment id.
+                let already_flagged = self.timeline.iter().any(|e| {
+                    e.kind == TimelineType::ReviewRequired
+                        && e.meta.get("providerPaymentId").and_then(Value::as_str)
+                            == Some(capture.provider_payment_id.as_str())
+                });
+                if already_flagged {
+                    return Err(TransitionError::AlreadyApplied);
+                }
+                let entry = self.flag_review(
+                    ReviewReason::DuplicatePayment,
+                    at,
+                    json!({
+                        "providerPaymentId": capture.provider_payment_id,
+                        "amount": capture.amount.minor(),
+                        "currency": capture.amount.currency(),
+                    }),
+                );
+                self.bump();
+                Ok(vec![entry])
+            }
+        }
+    }
+
+    /// A payment for an order the sweep already cancelled. When the store could reserve the
+    /// stock again (`restocked`), the order is reinstated and paid; otherwise it is paid and held
+    /// for review with `paid_after_cancel`, so the money is refunded or the goods found by hand.
+    pub fn record_payment_after_cancel(
+        &mut self,
+        capture: &PaymentCapture,
+        restocked: bool,
+        at: Timestamp,
+    ) -> Result<Vec<TimelineEntry>, TransitionError> {
+        if self.status != OrderStatus::Cancelled {
+            return Err(TransitionError::NotAllowed {
+                from: self.status,
+                action: "reinstate",
+            });
+        }
+        let mut entries = Vec::new();
+        let review = if restocked {
+            entries.push(self.push(TimelineType::Reinstated, at, json!({})));
+            None
+        } else {
+            Some(ReviewReason::PaidAfterCancel)
+        };
+        entries.extend(self.apply_payment(capture, at, review));
+        Ok(entries)
+    }
+
+    fn apply_payment(
+        &mut self,
+        capture: &PaymentCapture,
+        at: Timestamp,
+        forced_review: Option<ReviewReason>,
+    ) -> Vec<TimelineEntry> {
+        self.status = OrderStatus::Paid;
+        self.payment.provider_payment_id = Some(capture.provider_payment_id.clone());
+        self.payment.captured = Some(capture.amount);
+        let mut entries = vec![self.push(
+            TimelineType::PaymentSucceeded,
+            at,
+            json!({
+                "providerPaymentId": capture.provider_payment_id,
+                "amount": capture.amount.minor(),
+                "currency": capture.amount.currency(),
+            }),
+        )];
+        let mismatch = if capture.amount.currency() != self.total.currency() {
+            Some(ReviewReason::CurrencyMismatch)
+        } else if capture.amount.minor() != self.total.minor() {
+            Some(ReviewReason::AmountMismatch)
+        } else {
+            None
+        };
+        if let Some(reason) = forced_review.or(mismatch) {
+            entries.push(self.flag_review(
+                reason,
+                at,
+                json!({
+                    "expectedAmount": self.total.minor(),
+                    "expectedCurrency": self.total.currency(),
+                    "paidAmount": capture.amount.minor(),
+                    "paidCurrency": capture.amount.currency(),
+                }),
+            ));
+        }
+        self.bump();
+        entries
+    }
+
+    fn flag_review(&mut self, reason: ReviewReason, at: Timestamp, mut meta: Value) -> TimelineEntry {
+        self.requires_review = true;
+        self.review_reason = Some(reason);
+        if let Value::Object(m) = &mut meta {
+            m.insert("reason".into(), json!(reason));
+        }
+        self.push(TimelineType::ReviewRequired, at, meta)
+    }
+
+    /// The provider reports a failed attempt. Only an unpaid order changes: `payment_failed`
+    /// keeps the order open for a later success; a paid order is never un-paid.
+    pub fn record_payment_failure(
+        &mut self,
+        provider_payment_id: Option<&str>,
+        reason: &str,
+        at: Timestamp,
+    ) -> Result<TimelineEntry, TransitionError> {
+        match self.status {
+            OrderStatus::PendingPayment | OrderStatus::PaymentFailed => {
+                let same_attempt_seen = self.timeline.iter().any(|e| {
+                    e.kind == TimelineType::PaymentFailed
+                        && provider_payment_id.is_some()
+                        && e.meta.get("providerPaymentId").and_then(Value::as_str)
+                            == provider_payment_id
+                });
+                if same_attempt_seen {
+                    return Err(TransitionError::AlreadyApplied);
+                }
+                self.status = OrderStatus::PaymentFailed;
+                let entry = self.push(
+                    TimelineType::PaymentFailed,
+                    at,
+                    json!({ "providerPaymentId": provider_payment_id, "reason": reason }),
+                );
+                self.bump();
+                Ok(entry)
+            }
+            from => Err(TransitionError::NotAllowed {
+                from,
+                action: "fail the payment of",
+            }),
+        }
+    }
+
+    /// The sweep gives up on an unpaid order; the caller releases its stock in the same write.
+    pub fn cancel(&mut self, reason: &str, at: Timestamp) -> Result<TimelineEntry, TransitionError> {
+        match self.status {
+            OrderStatus::PendingPayment | OrderStatus::PaymentFailed => {
+                self.status = OrderStatus::Cancelled;
+                let entry = self.push(TimelineType::Cancelled, at, json!({ "reason": reason }));
+                self.bump();
+                Ok(entry)
+            }
+            OrderStatus::Cancelled => Err(TransitionError::AlreadyApplied),
+            from => Err(TransitionError::NotAllowed {
+                from,
+                action: "cancel",
+            }),
+        }
+    }
+
+    /// A refund reported by the provider, counted once per refund id and never above what was
+    /// captured. Returns `refund_full` when everything captured has been returned.
+    pub fn record_refund(
+        &mut self,
+        refund_id: &str,
+        amount: Money,
+        at: Timestamp,
+    ) -> Result<TimelineEntry, TransitionError> {
+        if self.refunds.iter().any(|r| r.refund_id == refund_id) {
+            return Err(TransitionError::AlreadyApplied);
+        }
+        let captured = match (self.status, self.payment.captured) {
+            (
+                OrderStatus::Paid
+                | OrderStatus::Fulfilled
+                | OrderStatus::PartiallyRefunded
+                | OrderStatus::Refunded,
+                Some(c),
+            ) => c,
+            (from, _) => {
+                return Err(TransitionError::NotAllowed {
+                    from,
+                    action: "refund",
+                });
+            }
+        };
+        let already = self.refunds.iter().map(|r| r.amount.minor()).sum::<i64>();
+        let room = (captured.minor() - already).max(0);
+        if room == 0 {
+            return Err(TransitionError::AlreadyApplied);
+        }
+        // Providers never refund more than was captured; clamp so a malformed event cannot
+        // make the ledger claim otherwise.
+        let applied = amount.minor().clamp(0, room);
+        let applied = Money::new(applied, captured.currency()).unwrap_or(captured);
+        self.refunds.push(Refund {
+            refund_id: refund_id.to_owned(),
+            amount: applied,
+            at,
+        });
+        let full = already + applied.minor() >= captured.minor();
+        self.status = if full {
+            OrderStatus::Refunded
+        } else {
+            OrderStatus::PartiallyRefunded
+        };
+        let kind = if full {
+            TimelineType::RefundFull
+        } else {
+            TimelineType::RefundPartial
+        };
+        let entry = self.push(
+            kind,
+            at,
+            json!({
+                "refundId": refund_id,
+                "amount": applied.minor(),
+                "refundedAmount": already + applied.minor(),
+            }),
+        );
+        self.bump();
+        Ok(entry)
+    }
+
+    /// An admin releases the hold; fulfilment may proceed if the order is paid.
+    pub fn clear_review(&mut self, by: &str, at: Timestamp) -> Result<TimelineEntry, TransitionError> {
+        if !self.requires_review {
+            return Err(TransitionError::AlreadyApplied);
+        }
+        let reason = self.review_reason.take();
+        self.requires_review = false;
+        let entry = self.push(
+            TimelineType::ReviewCleared,
+            at,
+            json!({ "by": by, "reason": reason }),
+        );
+        self.bump();
+        Ok(entry)
+    }
+
+    /// Whether the post-payment work may run now: paid and not held for review.
+    pub fn ready_for_fulfilment(&self) -> bool {
+        self.status == OrderStatus::Paid && !self.requires_review
+    }
+
+    /// All post-payment steps done.
+    pub fn mark_fulfilled(&mut self, at: Timestamp) -> Result<TimelineEntry, TransitionError> {
+        match self.status {
+            OrderStatus::Fulfilled => Err(TransitionError::AlreadyApplied),
+            OrderStatus::Paid if self.requires_review => Err(TransitionError::UnderReview),
+            OrderStatus::Paid => {
+                self.status = OrderStatus::Fulfilled;
+                let entry = self.push(TimelineType::Fulfilled, at, json!({}));
+                self.bump();
+                Ok(entry)
+            }
+            from => Err(TransitionError::NotAllowed {
+                from,
+                action: "fulfil",
+            }),
+        }
+    }
+}
+
+/// Who is reading: derived from the request's credentials by the HTTP layer.
+#[derive(Debug, Clone, Default)]
+pub struct Viewer {
+    pub user: Option<UserId>,
+    pub admin: bool,
+    /// The `X-Order-Token` a guest presented, if any.
+    pub order_token: Option<String>,
+}
+
+#[cfg(test)]
+mod tests;

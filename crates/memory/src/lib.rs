@@ -1,0 +1,11 @@
+//! Local adapters: an in-memory store that keeps every guarantee the DynamoDB store gives
+//! (all-or-nothing order creation, no oversell, live idempotency keys), the system clock,
+//! a settable clock for tests, and the random id generator.
+
+mod clock;
+mod ids;
+mod store;
+
+pub use clock::{ManualClock, SystemClock};
+pub use ids::RandomIds;
+pub use store::InMemoryStore;

@@ -1,0 +1,161 @@
+//! The in-memory store. One lock guards all state, so each port call is one atomic step —
+//! the same all-or-nothing behaviour a DynamoDB transaction gives.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use oms_core::ports::{
+    CreateOutcome, IdempotencyRecord, OrderPage, OrderStore, StockShortage, StoreError,
+};
+use oms_core::{Order, OrderId, Product, ProviderKind, Sku, Timestamp, UserId};
+
+#[derive(Default)]
+struct State {
+    products: BTreeMap<Sku, Product>,
+    orders: HashMap<OrderId, Order>,
+    idempotency: HashMap<String, IdempotencyRecord>,
+    /// Provider order/session/payment id → order, as the DynamoDB `PAYREF#` items.
+    payment_refs: HashMap<(ProviderKind, String), OrderId>,
+}
+
+#[derive(Default)]
+pub struct InMemoryStore {
+    state: Mutex<State>,
+}
+
+impl InMemoryStore {
+    pub fn new(products: impl IntoIterator<Item = Product>) -> Self {
+        let store = Self::default();
+        store.lock().products = products.into_iter().map(|p| (p.sku.clone(), p)).collect();
+        store
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave a half-applied change: every mutation
+        // below is validated first and then applied without fallible steps.
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The order a provider id points at (for tests and the webhook path).
+    pub fn order_for_payment_ref(&self, provider: ProviderKind, id: &str) -> Option<OrderId> {
+        self.lock().payment_refs.get(&(provider, id.to_owned())).cloned()
+    }
+}
+
+/// Cursor = hex of `<createdAt>#<orderId>` of the last order on the page.
+fn encode_cursor(o: &Order) -> String {
+    hex::encode(format!("{}#{}", o.created_at(), o.id()))
+}
+
+fn decode_cursor(c: &str) -> Result<(Timestamp, OrderId), StoreError> {
+    let raw = hex::decode(c).map_err(|_| StoreError::InvalidCursor)?;
+    let s = String::from_utf8(raw).map_err(|_| StoreError::InvalidCursor)?;
+    let (t, id) = s.split_once('#').ok_or(StoreError::InvalidCursor)?;
+    Ok((
+        Timestamp::parse(t).map_err(|_| StoreError::InvalidCursor)?,
+        OrderId::parse(id).map_err(|_| StoreError::InvalidCursor)?,
+    ))
+}
+
+#[async_trait]
+impl OrderStore for InMemoryStore {
+    async fn list_products(&self) -> Result<Vec<Product>, StoreError> {
+        Ok(self.lock().products.values().cloned().collect())
+    }
+
+    async fn get_products(&self, skus: &[Sku]) -> Result<Vec<Product>, StoreError> {
+        let s = self.lock();
+        Ok(skus.iter().filter_map(|k| s.products.get(k).cloned()).collect())
+    }
+
+    async fn get_idempotency(
+        &self,
+        scope: &str,
+        now: Timestamp,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        Ok(self
+            .lock()
+            .idempotency
+            .get(scope)
+            .filter(|r| r.expires_at > now)
+            .cloned())
+    }
+
+    async fn create_order(
+        &self,
+        order: &Order,
+        idempotency: Option<&IdempotencyRecord>,
+        now: Timestamp,
+    ) -> Result<CreateOutcome, StoreError> {
+        let mut s = self.lock();
+        if let Some(rec) = idempotency {
+            if let Some(live) = s.idempotency.get(&rec.scope).filter(|r| r.expires_at > now) {
+                return Ok(CreateOutcome::IdempotencyKeyTaken(live.clone()));
+            }
+        }
+        if s.orders.contains_key(order.id()) {
+            return Err(StoreError::Corrupt(format!("order {} already exists", order.id())));
+        }
+        let mut shortages = Vec::new();
+        for line in order.lines() {
+            let available = s.products.get(&line.sku).map_or(0, |p| p.available);
+            if available < line.quantity.get() {
+                shortages.push(StockShortage {
+                    sku: line.sku.clone(),
+                    requested: line.quantity.get(),
+                    available,
+                });
+            }
+        }
+        if !shortages.is_empty() {
+            return Ok(CreateOutcome::InsufficientStock(shortages));
+        }
+        // Every condition holds: apply all writes.
+        for line in order.lines() {
+            if let Some(p) = s.products.get_mut(&line.sku) {
+                p.available -= line.quantity.get();
+            }
+        }
+        let pay = order.payment();
+        s.payment_refs
+            .insert((pay.provider, pay.provider_order_id.clone()), order.id().clone());
+        if let Some(rec) = idempotency {
+            s.idempotency.insert(rec.scope.clone(), rec.clone());
+        }
+        s.orders.insert(order.id().clone(), order.clone());
+        Ok(CreateOutcome::Created)
+    }
+
+    async fn get_order(&self, id: &OrderId) -> Result<Option<Order>, StoreError> {
+        Ok(self.lock().orders.get(id).cloned())
+    }
+
+    async fn list_orders_for_user(
+        &self,
+        user: &UserId,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<OrderPage, StoreError> {
+        let after = cursor.map(decode_cursor).transpose()?;
+        let s = self.lock();
+        let mut mine: Vec<&Order> = s
+            .orders
+            .values()
+            .filter(|o| o.user_id() == Some(user))
+            .filter(|o| match &after {
+                Some((t, id)) => (o.created_at(), o.id()) < (*t, id),
+                None => true,
+            })
+            .collect();
+        mine.sort_by(|a, b| (b.created_at(), b.id()).cmp(&(a.created_at(), a.id())));
+        let limit = limit as usize;
+        let more = mine.len() > limit;
+        mine.truncate(limit);
+        let next_cursor = if more { mine.last().map(|o| encode_cursor(o)) } else { None };
+        Ok(OrderPage {
+            orders: mine.into_iter().cloned().collect(),
+            next_cursor,
+        })
+    }
+}
