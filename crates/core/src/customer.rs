@@ -59,7 +59,12 @@ impl fmt::Debug for Email {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Personal data: enough to recognise in a test failure, not a full address in logs.
         let (local, domain) = self.0.rsplit_once('@').unwrap_or(("", ""));
-        write!(f, "Email({}…@{})", local.chars().next().unwrap_or('?'), domain)
+        write!(
+            f,
+            "Email({}…@{})",
+            local.chars().next().unwrap_or('?'),
+            domain
+        )
     }
 }
 
@@ -74,12 +79,16 @@ impl Phone {
         let body = s.strip_prefix('+').unwrap_or(s);
         let digits = body.chars().filter(char::is_ascii_digit).count();
         if (6..=15).contains(&digits)
-            && body.chars().all(|c| c.is_ascii_digit() || c == ' ' || c == '-')
+            && body
+                .chars()
+                .all(|c| c.is_ascii_digit() || c == ' ' || c == '-')
             && body.starts_with(|c: char| c.is_ascii_digit())
         {
             Ok(Self(s.to_owned()))
         } else {
-            Err(ContactError("must be a phone number: optional '+' then 6 to 15 digits"))
+            Err(ContactError(
+                "must be a phone number: optional '+' then 6 to 15 digits",
+            ))
         }
     }
 
@@ -110,7 +119,9 @@ impl CountryCode {
     pub fn parse(s: &str) -> Result<Self, ContactError> {
         match s.as_bytes() {
             [a, b] if a.is_ascii_uppercase() && b.is_ascii_uppercase() => Ok(Self([*a, *b])),
-            _ => Err(ContactError("must be an ISO 3166-1 alpha-2 code in upper case (e.g. IN)")),
+            _ => Err(ContactError(
+                "must be an ISO 3166-1 alpha-2 code in upper case (e.g. IN)",
+            )),
         }
     }
 
@@ -166,7 +177,8 @@ pub fn text_field(value: &str) -> Result<String, String> {
 pub fn postal_code(value: &str) -> Result<String, String> {
     let s = value.trim();
     if (2..=12).contains(&s.len())
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == ' ' || c == '-')
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == ' ' || c == '-')
     {
         Ok(s.to_owned())
     } else {
@@ -180,14 +192,27 @@ mod tests {
 
     #[test]
     fn plausible_emails_parse_and_are_trimmed() {
-        assert_eq!(Email::parse(" asha@example.in ").unwrap().as_str(), "asha@example.in");
+        assert_eq!(
+            Email::parse(" asha@example.in ").unwrap().as_str(),
+            "asha@example.in"
+        );
         assert!(Email::parse("a.b+tag@mail.example.co.uk").is_ok());
     }
 
     #[test]
     fn implausible_emails_are_rejected() {
-        for bad in ["", "asha", "asha@", "@example.com", "a@b", "a b@example.com", "a@@example.com",
-            "a@-x.com", "a@x..com", &format!("{}@example.com", "a".repeat(65))] {
+        for bad in [
+            "",
+            "asha",
+            "asha@",
+            "@example.com",
+            "a@b",
+            "a b@example.com",
+            "a@@example.com",
+            "a@-x.com",
+            "a@x..com",
+            &format!("{}@example.com", "a".repeat(65)),
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad:?}");
         }
     }
@@ -201,7 +226,14 @@ mod tests {
     #[test]
     fn phones_need_six_to_fifteen_digits() {
         assert!(Phone::parse("+91 98765-43210").is_ok());
-        for bad in ["", "+", "12345", "+91 98765 43210 99999", "call me", "+-123456"] {
+        for bad in [
+            "",
+            "+",
+            "12345",
+            "+91 98765 43210 99999",
+            "call me",
+            "+-123456",
+        ] {
             assert!(Phone::parse(bad).is_err(), "{bad:?}");
         }
     }

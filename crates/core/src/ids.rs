@@ -225,7 +225,10 @@ mod tests {
     #[test]
     fn ids_round_trip_through_serde_and_reject_bad_input() {
         let id: OrderId = serde_json::from_str("\"ord_01JDQ7Z3K5M8N9P0QRSTVWXYZ0\"").unwrap();
-        assert_eq!(serde_json::to_string(&id).unwrap(), "\"ord_01JDQ7Z3K5M8N9P0QRSTVWXYZ0\"");
+        assert_eq!(
+            serde_json::to_string(&id).unwrap(),
+            "\"ord_01JDQ7Z3K5M8N9P0QRSTVWXYZ0\""
+        );
         assert!(serde_json::from_str::<Sku>("\"bad sku\"").is_err());
     }
 }

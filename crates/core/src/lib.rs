@@ -12,6 +12,7 @@ pub mod money;
 pub mod order;
 pub mod ports;
 pub mod product;
+pub mod secret;
 pub mod time;
 pub mod validation;
 
@@ -23,5 +24,6 @@ pub use order::{
     TimelineEntry, TimelineType, TransitionError,
 };
 pub use product::Product;
+pub use secret::Secret;
 pub use time::Timestamp;
 pub use validation::{FieldError, ValidationErrors};

@@ -207,13 +207,20 @@ mod tests {
         assert_eq!(inr().as_str(), "INR");
         assert_eq!(inr().lowercase(), "inr");
         for bad in ["inr", "XYZ", "", "INRR", "IN"] {
-            assert_eq!(Currency::parse(bad), Err(MoneyError::UnknownCurrency), "{bad}");
+            assert_eq!(
+                Currency::parse(bad),
+                Err(MoneyError::UnknownCurrency),
+                "{bad}"
+            );
         }
     }
 
     #[test]
     fn money_prints_in_major_units_with_the_currency_exponent() {
-        assert_eq!(Money::new(149_900, inr()).unwrap().to_string(), "INR 1499.00");
+        assert_eq!(
+            Money::new(149_900, inr()).unwrap().to_string(),
+            "INR 1499.00"
+        );
         assert_eq!(Money::new(5, inr()).unwrap().to_string(), "INR 0.05");
         let jpy = Currency::parse("JPY").unwrap();
         assert_eq!(Money::new(500, jpy).unwrap().to_string(), "JPY 500");
@@ -222,12 +229,21 @@ mod tests {
     #[test]
     fn negative_or_huge_amounts_and_mixed_currencies_are_refused() {
         assert_eq!(Money::new(-1, inr()), Err(MoneyError::OutOfRange));
-        assert_eq!(Money::new(MAX_MINOR + 1, inr()), Err(MoneyError::OutOfRange));
+        assert_eq!(
+            Money::new(MAX_MINOR + 1, inr()),
+            Err(MoneyError::OutOfRange)
+        );
         let usd = Currency::parse("USD").unwrap();
         let a = Money::new(1, inr()).unwrap();
         let b = Money::new(1, usd).unwrap();
-        assert!(matches!(a.checked_add(b), Err(MoneyError::CurrencyMismatch(..))));
-        assert_eq!(a.checked_sub(Money::new(2, inr()).unwrap()), Err(MoneyError::OutOfRange));
+        assert!(matches!(
+            a.checked_add(b),
+            Err(MoneyError::CurrencyMismatch(..))
+        ));
+        assert_eq!(
+            a.checked_sub(Money::new(2, inr()).unwrap()),
+            Err(MoneyError::OutOfRange)
+        );
     }
 
     #[test]

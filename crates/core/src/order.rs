@@ -369,9 +369,10 @@ impl Order {
         }
         match &self.owner {
             Owner::User { user_id } => viewer.user.as_ref() == Some(user_id),
-            Owner::Guest { token_hash } => {
-                viewer.order_token.as_deref().is_some_and(|t| token_hash.matches(t))
-            }
+            Owner::Guest { token_hash } => viewer
+                .order_token
+                .as_deref()
+                .is_some_and(|t| token_hash.matches(t)),
         }
     }
 
@@ -502,7 +503,12 @@ impl Order {
         entries
     }
 
-    fn flag_review(&mut self, reason: ReviewReason, at: Timestamp, mut meta: Value) -> TimelineEntry {
+    fn flag_review(
+        &mut self,
+        reason: ReviewReason,
+        at: Timestamp,
+        mut meta: Value,
+    ) -> TimelineEntry {
         self.requires_review = true;
         self.review_reason = Some(reason);
         if let Value::Object(m) = &mut meta {
@@ -547,7 +553,11 @@ impl Order {
     }
 
     /// The sweep gives up on an unpaid order; the caller releases its stock in the same write.
-    pub fn cancel(&mut self, reason: &str, at: Timestamp) -> Result<TimelineEntry, TransitionError> {
+    pub fn cancel(
+        &mut self,
+        reason: &str,
+        at: Timestamp,
+    ) -> Result<TimelineEntry, TransitionError> {
         match self.status {
             OrderStatus::PendingPayment | OrderStatus::PaymentFailed => {
                 self.status = OrderStatus::Cancelled;
@@ -628,7 +638,11 @@ impl Order {
     }
 
     /// An admin releases the hold; fulfilment may proceed if the order is paid.
-    pub fn clear_review(&mut self, by: &str, at: Timestamp) -> Result<TimelineEntry, TransitionError> {
+    pub fn clear_review(
+        &mut self,
+        by: &str,
+        at: Timestamp,
+    ) -> Result<TimelineEntry, TransitionError> {
         if !self.requires_review {
             return Err(TransitionError::AlreadyApplied);
         }

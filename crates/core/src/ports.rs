@@ -126,6 +126,8 @@ pub struct CheckoutRequest {
     pub lines: Vec<OrderLine>,
     /// When the order will be cancelled if unpaid; a checkout session should not outlive it.
     pub expires_at: Timestamp,
+    /// Now, as the order is opened.
+    pub created_at: Timestamp,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -36,11 +36,17 @@ impl Timestamp {
     }
 
     pub fn plus(self, d: Duration) -> Self {
-        Self::from_unix_millis(self.0.saturating_add(d.as_millis().min(i64::MAX as u128) as i64))
+        Self::from_unix_millis(
+            self.0
+                .saturating_add(d.as_millis().min(i64::MAX as u128) as i64),
+        )
     }
 
     pub fn minus(self, d: Duration) -> Self {
-        Self::from_unix_millis(self.0.saturating_sub(d.as_millis().min(i64::MAX as u128) as i64))
+        Self::from_unix_millis(
+            self.0
+                .saturating_sub(d.as_millis().min(i64::MAX as u128) as i64),
+        )
     }
 
     fn datetime(self) -> OffsetDateTime {
@@ -99,7 +105,10 @@ mod tests {
         let s = t.to_string();
         assert_eq!(s, "2026-11-18T11:06:40.123Z");
         assert_eq!(Timestamp::parse(&s).unwrap(), t);
-        assert_eq!(Timestamp::from_unix_millis(0).to_string(), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            Timestamp::from_unix_millis(0).to_string(),
+            "1970-01-01T00:00:00.000Z"
+        );
     }
 
     #[test]
@@ -113,7 +122,12 @@ mod tests {
 
     #[test]
     fn malformed_timestamps_are_rejected() {
-        for s in ["", "2026-11-18", "2026-11-18T08:26:40Z", "2026-13-01T00:00:00.000Z"] {
+        for s in [
+            "",
+            "2026-11-18",
+            "2026-11-18T08:26:40Z",
+            "2026-13-01T00:00:00.000Z",
+        ] {
             assert!(Timestamp::parse(s).is_err(), "{s}");
         }
     }

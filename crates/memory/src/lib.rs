@@ -2,10 +2,12 @@
 //! (all-or-nothing order creation, no oversell, live idempotency keys), the system clock,
 //! a settable clock for tests, and the random id generator.
 
+mod catalog;
 mod clock;
 mod ids;
 mod store;
 
+pub use catalog::{CatalogError, demo_catalog, parse_catalog};
 pub use clock::{ManualClock, SystemClock};
 pub use ids::RandomIds;
 pub use store::InMemoryStore;

@@ -34,12 +34,17 @@ impl InMemoryStore {
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock cannot leave a half-applied change: every mutation
         // below is validated first and then applied without fallible steps.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The order a provider id points at (for tests and the webhook path).
     pub fn order_for_payment_ref(&self, provider: ProviderKind, id: &str) -> Option<OrderId> {
-        self.lock().payment_refs.get(&(provider, id.to_owned())).cloned()
+        self.lock()
+            .payment_refs
+            .get(&(provider, id.to_owned()))
+            .cloned()
     }
 }
 
@@ -66,7 +71,10 @@ impl OrderStore for InMemoryStore {
 
     async fn get_products(&self, skus: &[Sku]) -> Result<Vec<Product>, StoreError> {
         let s = self.lock();
-        Ok(skus.iter().filter_map(|k| s.products.get(k).cloned()).collect())
+        Ok(skus
+            .iter()
+            .filter_map(|k| s.products.get(k).cloned())
+            .collect())
     }
 
     async fn get_idempotency(
@@ -95,7 +103,10 @@ impl OrderStore for InMemoryStore {
             }
         }
         if s.orders.contains_key(order.id()) {
-            return Err(StoreError::Corrupt(format!("order {} already exists", order.id())));
+            return Err(StoreError::Corrupt(format!(
+                "order {} already exists",
+                order.id()
+            )));
         }
         let mut shortages = Vec::new();
         for line in order.lines() {
@@ -118,8 +129,10 @@ impl OrderStore for InMemoryStore {
             }
         }
         let pay = order.payment();
-        s.payment_refs
-            .insert((pay.provider, pay.provider_order_id.clone()), order.id().clone());
+        s.payment_refs.insert(
+            (pay.provider, pay.provider_order_id.clone()),
+            order.id().clone(),
+        );
         if let Some(rec) = idempotency {
             s.idempotency.insert(rec.scope.clone(), rec.clone());
         }
@@ -152,7 +165,11 @@ impl OrderStore for InMemoryStore {
         let limit = limit as usize;
         let more = mine.len() > limit;
         mine.truncate(limit);
-        let next_cursor = if more { mine.last().map(|o| encode_cursor(o)) } else { None };
+        let next_cursor = if more {
+            mine.last().map(|o| encode_cursor(o))
+        } else {
+            None
+        };
         Ok(OrderPage {
             orders: mine.into_iter().cloned().collect(),
             next_cursor,

@@ -93,10 +93,16 @@ impl CreateOrderInput {
         let mut items = Vec::with_capacity(self.items.len());
         for (i, item) in self.items.iter().enumerate() {
             let sku = c.take(&format!("items[{i}].sku"), Sku::parse(&item.sku));
-            let qty = c.take(&format!("items[{i}].quantity"), Quantity::new(item.quantity));
+            let qty = c.take(
+                &format!("items[{i}].quantity"),
+                Quantity::new(item.quantity),
+            );
             if let Some(sku) = &sku {
                 if !seen.insert(sku.clone()) {
-                    c.push(format!("items[{i}].sku"), "appears more than once; combine the quantities");
+                    c.push(
+                        format!("items[{i}].sku"),
+                        "appears more than once; combine the quantities",
+                    );
                 }
             }
             if let (Some(sku), Some(qty)) = (sku, qty) {
@@ -177,7 +183,10 @@ impl CreateOrderInput {
 pub enum Buyer {
     /// No credentials: must give an email, and gets an access token for the order.
     Guest,
-    User { id: UserId, email: Option<Email> },
+    User {
+        id: UserId,
+        email: Option<Email>,
+    },
 }
 
 impl Buyer {
@@ -216,6 +225,7 @@ pub enum CreateOrderError {
 /// What the caller gets back: the response body (status 201) and whether it is a replay.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CreatedResponse {
+    pub order_id: OrderId,
     pub body: String,
     pub replayed: bool,
 }
@@ -267,7 +277,10 @@ pub async fn create_order(
         if p.unit_price.currency() != req.currency {
             c.push(
                 "currency",
-                format!("must be {} (the catalog's currency for {sku})", p.unit_price.currency()),
+                format!(
+                    "must be {} (the catalog's currency for {sku})",
+                    p.unit_price.currency()
+                ),
             );
             continue;
         }
@@ -309,10 +322,20 @@ pub async fn create_order(
     let number = OrderNumber::parse(&format!("ORD-{}-{}", now.compact_date(), &ulid[18..]))
         .map_err(|e| StoreError::Corrupt(format!("bad order number: {e}")))?;
     let (owner, token) = match buyer {
-        Buyer::User { id, .. } => (Owner::User { user_id: id.clone() }, None),
+        Buyer::User { id, .. } => (
+            Owner::User {
+                user_id: id.clone(),
+            },
+            None,
+        ),
         Buyer::Guest => {
             let token = AccessToken::new(format!("otk_{}", deps.ids.secret()));
-            (Owner::Guest { token_hash: token.hash() }, Some(token))
+            (
+                Owner::Guest {
+                    token_hash: token.hash(),
+                },
+                Some(token),
+            )
         }
     };
     let expires_at = now.plus(deps.policy.payment_window);
@@ -325,6 +348,7 @@ pub async fn create_order(
             customer: customer.clone(),
             lines: lines.clone(),
             expires_at,
+            created_at: now,
         })
         .await?;
 
@@ -352,10 +376,15 @@ pub async fn create_order(
         expires_at: now.plus(deps.policy.idempotency_ttl),
     });
 
-    match deps.store.create_order(&order, record.as_ref(), now).await? {
+    match deps
+        .store
+        .create_order(&order, record.as_ref(), now)
+        .await?
+    {
         CreateOutcome::Created => {
             tracing::info!(order_id = %order.id(), amount = order.total().minor(), "order created");
             Ok(CreatedResponse {
+                order_id: order.id().clone(),
                 body,
                 replayed: false,
             })
@@ -369,6 +398,7 @@ pub async fn create_order(
 fn replay(rec: IdempotencyRecord, fingerprint: &str) -> Result<CreatedResponse, CreateOrderError> {
     if rec.request_hash == fingerprint {
         Ok(CreatedResponse {
+            order_id: rec.order_id,
             body: rec.response,
             replayed: true,
         })

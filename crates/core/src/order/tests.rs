@@ -108,7 +108,10 @@ fn a_different_amount_pays_but_holds_the_order_for_review() {
     assert_eq!(o.mark_fulfilled(at(6)), Err(TransitionError::UnderReview));
     o.clear_review("admin-1", at(7)).unwrap();
     assert!(o.ready_for_fulfilment());
-    assert_eq!(o.clear_review("admin-1", at(8)), Err(TransitionError::AlreadyApplied));
+    assert_eq!(
+        o.clear_review("admin-1", at(8)),
+        Err(TransitionError::AlreadyApplied)
+    );
 }
 
 #[test]
@@ -129,7 +132,8 @@ fn a_different_currency_is_a_currency_mismatch() {
 #[test]
 fn a_failure_then_a_success_still_pays() {
     let mut o = user_order();
-    o.record_payment_failure(Some("pay_1"), "card_declined", at(1)).unwrap();
+    o.record_payment_failure(Some("pay_1"), "card_declined", at(1))
+        .unwrap();
     assert_eq!(o.status(), OrderStatus::PaymentFailed);
     assert_eq!(
         o.record_payment_failure(Some("pay_1"), "card_declined", at(2)),
@@ -146,7 +150,10 @@ fn a_failure_after_payment_never_unpays() {
     let before = o.clone();
     assert!(matches!(
         o.record_payment_failure(Some("pay_0"), "late", at(2)),
-        Err(TransitionError::NotAllowed { from: OrderStatus::Paid, .. })
+        Err(TransitionError::NotAllowed {
+            from: OrderStatus::Paid,
+            ..
+        })
     ));
     assert_eq!(o, before);
 }
@@ -169,26 +176,38 @@ fn only_unpaid_orders_can_be_cancelled() {
     let mut o = user_order();
     o.cancel("stale", at(1)).unwrap();
     assert_eq!(o.status(), OrderStatus::Cancelled);
-    assert_eq!(o.cancel("stale", at(2)), Err(TransitionError::AlreadyApplied));
+    assert_eq!(
+        o.cancel("stale", at(2)),
+        Err(TransitionError::AlreadyApplied)
+    );
 
     let mut paid = user_order();
-    paid.record_payment(&capture("pay_1", 50_000), at(1)).unwrap();
-    assert!(matches!(paid.cancel("stale", at(2)), Err(TransitionError::NotAllowed { .. })));
+    paid.record_payment(&capture("pay_1", 50_000), at(1))
+        .unwrap();
+    assert!(matches!(
+        paid.cancel("stale", at(2)),
+        Err(TransitionError::NotAllowed { .. })
+    ));
 }
 
 #[test]
 fn a_payment_after_cancel_reinstates_when_restocked_and_is_reviewed_otherwise() {
     let mut a = user_order();
     a.cancel("stale", at(1)).unwrap();
-    assert!(matches!(a.record_payment(&capture("pay_1", 50_000), at(2)), Err(TransitionError::NotAllowed { .. })));
-    a.record_payment_after_cancel(&capture("pay_1", 50_000), true, at(2)).unwrap();
+    assert!(matches!(
+        a.record_payment(&capture("pay_1", 50_000), at(2)),
+        Err(TransitionError::NotAllowed { .. })
+    ));
+    a.record_payment_after_cancel(&capture("pay_1", 50_000), true, at(2))
+        .unwrap();
     assert_eq!(a.status(), OrderStatus::Paid);
     assert!(!a.requires_review());
     assert!(kinds(&a).contains(&TimelineType::Reinstated));
 
     let mut b = user_order();
     b.cancel("stale", at(1)).unwrap();
-    b.record_payment_after_cancel(&capture("pay_1", 50_000), false, at(2)).unwrap();
+    b.record_payment_after_cancel(&capture("pay_1", 50_000), false, at(2))
+        .unwrap();
     assert_eq!(b.status(), OrderStatus::Paid);
     assert_eq!(b.review_reason(), Some(ReviewReason::PaidAfterCancel));
 }
@@ -201,12 +220,18 @@ fn refunds_accumulate_once_per_id_and_never_exceed_the_capture() {
     let e = o.record_refund("rfnd_1", inr(20_000), at(2)).unwrap();
     assert_eq!(e.kind, TimelineType::RefundPartial);
     assert_eq!(o.status(), OrderStatus::PartiallyRefunded);
-    assert_eq!(o.record_refund("rfnd_1", inr(20_000), at(3)), Err(TransitionError::AlreadyApplied));
+    assert_eq!(
+        o.record_refund("rfnd_1", inr(20_000), at(3)),
+        Err(TransitionError::AlreadyApplied)
+    );
     let e = o.record_refund("rfnd_2", inr(90_000), at(4)).unwrap();
     assert_eq!(e.kind, TimelineType::RefundFull);
     assert_eq!(o.status(), OrderStatus::Refunded);
     assert_eq!(o.refunded(), inr(50_000));
-    assert_eq!(o.record_refund("rfnd_3", inr(1), at(5)), Err(TransitionError::AlreadyApplied));
+    assert_eq!(
+        o.record_refund("rfnd_3", inr(1), at(5)),
+        Err(TransitionError::AlreadyApplied)
+    );
 }
 
 #[test]
@@ -216,22 +241,42 @@ fn a_paid_order_is_fulfilled_once() {
     o.record_payment(&capture("pay_1", 50_000), at(1)).unwrap();
     o.mark_fulfilled(at(2)).unwrap();
     assert_eq!(o.status(), OrderStatus::Fulfilled);
-    assert_eq!(o.mark_fulfilled(at(3)), Err(TransitionError::AlreadyApplied));
+    assert_eq!(
+        o.mark_fulfilled(at(3)),
+        Err(TransitionError::AlreadyApplied)
+    );
 }
 
 #[test]
 fn only_the_owner_an_admin_or_the_token_holder_can_see_an_order() {
     let uid = UserId::parse("user-1").unwrap();
     let o = user_order();
-    assert!(o.visible_to(&Viewer { user: Some(uid), ..Viewer::default() }));
-    assert!(!o.visible_to(&Viewer { user: Some(UserId::parse("user-2").unwrap()), ..Viewer::default() }));
+    assert!(o.visible_to(&Viewer {
+        user: Some(uid),
+        ..Viewer::default()
+    }));
+    assert!(!o.visible_to(&Viewer {
+        user: Some(UserId::parse("user-2").unwrap()),
+        ..Viewer::default()
+    }));
     assert!(!o.visible_to(&Viewer::default()));
-    assert!(o.visible_to(&Viewer { admin: true, ..Viewer::default() }));
+    assert!(o.visible_to(&Viewer {
+        admin: true,
+        ..Viewer::default()
+    }));
 
     let token = crate::ids::AccessToken::new("otk_abc".into());
-    let g = sample_order(Owner::Guest { token_hash: token.hash() });
-    assert!(g.visible_to(&Viewer { order_token: Some("otk_abc".into()), ..Viewer::default() }));
-    assert!(!g.visible_to(&Viewer { order_token: Some("otk_abd".into()), ..Viewer::default() }));
+    let g = sample_order(Owner::Guest {
+        token_hash: token.hash(),
+    });
+    assert!(g.visible_to(&Viewer {
+        order_token: Some("otk_abc".into()),
+        ..Viewer::default()
+    }));
+    assert!(!g.visible_to(&Viewer {
+        order_token: Some("otk_abd".into()),
+        ..Viewer::default()
+    }));
     assert!(!g.visible_to(&Viewer::default()));
 }
 

@@ -14,7 +14,9 @@ fn valid() -> serde_json::Value {
 }
 
 fn parse(v: serde_json::Value) -> Result<OrderRequest, ValidationErrors> {
-    serde_json::from_value::<CreateOrderInput>(v).unwrap().parse()
+    serde_json::from_value::<CreateOrderInput>(v)
+        .unwrap()
+        .parse()
 }
 
 fn fields(e: ValidationErrors) -> Vec<String> {
@@ -67,7 +69,9 @@ fn an_order_needs_between_one_and_fifty_distinct_items() {
     assert_eq!(fields(parse(v).unwrap_err()), vec!["items"]);
 
     let mut v = valid();
-    v["items"] = (0..51).map(|i| serde_json::json!({"sku": format!("S{i}"), "quantity": 1})).collect();
+    v["items"] = (0..51)
+        .map(|i| serde_json::json!({"sku": format!("S{i}"), "quantity": 1}))
+        .collect();
     assert_eq!(fields(parse(v).unwrap_err()), vec!["items"]);
 
     let mut v = valid();
@@ -109,28 +113,50 @@ fn a_guest_without_email_is_asked_for_one() {
         id: UserId::parse("u1").unwrap(),
         email: Some(Email::parse("u1@example.com").unwrap()),
     };
-    assert_eq!(resolve_customer(&user, &r).unwrap().email.as_str(), "u1@example.com");
+    assert_eq!(
+        resolve_customer(&user, &r).unwrap().email.as_str(),
+        "u1@example.com"
+    );
 }
 
 #[test]
 fn the_fingerprint_ignores_json_layout_but_not_content() {
     let a = parse(valid()).unwrap();
-    let b: CreateOrderInput = serde_json::from_str(&serde_json::to_string_pretty(&valid()).unwrap()).unwrap();
+    let b: CreateOrderInput =
+        serde_json::from_str(&serde_json::to_string_pretty(&valid()).unwrap()).unwrap();
     let b = b.parse().unwrap();
-    assert_eq!(fingerprint(&Buyer::Guest, &a), fingerprint(&Buyer::Guest, &b));
+    assert_eq!(
+        fingerprint(&Buyer::Guest, &a),
+        fingerprint(&Buyer::Guest, &b)
+    );
     let mut v = valid();
     v["items"][0]["quantity"] = 3.into();
     let c = parse(v).unwrap();
-    assert_ne!(fingerprint(&Buyer::Guest, &a), fingerprint(&Buyer::Guest, &c));
+    assert_ne!(
+        fingerprint(&Buyer::Guest, &a),
+        fingerprint(&Buyer::Guest, &c)
+    );
 }
 
 #[test]
 fn idempotency_scopes_separate_callers() {
     let r = parse(valid()).unwrap();
     let key = IdempotencyKey::parse("k1").unwrap();
-    let u1 = Buyer::User { id: UserId::parse("u1").unwrap(), email: None };
-    let u2 = Buyer::User { id: UserId::parse("u2").unwrap(), email: None };
-    assert_ne!(u1.idempotency_scope(&r, &key), u2.idempotency_scope(&r, &key));
+    let u1 = Buyer::User {
+        id: UserId::parse("u1").unwrap(),
+        email: None,
+    };
+    let u2 = Buyer::User {
+        id: UserId::parse("u2").unwrap(),
+        email: None,
+    };
+    assert_ne!(
+        u1.idempotency_scope(&r, &key),
+        u2.idempotency_scope(&r, &key)
+    );
     let guest = Buyer::Guest.idempotency_scope(&r, &key);
-    assert!(!guest.contains("asha"), "the email must not be stored in clear: {guest}");
+    assert!(
+        !guest.contains("asha"),
+        "the email must not be stored in clear: {guest}"
+    );
 }

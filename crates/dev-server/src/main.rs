@@ -1,0 +1,122 @@
+//! `cargo run -p dev-server` — the whole service on one local port, no AWS, no Docker.
+//! `cargo run -p dev-server -- token [--sub ID] [--email E] [--admin]` prints a dev JWT.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use dev_server::{DevSettings, mint_token, spawn, wait};
+use tracing_subscriber::EnvFilter;
+
+const USAGE: &str = "usage:
+  dev-server                      run the service (env: PORT, DEV_JWT_SECRET, LOG_LEVEL, ...)
+  dev-server token [--sub ID] [--email EMAIL] [--admin] [--days N]
+                                  print a bearer token the dev server accepts";
+
+fn init_logs() {
+    let level = std::env::var("LOG_LEVEL").unwrap_or_else(|_| "info".into());
+    let filter =
+        EnvFilter::try_new(level.to_lowercase()).unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .json()
+        .flatten_event(true)
+        .with_current_span(true)
+        .with_span_list(false)
+        .with_env_filter(filter)
+        .init();
+}
+
+fn token_command(args: &[String], secret: &str) -> Result<String, String> {
+    let mut sub = "demo-user".to_owned();
+    let mut email = Some("demo@example.com".to_owned());
+    let mut groups = Vec::new();
+    let mut days = 30u64;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut value = || {
+            it.next()
+                .cloned()
+                .ok_or_else(|| format!("{a} needs a value"))
+        };
+        match a.as_str() {
+            "--sub" => sub = value()?,
+            "--email" => email = Some(value()?),
+            "--admin" => groups.push("admin"),
+            "--days" => {
+                days = value()?
+                    .parse()
+                    .map_err(|_| "--days takes a number".to_owned())?
+            }
+            other => return Err(format!("unknown option {other}")),
+        }
+    }
+    Ok(mint_token(
+        secret,
+        &sub,
+        email.as_deref(),
+        &groups,
+        Duration::from_secs(days * 86_400),
+    ))
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let settings = match DevSettings::from_env() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("dev-server: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match args.first().map(String::as_str) {
+        None => {}
+        Some("token") => {
+            return match token_command(&args[1..], &settings.jwt_secret) {
+                Ok(t) => {
+                    println!("{t}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("dev-server: {e}\n{USAGE}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        Some(_) => {
+            eprintln!("{USAGE}");
+            return ExitCode::FAILURE;
+        }
+    }
+
+    init_logs();
+    let server = match spawn(&settings).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!(
+                "dev-server: cannot listen on {}:{}: {e}",
+                settings.host, settings.port
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    let user = mint_token(
+        &settings.jwt_secret,
+        "demo-user",
+        Some("demo@example.com"),
+        &[],
+        Duration::from_secs(30 * 86_400),
+    );
+    let api = server.api_url("");
+    let banner = format!(
+        "\n  Order service (dev) listening on {base}\n  API base:        {api}\n  Store:           in-memory, demo catalog ({n} products)\n  Payments:        {mode:?} (offline = local stand-in, no provider is called)\n  DEV_JWT_SECRET:  {secret}\n  User token:      {user}\n                   (more: cargo run -p dev-server -- token --sub alice [--admin])\n\n  Try it:\n    curl -s {api}/products\n    curl -s -X POST {api}/orders -H 'Content-Type: application/json' -H 'Idempotency-Key: try-1' \\\n      -d '{{\"items\":[{{\"sku\":\"CHAI-250G\",\"quantity\":2}}],\"currency\":\"INR\",\"paymentProvider\":\"razorpay\",\"customer\":{{\"email\":\"asha@example.in\",\"name\":\"Asha Rao\"}},\"shippingAddress\":{{\"name\":\"Asha Rao\",\"line1\":\"12 MG Road\",\"city\":\"Bengaluru\",\"state\":\"Karnataka\",\"postalCode\":\"560001\",\"country\":\"IN\"}}}}'\n",
+        base = server.base_url,
+        n = settings.catalog.len(),
+        mode = settings.config.provider_mode,
+        secret = settings.jwt_secret,
+    );
+    let _ = std::io::stdout().write_all(banner.as_bytes());
+    tracing::info!(url = %server.base_url, "dev server ready");
+    wait(server).await;
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,273 @@
+//! Typed configuration, read from the environment once at start-up (fail fast at cold start).
+//! Every variable and default is listed in the README's configuration table.
+
+use std::time::Duration;
+
+use oms_core::Secret;
+use oms_core::app::OrderPolicy;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProviderMode {
+    /// Real Stripe and Razorpay APIs.
+    Live,
+    /// The offline stand-in: provider-shaped ids and a local checkout URL, no network.
+    Offline,
+}
+
+pub use oms_providers::razorpay::RazorpayConfig;
+pub use oms_providers::stripe::StripeConfig;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub api_prefix: String,
+    pub provider_mode: ProviderMode,
+    pub policy: OrderPolicy,
+    /// Live mode: each provider is enabled when its credentials are present.
+    pub stripe: Option<StripeConfig>,
+    pub razorpay: Option<RazorpayConfig>,
+    /// Offline mode: the public key id handed to storefronts.
+    pub offline_razorpay_key_id: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{name} is required{hint}")]
+    Missing {
+        name: &'static str,
+        hint: &'static str,
+    },
+    #[error("{name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+/// Defaults that differ between hosts: the dev server assumes offline payments, a Lambda must
+/// be told.
+#[derive(Debug, Clone, Copy)]
+pub struct Defaults {
+    pub provider_mode: Option<ProviderMode>,
+}
+
+pub const STRIPE_API_BASE: &str = "https://api.stripe.com";
+pub const RAZORPAY_API_BASE: &str = "https://api.razorpay.com";
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(
+            |k| std::env::var(k).ok(),
+            Defaults {
+                provider_mode: None,
+            },
+        )
+    }
+
+    /// Reads configuration through `get` (the environment, or a map in tests).
+    pub fn from_lookup(
+        get: impl Fn(&str) -> Option<String>,
+        defaults: Defaults,
+    ) -> Result<Self, ConfigError> {
+        let var = |k: &str| {
+            get(k)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+
+        let api_prefix = var("API_PREFIX").unwrap_or_else(|| "/api/v1".into());
+        let api_prefix = api_prefix.trim_end_matches('/').to_owned();
+        if !api_prefix.starts_with('/')
+            || !api_prefix[1..].split('/').all(|seg| {
+                !seg.is_empty()
+                    && seg
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+            })
+        {
+            return Err(ConfigError::Invalid {
+                name: "API_PREFIX",
+                reason: "must look like /api/v1".into(),
+            });
+        }
+
+        let provider_mode = match var("PAYMENT_PROVIDER_MODE").as_deref() {
+            Some("live") => ProviderMode::Live,
+            Some("offline") => ProviderMode::Offline,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    name: "PAYMENT_PROVIDER_MODE",
+                    reason: format!("'{other}' is not 'live' or 'offline'"),
+                });
+            }
+            None => defaults.provider_mode.ok_or(ConfigError::Missing {
+                name: "PAYMENT_PROVIDER_MODE",
+                hint: " ('live' or 'offline')",
+            })?,
+        };
+
+        let minutes =
+            match var("CLEANUP_FAILED_PAYMENT_MINUTES") {
+                None => 30,
+                Some(v) => v.parse::<u64>().ok().filter(|m| *m <= 7 * 24 * 60).ok_or(
+                    ConfigError::Invalid {
+                        name: "CLEANUP_FAILED_PAYMENT_MINUTES",
+                        reason: format!("'{v}' is not a whole number of minutes up to 10080"),
+                    },
+                )?,
+            };
+        let policy = OrderPolicy {
+            payment_window: Duration::from_secs(minutes * 60),
+            ..OrderPolicy::default()
+        };
+
+        let (stripe, razorpay) = if provider_mode == ProviderMode::Live {
+            let stripe = match var("STRIPE_SECRET_KEY") {
+                None => None,
+                Some(key) => Some(StripeConfig {
+                    secret_key: Secret::new(key),
+                    api_base: var("STRIPE_API_BASE").unwrap_or_else(|| STRIPE_API_BASE.into()),
+                    success_url: var("CHECKOUT_SUCCESS_URL").ok_or(ConfigError::Missing {
+                        name: "CHECKOUT_SUCCESS_URL",
+                        hint: " when Stripe is enabled (where Stripe sends the buyer after paying)",
+                    })?,
+                    cancel_url: var("CHECKOUT_CANCEL_URL").ok_or(ConfigError::Missing {
+                        name: "CHECKOUT_CANCEL_URL",
+                        hint: " when Stripe is enabled",
+                    })?,
+                }),
+            };
+            let razorpay = match (var("RAZORPAY_KEY_ID"), var("RAZORPAY_KEY_SECRET")) {
+                (Some(key_id), Some(secret)) => Some(RazorpayConfig {
+                    key_id,
+                    key_secret: Secret::new(secret),
+                    api_base: var("RAZORPAY_API_BASE").unwrap_or_else(|| RAZORPAY_API_BASE.into()),
+                }),
+                (None, None) => None,
+                (Some(_), None) => {
+                    return Err(ConfigError::Missing {
+                        name: "RAZORPAY_KEY_SECRET",
+                        hint: " when RAZORPAY_KEY_ID is set",
+                    });
+                }
+                (None, Some(_)) => {
+                    return Err(ConfigError::Missing {
+                        name: "RAZORPAY_KEY_ID",
+                        hint: " when RAZORPAY_KEY_SECRET is set",
+                    });
+                }
+            };
+            if stripe.is_none() && razorpay.is_none() {
+                return Err(ConfigError::Missing {
+                    name: "STRIPE_SECRET_KEY or RAZORPAY_KEY_ID + RAZORPAY_KEY_SECRET",
+                    hint: " in live mode",
+                });
+            }
+            (stripe, razorpay)
+        } else {
+            (None, None)
+        };
+
+        Ok(Self {
+            api_prefix,
+            provider_mode,
+            policy,
+            stripe,
+            razorpay,
+            offline_razorpay_key_id: var("RAZORPAY_KEY_ID")
+                .unwrap_or_else(|| "rzp_test_offline".into()),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn load(pairs: &[(&str, &str)], mode: Option<ProviderMode>) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(
+            |k| map.get(k).cloned(),
+            Defaults {
+                provider_mode: mode,
+            },
+        )
+    }
+
+    #[test]
+    fn the_dev_defaults_need_no_variables() {
+        let c = load(&[], Some(ProviderMode::Offline)).unwrap();
+        assert_eq!(c.api_prefix, "/api/v1");
+        assert_eq!(c.provider_mode, ProviderMode::Offline);
+        assert_eq!(c.policy.payment_window, Duration::from_secs(1800));
+    }
+
+    #[test]
+    fn a_lambda_must_be_told_its_provider_mode() {
+        let e = load(&[], None).unwrap_err();
+        assert!(e.to_string().contains("PAYMENT_PROVIDER_MODE"), "{e}");
+        assert!(load(&[("PAYMENT_PROVIDER_MODE", "sandbox")], None).is_err());
+    }
+
+    #[test]
+    fn live_mode_requires_credentials_for_at_least_one_provider() {
+        let e = load(&[("PAYMENT_PROVIDER_MODE", "live")], None).unwrap_err();
+        assert!(e.to_string().contains("STRIPE_SECRET_KEY"), "{e}");
+        let e = load(
+            &[
+                ("PAYMENT_PROVIDER_MODE", "live"),
+                ("STRIPE_SECRET_KEY", "sk_test_x"),
+            ],
+            None,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("CHECKOUT_SUCCESS_URL"), "{e}");
+        let c = load(
+            &[
+                ("PAYMENT_PROVIDER_MODE", "live"),
+                ("RAZORPAY_KEY_ID", "rzp_test_1"),
+                ("RAZORPAY_KEY_SECRET", "s3cret"),
+            ],
+            None,
+        )
+        .unwrap();
+        assert!(c.stripe.is_none());
+        assert_eq!(c.razorpay.unwrap().api_base, RAZORPAY_API_BASE);
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let e = load(&[("API_PREFIX", "api")], Some(ProviderMode::Offline)).unwrap_err();
+        assert!(e.to_string().contains("API_PREFIX"));
+        let e = load(
+            &[("CLEANUP_FAILED_PAYMENT_MINUTES", "-3")],
+            Some(ProviderMode::Offline),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("CLEANUP_FAILED_PAYMENT_MINUTES"));
+        let c = load(
+            &[
+                ("API_PREFIX", "/shop/v2/"),
+                ("CLEANUP_FAILED_PAYMENT_MINUTES", "0"),
+            ],
+            Some(ProviderMode::Offline),
+        )
+        .unwrap();
+        assert_eq!(c.api_prefix, "/shop/v2");
+        assert_eq!(c.policy.payment_window, Duration::ZERO);
+    }
+
+    #[test]
+    fn secrets_do_not_appear_in_debug_output() {
+        let c = load(
+            &[
+                ("PAYMENT_PROVIDER_MODE", "live"),
+                ("RAZORPAY_KEY_ID", "rzp_test_1"),
+                ("RAZORPAY_KEY_SECRET", "very-secret-value"),
+            ],
+            None,
+        )
+        .unwrap();
+        assert!(!format!("{c:?}").contains("very-secret-value"));
+    }
+}

@@ -1,0 +1,198 @@
+//! The one place errors become HTTP responses: `{"error":{"code","message","requestId","details"?}}`
+//! with a stable `code`. Client errors carry a safe message; internal ones are logged with their
+//! cause and answered with an opaque message.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use oms_core::ValidationErrors;
+use oms_core::app::create_order::CreateOrderError;
+use oms_core::ports::{ProviderError, StockShortage, StoreError};
+use serde_json::{Value, json};
+
+use crate::request_id::RequestId;
+
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub details: Option<Value>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            details: None,
+        }
+    }
+
+    pub fn with_details(mut self, details: Value) -> Self {
+        self.details = Some(details);
+        self
+    }
+
+    pub fn validation(errors: &ValidationErrors) -> Self {
+        let fields: Vec<Value> = errors
+            .fields()
+            .iter()
+            .map(|f| json!({"field": f.field, "message": f.message}))
+            .collect();
+        let message = match errors.fields() {
+            [one] => format!("{}: {}", one.field, one.message),
+            many => format!("{} fields are invalid; see details", many.len()),
+        };
+        Self::new(StatusCode::BAD_REQUEST, "validation_failed", message)
+            .with_details(json!({ "fields": fields }))
+    }
+
+    pub fn field(field: &str, message: &str) -> Self {
+        Self::validation(&ValidationErrors::single(field, message))
+    }
+
+    pub fn invalid_json(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_json", message)
+    }
+
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    }
+
+    pub fn forbidden() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "you are not allowed to do this",
+        )
+    }
+
+    pub fn not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", "no such resource")
+    }
+
+    pub fn method_not_allowed() -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "this method is not allowed on this resource",
+        )
+    }
+
+    pub fn payload_too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("the request body must be at most {limit} bytes"),
+        )
+    }
+
+    pub fn unsupported_media_type() -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "the request body must be JSON (Content-Type: application/json)",
+        )
+    }
+
+    pub fn insufficient_stock(shortages: &[StockShortage]) -> Self {
+        let items: Vec<Value> = shortages
+            .iter()
+            .map(|s| json!({"sku": s.sku, "requested": s.requested, "available": s.available}))
+            .collect();
+        let skus: Vec<&str> = shortages.iter().map(|s| s.sku.as_str()).collect();
+        Self::new(
+            StatusCode::CONFLICT,
+            "insufficient_stock",
+            format!("not enough stock for {}", skus.join(", ")),
+        )
+        .with_details(json!({ "items": items }))
+    }
+
+    pub fn idempotency_key_reused() -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            "idempotency_key_reused",
+            "this Idempotency-Key was already used with a different request",
+        )
+    }
+
+    /// A failure that is ours, not the client's: logged with its cause, answered opaquely.
+    pub fn internal(cause: &dyn std::error::Error) -> Self {
+        tracing::error!(error = %cause, "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "something went wrong on our side; it has been logged",
+        )
+    }
+
+    /// A dependency is down for now: the client (or provider) should retry.
+    pub fn unavailable(code: &'static str, cause: &dyn std::error::Error) -> Self {
+        tracing::warn!(error = %cause, "dependency unavailable");
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            code,
+            "a dependency is temporarily unavailable; retry shortly",
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let request_id = RequestId::current().map(|r| r.0);
+        let mut error = json!({
+            "code": self.code,
+            "message": self.message,
+            "requestId": request_id,
+        });
+        if let (Some(details), Value::Object(m)) = (self.details, &mut error) {
+            m.insert("details".into(), details);
+        }
+        let mut res = (self.status, axum::Json(json!({ "error": error }))).into_response();
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        res
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(_) => Self::unavailable("service_unavailable", &e),
+            StoreError::InvalidCursor => Self::field("cursor", "is not a cursor this API returned"),
+            StoreError::Corrupt(_) => Self::internal(&e),
+        }
+    }
+}
+
+impl From<ProviderError> for ApiError {
+    fn from(e: ProviderError) -> Self {
+        match e {
+            ProviderError::Unavailable(_) => Self::unavailable("payment_provider_unavailable", &e),
+            ProviderError::Rejected { .. } => {
+                tracing::error!(error = %e, "payment provider rejected the request");
+                Self::new(
+                    StatusCode::BAD_GATEWAY,
+                    "payment_provider_error",
+                    "the payment provider refused to open a payment for this order",
+                )
+            }
+        }
+    }
+}
+
+impl From<CreateOrderError> for ApiError {
+    fn from(e: CreateOrderError) -> Self {
+        match e {
+            CreateOrderError::Validation(v) => Self::validation(&v),
+            CreateOrderError::InsufficientStock(s) => Self::insufficient_stock(&s),
+            CreateOrderError::IdempotencyKeyReused => Self::idempotency_key_reused(),
+            CreateOrderError::Provider(p) => p.into(),
+            CreateOrderError::Store(s) => s.into(),
+        }
+    }
+}

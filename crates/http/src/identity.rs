@@ -1,0 +1,192 @@
+//! Who is calling. In AWS the HTTP API's JWT authorizer has already verified the token and put
+//! its claims in the request context; the dev server verifies HS256 bearer tokens signed with
+//! `DEV_JWT_SECRET` itself. Both yield the same [`Claims`]. No credentials means a guest.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use axum::http::header;
+use axum::http::request::Parts;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use oms_core::app::create_order::Buyer;
+use oms_core::order::Viewer;
+use oms_core::{Email, UserId};
+use serde::Deserialize;
+
+use crate::app::AppState;
+use crate::error::ApiError;
+
+/// The group whose members may read any order and clear reviews.
+pub const ADMIN_GROUP: &str = "admin";
+
+/// Where verified identity comes from.
+#[derive(Clone)]
+pub enum IdentitySource {
+    /// Claims put in the Lambda request context by the API Gateway JWT authorizer.
+    ApiGateway,
+    /// HS256 bearer tokens verified here (dev server and tests).
+    DevJwt(Arc<DevJwtKey>),
+}
+
+pub struct DevJwtKey(DecodingKey);
+
+impl DevJwtKey {
+    pub fn new(secret: &[u8]) -> Self {
+        Self(DecodingKey::from_secret(secret))
+    }
+}
+
+/// A verified, signed-in user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claims {
+    pub sub: UserId,
+    pub email: Option<Email>,
+    pub groups: Vec<String>,
+}
+
+impl Claims {
+    pub fn is_admin(&self) -> bool {
+        self.groups.iter().any(|g| g == ADMIN_GROUP)
+    }
+}
+
+/// The caller of this request.
+#[derive(Debug, Clone)]
+pub enum Caller {
+    Guest,
+    User(Claims),
+}
+
+impl Caller {
+    pub fn claims(&self) -> Option<&Claims> {
+        match self {
+            Caller::User(c) => Some(c),
+            Caller::Guest => None,
+        }
+    }
+
+    pub fn buyer(&self) -> Buyer {
+        match self {
+            Caller::Guest => Buyer::Guest,
+            Caller::User(c) => Buyer::User {
+                id: c.sub.clone(),
+                email: c.email.clone(),
+            },
+        }
+    }
+
+    /// The reader of an order, with the guest token the request presented (`X-Order-Token`).
+    pub fn viewer(&self, order_token: Option<String>) -> Viewer {
+        Viewer {
+            user: self.claims().map(|c| c.sub.clone()),
+            admin: self.claims().is_some_and(Claims::is_admin),
+            order_token,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct JwtClaims {
+    sub: String,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default, rename = "cognito:groups")]
+    groups: Vec<String>,
+}
+
+fn claims_from(sub: &str, email: Option<&str>, groups: Vec<String>) -> Result<Claims, ApiError> {
+    let sub = UserId::parse(sub)
+        .map_err(|_| ApiError::unauthorized("the token's subject is not usable"))?;
+    Ok(Claims {
+        sub,
+        // An unusable email claim is dropped, not fatal: the order body can supply one.
+        email: email.and_then(|e| Email::parse(e).ok()),
+        groups,
+    })
+}
+
+/// `cognito:groups` as the HTTP API renders it in the context: `[admin ops]`, a JSON array, or
+/// a single name.
+fn parse_groups(raw: &str) -> Vec<String> {
+    let raw = raw.trim();
+    if let Ok(list) = serde_json::from_str::<Vec<String>>(raw) {
+        return list;
+    }
+    raw.trim_start_matches('[')
+        .trim_end_matches(']')
+        .split([' ', ','])
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn from_api_gateway(parts: &Parts) -> Result<Caller, ApiError> {
+    #[allow(irrefutable_let_patterns)]
+    let Some(lambda_http::request::RequestContext::ApiGatewayV2(ctx)) =
+        parts
+            .extensions
+            .get::<lambda_http::request::RequestContext>()
+    else {
+        return Ok(Caller::Guest);
+    };
+    let claims: Option<&HashMap<String, String>> = ctx
+        .authorizer
+        .as_ref()
+        .and_then(|a| a.jwt.as_ref())
+        .map(|j| &j.claims);
+    match claims.and_then(|c| c.get("sub").map(|sub| (c, sub))) {
+        None => Ok(Caller::Guest),
+        Some((c, sub)) => {
+            let groups = c
+                .get("cognito:groups")
+                .map(|g| parse_groups(g))
+                .unwrap_or_default();
+            claims_from(sub, c.get("email").map(String::as_str), groups).map(Caller::User)
+        }
+    }
+}
+
+fn from_dev_jwt(parts: &Parts, key: &DevJwtKey) -> Result<Caller, ApiError> {
+    let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+        return Ok(Caller::Guest);
+    };
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .ok_or_else(|| ApiError::unauthorized("Authorization must be 'Bearer <token>'"))?;
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.set_required_spec_claims(&["exp", "sub"]);
+    let data = jsonwebtoken::decode::<JwtClaims>(token.trim(), &key.0, &validation)
+        .map_err(|_| ApiError::unauthorized("the bearer token is invalid or expired"))?;
+    let c = data.claims;
+    claims_from(&c.sub, c.email.as_deref(), c.groups).map(Caller::User)
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        match &state.identity {
+            IdentitySource::ApiGateway => from_api_gateway(parts),
+            IdentitySource::DevJwt(key) => from_dev_jwt(parts, key),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn group_claims_are_read_in_every_shape_the_gateway_uses() {
+        assert_eq!(parse_groups("[admin ops]"), vec!["admin", "ops"]);
+        assert_eq!(parse_groups(r#"["admin","ops"]"#), vec!["admin", "ops"]);
+        assert_eq!(parse_groups("admin"), vec!["admin"]);
+        assert!(parse_groups("[]").is_empty());
+    }
+}

@@ -1,0 +1,177 @@
+//! `JsonBody<T>`: the only way handlers read a request body. Enforces the content type (415),
+//! the size limit (413), JSON syntax (400 `invalid_json`) and the shape of `T`
+//! (400 `validation_failed` naming the field), all in the error envelope.
+
+use axum::extract::{FromRequest, Request};
+use axum::http::header;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use serde::de::DeserializeOwned;
+use serde_json::error::Category;
+
+use crate::error::ApiError;
+
+/// Largest request body accepted: 1 MiB.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+#[derive(Debug, Clone)]
+pub struct JsonBody<T>(pub T);
+
+fn is_json(content_type: Option<&str>) -> bool {
+    let Some(ct) = content_type else { return false };
+    let essence = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, _: &S) -> Result<Self, ApiError> {
+        let headers = req.headers();
+        let declared_len = headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared_len.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+            return Err(ApiError::payload_too_large(MAX_BODY_BYTES));
+        }
+        if !is_json(
+            headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok()),
+        ) {
+            return Err(ApiError::unsupported_media_type());
+        }
+        let bytes = Limited::new(req.into_body(), MAX_BODY_BYTES)
+            .collect()
+            .await
+            .map_err(|e| {
+                if e.downcast_ref::<LengthLimitError>().is_some() {
+                    ApiError::payload_too_large(MAX_BODY_BYTES)
+                } else {
+                    ApiError::invalid_json("the request body could not be read")
+                }
+            })?
+            .to_bytes();
+        parse(&bytes).map(JsonBody)
+    }
+}
+
+/// Decodes `T` from JSON bytes with the error mapping described on [`JsonBody`].
+pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        match inner.classify() {
+            Category::Data => data_error(&path, &inner),
+            Category::Syntax | Category::Eof | Category::Io => {
+                ApiError::invalid_json(format!("the request body is not valid JSON: {inner}"))
+            }
+        }
+    })?;
+    de.end().map_err(|e| {
+        ApiError::invalid_json(format!("unexpected data after the JSON value: {e}"))
+    })?;
+    Ok(value)
+}
+
+/// serde reports a missing or unknown field at its parent's path; name the field itself.
+fn data_error(path: &str, inner: &serde_json::Error) -> ApiError {
+    let msg = inner.to_string();
+    let msg = msg.split(" at line ").next().unwrap_or(&msg).to_owned();
+    let named = |prefix: &str| {
+        msg.strip_prefix(prefix)
+            .and_then(|rest| rest.split('`').next())
+            .map(|name| {
+                if path == "." {
+                    name.to_owned()
+                } else {
+                    format!("{path}.{name}")
+                }
+            })
+    };
+    if let Some(field) = named("missing field `") {
+        return ApiError::field(&field, "is required");
+    }
+    if let Some(field) = named("unknown field `") {
+        return ApiError::field(&field, "is not a known field");
+    }
+    let field = if path == "." { "body" } else { path };
+    ApiError::field(field, &msg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Item {
+        sku: String,
+        quantity: u32,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        items: Vec<Item>,
+    }
+
+    fn field_of(e: &ApiError) -> String {
+        e.details.as_ref().unwrap()["fields"][0]["field"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    #[test]
+    fn json_content_types_are_recognised_with_parameters_and_suffixes() {
+        assert!(is_json(Some("application/json")));
+        assert!(is_json(Some("application/json; charset=utf-8")));
+        assert!(is_json(Some("Application/JSON")));
+        assert!(is_json(Some("application/merge-patch+json")));
+        assert!(!is_json(Some("text/plain")));
+        assert!(!is_json(Some("application/x-www-form-urlencoded")));
+        assert!(!is_json(None));
+    }
+
+    #[test]
+    fn broken_syntax_is_invalid_json() {
+        for body in [&b"{"[..], b"", b"{\"items\": [}", b"{} {}", b"\xff"] {
+            let e = parse::<Body>(body).unwrap_err();
+            assert_eq!(
+                e.code,
+                "invalid_json",
+                "{:?}",
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
+
+    #[test]
+    fn wrong_types_name_the_field_by_its_path() {
+        let e = parse::<Body>(br#"{"items":[{"sku":"A","quantity":-1}]}"#).unwrap_err();
+        assert_eq!(e.code, "validation_failed");
+        assert_eq!(field_of(&e), "items[0].quantity");
+        assert!(!e.message.contains("line"), "{}", e.message);
+    }
+
+    #[test]
+    fn missing_and_unknown_fields_are_named() {
+        let e = parse::<Body>(br#"{"items":[{"sku":"A"}]}"#).unwrap_err();
+        assert_eq!(field_of(&e), "items[0].quantity");
+        let e = parse::<Body>(br#"{"items":[],"coupon":"FREE"}"#).unwrap_err();
+        assert_eq!(field_of(&e), "coupon");
+        let e = parse::<Body>(br#"[]"#).unwrap_err();
+        assert_eq!(field_of(&e), "body");
+    }
+}

@@ -1,0 +1,18 @@
+//! HTTP plumbing shared by every HTTP Lambda and the dev server, written once: the JSON error
+//! envelope, request ids, caller identity, JSON body extraction with size and type limits,
+//! response views, configuration, and the router assembly both hosts mount.
+
+pub mod app;
+pub mod config;
+pub mod error;
+pub mod identity;
+pub mod json;
+pub mod lambda;
+pub mod request_id;
+pub mod views;
+
+pub use app::{AppState, mount};
+pub use error::ApiError;
+pub use identity::{Caller, Claims};
+pub use json::JsonBody;
+pub use request_id::RequestId;

@@ -1,0 +1,176 @@
+//! Response bodies (camelCase JSON), built from domain values. Amounts are integers in the
+//! currency's minor unit (paise for INR).
+
+use oms_core::customer::{Customer, ShippingAddress};
+use oms_core::{AccessToken, Currency, Order, OrderLine, Product, ProviderKind, TimelineEntry};
+use serde::Serialize;
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProductView<'a> {
+    pub sku: &'a str,
+    pub name: &'a str,
+    pub unit_price: i64,
+    pub currency: Currency,
+    pub available: u32,
+}
+
+impl<'a> From<&'a Product> for ProductView<'a> {
+    fn from(p: &'a Product) -> Self {
+        Self {
+            sku: p.sku.as_str(),
+            name: &p.name,
+            unit_price: p.unit_price.minor(),
+            currency: p.unit_price.currency(),
+            available: p.available,
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LineView<'a> {
+    pub sku: &'a str,
+    pub name: &'a str,
+    pub quantity: u32,
+    pub unit_price: i64,
+    pub line_total: i64,
+}
+
+impl<'a> From<&'a OrderLine> for LineView<'a> {
+    fn from(l: &'a OrderLine) -> Self {
+        Self {
+            sku: l.sku.as_str(),
+            name: &l.name,
+            quantity: l.quantity.get(),
+            unit_price: l.unit_price.minor(),
+            line_total: l.line_total.minor(),
+        }
+    }
+}
+
+/// How the storefront starts paying: Razorpay's checkout widget or Stripe's hosted page.
+#[derive(Serialize)]
+#[serde(tag = "provider", rename_all = "lowercase")]
+pub enum CheckoutView<'a> {
+    #[serde(rename_all = "camelCase")]
+    Razorpay {
+        provider_order_id: &'a str,
+        key_id: Option<&'a str>,
+    },
+    #[serde(rename_all = "camelCase")]
+    Stripe {
+        session_id: &'a str,
+        checkout_url: Option<&'a str>,
+    },
+}
+
+/// The `201` body of `POST /orders`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatedOrderView<'a> {
+    pub order_id: &'a str,
+    pub order_number: &'a str,
+    pub status: &'static str,
+    pub amount: i64,
+    pub currency: Currency,
+    pub items: Vec<LineView<'a>>,
+    pub payment: CheckoutView<'a>,
+    pub expires_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_token: Option<&'a str>,
+}
+
+impl<'a> CreatedOrderView<'a> {
+    pub fn new(order: &'a Order, token: Option<&'a AccessToken>) -> Self {
+        let p = order.payment();
+        let payment = match p.provider {
+            ProviderKind::Razorpay => CheckoutView::Razorpay {
+                provider_order_id: &p.provider_order_id,
+                key_id: p.key_id.as_deref(),
+            },
+            ProviderKind::Stripe => CheckoutView::Stripe {
+                session_id: &p.provider_order_id,
+                checkout_url: p.checkout_url.as_deref(),
+            },
+        };
+        Self {
+            order_id: order.id().as_str(),
+            order_number: order.number().as_str(),
+            status: order.status().as_str(),
+            amount: order.total().minor(),
+            currency: order.total().currency(),
+            items: order.lines().iter().map(LineView::from).collect(),
+            payment,
+            expires_at: order.expires_at().to_string(),
+            access_token: token.map(AccessToken::expose),
+        }
+    }
+
+    /// The body stored for idempotent replays and sent to the client.
+    pub fn render(order: &Order, token: Option<&AccessToken>) -> String {
+        // A struct of strings and integers always serialises.
+        serde_json::to_string(&CreatedOrderView::new(order, token)).unwrap_or_default()
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentView<'a> {
+    pub provider: &'static str,
+    pub provider_order_id: &'a str,
+    pub provider_payment_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checkout_url: Option<&'a str>,
+}
+
+/// `GET /orders/{orderId}` and the entries of `GET /orders`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderView<'a> {
+    pub order_id: &'a str,
+    pub order_number: &'a str,
+    pub status: &'static str,
+    pub amount: i64,
+    pub currency: Currency,
+    pub items: Vec<LineView<'a>>,
+    pub customer: &'a Customer,
+    pub shipping_address: &'a ShippingAddress,
+    pub requires_review: bool,
+    pub review_reason: Option<oms_core::ReviewReason>,
+    pub refunded_amount: i64,
+    pub payment: PaymentView<'a>,
+    pub timeline: &'a [TimelineEntry],
+    pub created_at: String,
+    pub updated_at: String,
+    pub expires_at: String,
+}
+
+impl<'a> From<&'a Order> for OrderView<'a> {
+    fn from(o: &'a Order) -> Self {
+        let p = o.payment();
+        Self {
+            order_id: o.id().as_str(),
+            order_number: o.number().as_str(),
+            status: o.status().as_str(),
+            amount: o.total().minor(),
+            currency: o.total().currency(),
+            items: o.lines().iter().map(LineView::from).collect(),
+            customer: o.customer(),
+            shipping_address: o.shipping_address(),
+            requires_review: o.requires_review(),
+            review_reason: o.review_reason(),
+            refunded_amount: o.refunded().minor(),
+            payment: PaymentView {
+                provider: p.provider.as_str(),
+                provider_order_id: &p.provider_order_id,
+                provider_payment_id: p.provider_payment_id.as_deref(),
+                checkout_url: p.checkout_url.as_deref(),
+            },
+            timeline: o.timeline(),
+            created_at: o.created_at().to_string(),
+            updated_at: o.updated_at().to_string(),
+            expires_at: o.expires_at().to_string(),
+        }
+    }
+}

@@ -1,0 +1,119 @@
+//! The storefront's read routes: health, catalog, one order, my orders. Thin adapters from
+//! HTTP to [`oms_core::app::read`].
+
+use axum::Router;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderName};
+use axum::response::Json;
+use axum::routing::get;
+use oms_core::app::read;
+use oms_http::views::{OrderView, ProductView};
+use oms_http::{ApiError, AppState, Caller, RequestId};
+use serde_json::{Value, json};
+
+pub static X_ORDER_TOKEN: HeaderName = HeaderName::from_static("x-order-token");
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/health", get(health))
+        .route("/products", get(products))
+        .route("/orders", get(list_orders))
+        .route("/orders/{orderId}", get(get_order))
+}
+
+async fn health(request_id: RequestId) -> Json<Value> {
+    Json(json!({
+        "status": "ok",
+        "version": env!("CARGO_PKG_VERSION"),
+        "request": { "requestId": request_id.0 },
+    }))
+}
+
+async fn products(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let products = state.store.list_products().await?;
+    let views: Vec<ProductView> = products.iter().map(ProductView::from).collect();
+    Ok(Json(json!({ "products": views })))
+}
+
+#[tracing::instrument(skip_all, fields(order_id = %order_id))]
+async fn get_order(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(order_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let token = headers
+        .get(&X_ORDER_TOKEN)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let order = read::get_order(state.store.as_ref(), &caller.viewer(token), &order_id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    Ok(Json(json!(OrderView::from(&order))))
+}
+
+/// `limit` (1 or more; above 100 is capped) and `cursor` from the query string.
+fn page_params(raw: Option<&str>) -> Result<(Option<u32>, Option<String>), ApiError> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.unwrap_or(""))
+        .map_err(|_| ApiError::field("query", "is not a valid query string"))?;
+    let mut limit = None;
+    let mut cursor = None;
+    for (k, v) in pairs {
+        match k.as_str() {
+            "limit" => {
+                let n = v.parse::<u64>().ok().filter(|n| *n >= 1).ok_or_else(|| {
+                    ApiError::field("limit", "must be a whole number of at least 1")
+                })?;
+                limit = Some(n.min(u64::from(read::MAX_PAGE)) as u32);
+            }
+            "cursor" if !v.is_empty() => cursor = Some(v),
+            _ => {}
+        }
+    }
+    Ok((limit, cursor))
+}
+
+async fn list_orders(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let claims = caller
+        .claims()
+        .ok_or_else(|| ApiError::unauthorized("sign in to list your orders"))?;
+    let (limit, cursor) = page_params(query.as_deref())?;
+    let page =
+        read::list_orders(state.store.as_ref(), &claims.sub, limit, cursor.as_deref()).await?;
+    let orders: Vec<OrderView> = page.orders.iter().map(OrderView::from).collect();
+    Ok(Json(
+        json!({ "orders": orders, "nextCursor": page.next_cursor }),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_parameters_default_cap_and_refuse_nonsense() {
+        assert_eq!(page_params(None).unwrap(), (None, None));
+        assert_eq!(
+            page_params(Some("limit=5&cursor=abc")).unwrap(),
+            (Some(5), Some("abc".into()))
+        );
+        assert_eq!(page_params(Some("limit=1000")).unwrap().0, Some(100));
+        assert_eq!(
+            page_params(Some("limit=99999999999999999999"))
+                .unwrap_err()
+                .code,
+            "validation_failed"
+        );
+        for bad in ["limit=0", "limit=-1", "limit=ten", "limit=1.5"] {
+            assert_eq!(
+                page_params(Some(bad)).unwrap_err().code,
+                "validation_failed",
+                "{bad}"
+            );
+        }
+    }
+}

@@ -1,0 +1,52 @@
+//! Payment provider adapters for [`oms_core::ports::PaymentProvider`]:
+//! - [`stripe::StripeCheckout`]: Stripe Checkout Sessions API (hosted payment page);
+//! - [`razorpay::RazorpayOrders`]: Razorpay Orders API (order for the checkout widget);
+//! - [`offline::OfflineProvider`]: a **stand-in** for local runs and tests that talks to no
+//!   network and returns provider-shaped ids.
+
+pub mod offline;
+pub mod razorpay;
+pub mod stripe;
+
+use std::time::Duration;
+
+use oms_core::ports::ProviderError;
+
+/// One HTTP client per process, shared by the live adapters: connection reuse matters on Lambda.
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .timeout(Duration::from_secs(10))
+        .user_agent(concat!("oms/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .unwrap_or_else(|_| reqwest::Client::new())
+}
+
+/// Network errors, timeouts, 429 and 5xx are worth retrying; other statuses are refusals.
+async fn classify(
+    provider: &str,
+    res: Result<reqwest::Response, reqwest::Error>,
+) -> Result<serde_json::Value, ProviderError> {
+    let res = res.map_err(|e| ProviderError::Unavailable(format!("{provider}: {e}")))?;
+    let status = res.status();
+    let body: serde_json::Value = res.json().await.unwrap_or(serde_json::Value::Null);
+    if status.is_success() {
+        return Ok(body);
+    }
+    let message = body
+        .pointer("/error/message")
+        .or_else(|| body.pointer("/error/description"))
+        .and_then(|m| m.as_str())
+        .unwrap_or("no error message")
+        .to_owned();
+    if status.as_u16() == 429 || status.is_server_error() {
+        Err(ProviderError::Unavailable(format!(
+            "{provider} answered {status}: {message}"
+        )))
+    } else {
+        Err(ProviderError::Rejected {
+            status: status.as_u16(),
+            message: format!("{provider}: {message}"),
+        })
+    }
+}
