@@ -108,12 +108,27 @@ pub fn mint_token(
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
         .as_secs();
+    mint_token_expiring(secret, sub, email, groups, now + ttl.as_secs())
+}
+
+/// Like [`mint_token`], expiring at `exp` (Unix seconds): in the past, for tests of expiry.
+pub fn mint_token_expiring(
+    secret: &str,
+    sub: &str,
+    email: Option<&str>,
+    groups: &[&str],
+    exp: u64,
+) -> String {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
     let claims = DevClaims {
         sub,
         email,
         groups,
-        iat: now,
-        exp: now + ttl.as_secs(),
+        iat: now.min(exp),
+        exp,
     };
     jsonwebtoken::encode(
         &Header::default(),

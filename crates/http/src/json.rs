@@ -68,8 +68,12 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
+        // serde stops at the first type mismatch, which may come before a syntax error
+        // later in the body: broken JSON is reported as such, whatever else is wrong.
+        let well_formed = serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok();
         match inner.classify() {
-            Category::Data => data_error(&path, &inner),
+            Category::Data if well_formed => data_error(&path, &inner),
+            Category::Data => ApiError::invalid_json("the request body is not valid JSON"),
             Category::Syntax | Category::Eof | Category::Io => {
                 ApiError::invalid_json(format!("the request body is not valid JSON: {inner}"))
             }
@@ -81,28 +85,26 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     Ok(value)
 }
 
-/// serde reports a missing or unknown field at its parent's path; name the field itself.
+/// Names the field at fault. serde reports a missing field at its parent's path, so its name
+/// is appended; an unknown field's path already ends with it.
 fn data_error(path: &str, inner: &serde_json::Error) -> ApiError {
     let msg = inner.to_string();
     let msg = msg.split(" at line ").next().unwrap_or(&msg).to_owned();
-    let named = |prefix: &str| {
-        msg.strip_prefix(prefix)
-            .and_then(|rest| rest.split('`').next())
-            .map(|name| {
-                if path == "." {
-                    name.to_owned()
-                } else {
-                    format!("{path}.{name}")
-                }
-            })
-    };
-    if let Some(field) = named("missing field `") {
-        return ApiError::field(&field, "is required");
-    }
-    if let Some(field) = named("unknown field `") {
-        return ApiError::field(&field, "is not a known field");
-    }
     let field = if path == "." { "body" } else { path };
+    if let Some(name) = msg
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split('`').next())
+    {
+        let full = if path == "." {
+            name.to_owned()
+        } else {
+            format!("{path}.{name}")
+        };
+        return ApiError::field(&full, "is required");
+    }
+    if msg.starts_with("unknown field `") {
+        return ApiError::field(field, "is not a known field");
+    }
     ApiError::field(field, &msg)
 }
 
@@ -146,7 +148,15 @@ mod tests {
 
     #[test]
     fn broken_syntax_is_invalid_json() {
-        for body in [&b"{"[..], b"", b"{\"items\": [}", b"{} {}", b"\xff"] {
+        for body in [
+            &b"{"[..],
+            b"",
+            b"{\"items\": [}",
+            b"{} {}",
+            b"\xff",
+            b"[1,2",
+            b"{\"items\":1,",
+        ] {
             let e = parse::<Body>(body).unwrap_err();
             assert_eq!(
                 e.code,

@@ -1,0 +1,8 @@
+//! Black-box API tests: the dev server on a random port, driven over HTTP like a storefront.
+
+mod errors;
+mod health;
+mod idempotency;
+mod listing;
+mod orders;
+mod stock;

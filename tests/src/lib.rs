@@ -1,0 +1,195 @@
+//! Helpers for the black-box tests: start the dev server in-process on a random loopback port
+//! with a chosen catalog and clock, and talk to it over real HTTP.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use dev_server::{DevServer, DevSettings, mint_token};
+use oms_core::Timestamp;
+use oms_memory::ManualClock;
+use serde_json::{Value, json};
+
+pub const JWT_SECRET: &str = "e2e-jwt-secret";
+
+pub struct TestApp {
+    pub server: DevServer,
+    pub http: reqwest::Client,
+    pub clock: Arc<ManualClock>,
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The `error.code` of an error envelope, after checking the envelope's shape.
+    pub fn error_code(&self) -> &str {
+        let e = &self.body["error"];
+        assert!(e["message"].is_string(), "no message in {}", self.text);
+        assert_eq!(
+            e["requestId"].as_str(),
+            self.header("x-request-id"),
+            "the envelope's requestId must be the response's x-request-id: {}",
+            self.text
+        );
+        e["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("not an error envelope: {}", self.text))
+    }
+}
+
+pub struct Options {
+    pub catalog: &'static str,
+    pub env: Vec<(&'static str, String)>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            catalog: DEFAULT_CATALOG,
+            env: Vec::new(),
+        }
+    }
+}
+
+pub const DEFAULT_CATALOG: &str = r#"{"currency":"INR","products":[
+  {"sku":"CHAI-250G","name":"Masala chai 250 g","unitPrice":34900,"available":1000},
+  {"sku":"MUG-BRASS","name":"Brass tumbler","unitPrice":129900,"available":50},
+  {"sku":"SAREE-RED","name":"Kanjivaram saree","unitPrice":1849900,"available":3}
+]}"#;
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(Options::default()).await
+    }
+
+    pub async fn spawn_with(opts: Options) -> Self {
+        let mut env: HashMap<&str, String> = HashMap::new();
+        env.insert("PORT", "0".into());
+        env.insert("DEV_JWT_SECRET", JWT_SECRET.into());
+        for (k, v) in opts.env {
+            env.insert(k, v);
+        }
+        let mut settings =
+            DevSettings::from_lookup(|k| env.get(k).cloned()).expect("test settings are valid");
+        settings.catalog = oms_memory::parse_catalog(opts.catalog).expect("test catalog is valid");
+        let clock = Arc::new(ManualClock::at(Timestamp::from_unix_millis(
+            1_800_000_000_000,
+        )));
+        settings.clock = clock.clone();
+        let server = dev_server::spawn(&settings).await.expect("server starts");
+        Self {
+            server,
+            http: reqwest::Client::new(),
+            clock,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        self.server.api_url(path)
+    }
+
+    pub fn token(&self, sub: &str) -> String {
+        mint_token(
+            JWT_SECRET,
+            sub,
+            Some(&format!("{sub}@example.com")),
+            &[],
+            Duration::from_secs(3600),
+        )
+    }
+
+    pub fn admin_token(&self, sub: &str) -> String {
+        mint_token(
+            JWT_SECRET,
+            sub,
+            Some(&format!("{sub}@example.com")),
+            &["admin"],
+            Duration::from_secs(3600),
+        )
+    }
+
+    pub async fn send(&self, req: reqwest::RequestBuilder) -> Reply {
+        let res = req.send().await.expect("request reaches the server");
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let text = res.text().await.expect("body reads");
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Reply {
+            status,
+            headers,
+            body,
+            text,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.send(self.http.get(self.url(path))).await
+    }
+
+    /// `POST /orders` with a JSON body, optional bearer token and idempotency key.
+    pub async fn create_order(
+        &self,
+        body: &Value,
+        token: Option<&str>,
+        key: Option<&str>,
+    ) -> Reply {
+        let mut req = self.http.post(self.url("/orders")).json(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(k) = key {
+            req = req.header("Idempotency-Key", k);
+        }
+        self.send(req).await
+    }
+
+    pub async fn get_order(
+        &self,
+        id: &str,
+        token: Option<&str>,
+        order_token: Option<&str>,
+    ) -> Reply {
+        let mut req = self.http.get(self.url(&format!("/orders/{id}")));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(t) = order_token {
+            req = req.header("X-Order-Token", t);
+        }
+        self.send(req).await
+    }
+
+    pub async fn available(&self, sku: &str) -> u64 {
+        let r = self.get("/products").await;
+        r.body["products"]
+            .as_array()
+            .and_then(|ps| ps.iter().find(|p| p["sku"] == sku))
+            .and_then(|p| p["available"].as_u64())
+            .unwrap_or_else(|| panic!("{sku} not in {}", r.text))
+    }
+}
+
+/// A valid order body for `sku` × `quantity`, paid with `provider`.
+pub fn order_body(sku: &str, quantity: u32, provider: &str) -> Value {
+    json!({
+        "items": [{"sku": sku, "quantity": quantity}],
+        "currency": "INR",
+        "paymentProvider": provider,
+        "customer": {"email": "asha@example.in", "name": "Asha Rao", "phone": "+91 98765 43210"},
+        "shippingAddress": {
+            "name": "Asha Rao", "line1": "12 MG Road", "line2": "Near the metro",
+            "city": "Bengaluru", "state": "Karnataka", "postalCode": "560001", "country": "IN"
+        }
+    })
+}
