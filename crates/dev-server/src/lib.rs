@@ -16,7 +16,7 @@ use oms_core::ports::Clock;
 use oms_http::AppState;
 use oms_http::config::{Config, ConfigError, Defaults, ProviderMode};
 use oms_http::identity::{DevJwtKey, IdentitySource};
-use oms_memory::{InMemoryStore, RandomIds, SystemClock};
+use oms_memory::{InMemoryStore, SystemClock};
 use serde::Serialize;
 use tokio::net::TcpListener;
 
@@ -153,15 +153,13 @@ async fn offline_checkout(Path(session): Path<String>) -> Html<String> {
 
 /// The full application router and its state for `settings`.
 pub fn app(settings: &DevSettings, base_url: &str) -> (Router, AppState) {
-    let state = AppState {
-        store: Arc::new(InMemoryStore::new(settings.catalog.clone())),
-        providers: oms_http::app::providers(&settings.config, &format!("{base_url}/dev/checkout")),
-        clock: settings.clock.clone(),
-        ids: Arc::new(RandomIds),
-        policy: settings.config.policy.clone(),
-        identity: IdentitySource::DevJwt(Arc::new(DevJwtKey::new(settings.jwt_secret.as_bytes()))),
-        api_prefix: settings.config.api_prefix.clone(),
-    };
+    let state = AppState::new(
+        &settings.config,
+        Arc::new(InMemoryStore::new(settings.catalog.clone())),
+        settings.clock.clone(),
+        IdentitySource::DevJwt(Arc::new(DevJwtKey::new(settings.jwt_secret.as_bytes()))),
+        &format!("{base_url}/dev/checkout"),
+    );
     let routes = create_order::routes().merge(orders_api::routes());
     let router = Router::new()
         .route("/dev/checkout/{session}", get(offline_checkout))

@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use oms_core::ProviderKind;
 use oms_core::app::OrderPolicy;
 use oms_core::ports::{Clock, IdGenerator, OrderStore, PaymentProvider, PaymentProviders};
+use oms_memory::RandomIds;
 use oms_providers::offline::OfflineProvider;
 use oms_providers::razorpay::RazorpayOrders;
 use oms_providers::stripe::StripeCheckout;
@@ -29,6 +30,28 @@ pub struct AppState {
     pub policy: OrderPolicy,
     pub identity: IdentitySource,
     pub api_prefix: String,
+}
+
+impl AppState {
+    /// State for `config` on the given store, clock and identity source, with random ids.
+    /// `checkout_base` is where the offline stand-in's checkout URLs point.
+    pub fn new(
+        config: &Config,
+        store: Arc<dyn OrderStore>,
+        clock: Arc<dyn Clock>,
+        identity: IdentitySource,
+        checkout_base: &str,
+    ) -> Self {
+        Self {
+            store,
+            providers: providers(config, checkout_base),
+            clock,
+            ids: Arc::new(RandomIds),
+            policy: config.policy.clone(),
+            identity,
+            api_prefix: config.api_prefix.clone(),
+        }
+    }
 }
 
 /// The payment providers the configuration enables. `checkout_base` is where the offline
@@ -89,4 +112,57 @@ pub fn mount(routes: Router<AppState>, state: AppState) -> Router {
         .with_state(state)
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(axum::middleware::from_fn(request_id::middleware))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::Request;
+    use axum::routing::get;
+    use oms_memory::{InMemoryStore, SystemClock};
+    use tower::ServiceExt;
+
+    #[tokio::test]
+    async fn a_panicking_handler_becomes_a_500_envelope_not_a_dropped_connection() {
+        let config = Config::from_lookup(
+            |_| None,
+            crate::config::Defaults {
+                provider_mode: Some(ProviderMode::Offline),
+            },
+        )
+        .unwrap();
+        let state = AppState::new(
+            &config,
+            Arc::new(InMemoryStore::default()),
+            Arc::new(SystemClock),
+            IdentitySource::ApiGateway,
+            "http://local",
+        );
+        let routes: Router<AppState> = Router::new().route(
+            "/boom",
+            get(|| async {
+                panic!("bug");
+                #[allow(unreachable_code)]
+                ()
+            }),
+        );
+        let res = mount(routes, state)
+            .oneshot(Request::get("/api/v1/boom").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let rid = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+        let body = http_body_util::BodyExt::collect(res.into_body())
+            .await
+            .unwrap()
+            .to_bytes();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["error"]["code"], "internal");
+        assert_eq!(v["error"]["requestId"], rid.as_str());
+        assert!(
+            !v.to_string().contains("bug"),
+            "the panic message is not sent to the client"
+        );
+    }
 }

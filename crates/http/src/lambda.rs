@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use axum::Router;
 pub use lambda_http::Error;
-use oms_memory::{InMemoryStore, RandomIds, SystemClock};
+use oms_memory::{InMemoryStore, SystemClock};
 
-use crate::app::{AppState, providers};
+use crate::app::AppState;
 use crate::config::Config;
 use crate::identity::IdentitySource;
 
@@ -26,15 +26,13 @@ pub fn state_from_env() -> Result<AppState, lambda_http::Error> {
     // own sandbox's memory, which is only good for a smoke test of the deployment.
     tracing::warn!("store: in-memory (per sandbox); not for production traffic");
     let store = Arc::new(InMemoryStore::new(oms_memory::demo_catalog()));
-    Ok(AppState {
+    Ok(AppState::new(
+        &config,
         store,
-        providers: providers(&config, "https://checkout.invalid/offline"),
-        clock: Arc::new(SystemClock),
-        ids: Arc::new(RandomIds),
-        policy: config.policy.clone(),
-        identity: IdentitySource::ApiGateway,
-        api_prefix: config.api_prefix.clone(),
-    })
+        Arc::new(SystemClock),
+        IdentitySource::ApiGateway,
+        "https://checkout.invalid/offline",
+    ))
 }
 
 /// Serves `app` until the sandbox is shut down.
