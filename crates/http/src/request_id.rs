@@ -45,10 +45,9 @@ impl RequestId {
         if let Some(lambda_http::request::RequestContext::ApiGatewayV2(ctx)) =
             req.extensions()
                 .get::<lambda_http::request::RequestContext>()
+            && let Some(id) = ctx.request_id.as_deref().filter(|s| Self::acceptable(s))
         {
-            if let Some(id) = ctx.request_id.as_deref().filter(|s| Self::acceptable(s)) {
-                return RequestId(id.to_owned());
-            }
+            return RequestId(id.to_owned());
         }
         if let Some(id) = req
             .headers()

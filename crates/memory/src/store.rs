@@ -97,10 +97,10 @@ impl OrderStore for InMemoryStore {
         now: Timestamp,
     ) -> Result<CreateOutcome, StoreError> {
         let mut s = self.lock();
-        if let Some(rec) = idempotency {
-            if let Some(live) = s.idempotency.get(&rec.scope).filter(|r| r.expires_at > now) {
-                return Ok(CreateOutcome::IdempotencyKeyTaken(live.clone()));
-            }
+        if let Some(rec) = idempotency
+            && let Some(live) = s.idempotency.get(&rec.scope).filter(|r| r.expires_at > now)
+        {
+            return Ok(CreateOutcome::IdempotencyKeyTaken(live.clone()));
         }
         if s.orders.contains_key(order.id()) {
             return Err(StoreError::Corrupt(format!(

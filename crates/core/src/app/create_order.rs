@@ -97,13 +97,13 @@ impl CreateOrderInput {
                 &format!("items[{i}].quantity"),
                 Quantity::new(item.quantity),
             );
-            if let Some(sku) = &sku {
-                if !seen.insert(sku.clone()) {
-                    c.push(
-                        format!("items[{i}].sku"),
-                        "appears more than once; combine the quantities",
-                    );
-                }
+            if let Some(sku) = &sku
+                && !seen.insert(sku.clone())
+            {
+                c.push(
+                    format!("items[{i}].sku"),
+                    "appears more than once; combine the quantities",
+                );
             }
             if let (Some(sku), Some(qty)) = (sku, qty) {
                 items.push((sku, qty));
@@ -253,10 +253,10 @@ pub async fn create_order(
     let fingerprint = fingerprint(buyer, &req);
     let scope = key.map(|k| buyer.idempotency_scope(&req, k));
 
-    if let Some(scope) = &scope {
-        if let Some(rec) = deps.store.get_idempotency(scope, now).await? {
-            return replay(rec, &fingerprint);
-        }
+    if let Some(scope) = &scope
+        && let Some(rec) = deps.store.get_idempotency(scope, now).await?
+    {
+        return replay(rec, &fingerprint);
     }
 
     let provider = deps.providers.get(req.provider).ok_or_else(|| {
