@@ -15,6 +15,7 @@ pub mod product;
 pub mod secret;
 pub mod time;
 pub mod validation;
+pub mod webhook;
 
 pub use customer::{Customer, Email, ShippingAddress};
 pub use ids::{AccessToken, IdempotencyKey, OrderId, OrderNumber, Sku, TokenHash, UserId};

@@ -46,8 +46,27 @@ impl Currency {
             .ok_or(MoneyError::UnknownCurrency)
     }
 
+    /// Any ISO 4217-shaped code (three upper-case letters), supported for orders or not: for
+    /// amounts a provider reports and data read back from storage.
+    pub fn parse_any(code: &str) -> Result<Self, MoneyError> {
+        match code.as_bytes() {
+            [a, b, c] if [a, b, c].iter().all(|x| x.is_ascii_uppercase()) => Ok(Self([*a, *b, *c])),
+            _ => Err(MoneyError::UnknownCurrency),
+        }
+    }
+
+    /// A provider's currency code, in whatever case it spells it (Stripe: `inr`).
+    pub fn parse_reported(code: &str) -> Option<Self> {
+        Self::parse_any(&code.to_ascii_uppercase()).ok()
+    }
+
+    /// Whether orders may be placed in this currency.
+    pub fn is_supported(&self) -> bool {
+        SUPPORTED.iter().any(|(c, _)| c.as_bytes() == self.0)
+    }
+
     pub fn as_str(&self) -> &str {
-        // Built only from the ASCII codes in SUPPORTED.
+        // Built only from ASCII upper-case letters.
         std::str::from_utf8(&self.0).unwrap_or("XXX")
     }
 
@@ -67,8 +86,10 @@ impl Currency {
 
 impl TryFrom<String> for Currency {
     type Error = MoneyError;
+    /// Stored data may hold a reported currency outside the order list; client input goes
+    /// through [`Currency::parse`] instead.
     fn try_from(s: String) -> Result<Self, MoneyError> {
-        Self::parse(&s)
+        Self::parse_any(&s)
     }
 }
 
@@ -216,6 +237,16 @@ mod tests {
     }
 
     #[test]
+    fn provider_reported_codes_are_accepted_in_any_case_but_not_supported_for_orders() {
+        let c = Currency::parse_reported("thb").unwrap();
+        assert_eq!(c.as_str(), "THB");
+        assert!(!c.is_supported());
+        assert!(Currency::parse_reported("inr").unwrap().is_supported());
+        assert!(Currency::parse_reported("in").is_none());
+        assert!(Currency::parse_reported("i1r").is_none());
+    }
+
+    #[test]
     fn money_prints_in_major_units_with_the_currency_exponent() {
         assert_eq!(
             Money::new(149_900, inr()).unwrap().to_string(),
@@ -250,6 +281,7 @@ mod tests {
     fn money_deserialisation_applies_the_same_rules() {
         assert!(serde_json::from_str::<Money>(r#"{"minor":-5,"currency":"INR"}"#).is_err());
         assert!(serde_json::from_str::<Money>(r#"{"minor":5,"currency":"inr"}"#).is_err());
+        assert!(serde_json::from_str::<Money>(r#"{"minor":5,"currency":"INRR"}"#).is_err());
         let m: Money = serde_json::from_str(r#"{"minor":5,"currency":"INR"}"#).unwrap();
         assert_eq!(m.minor(), 5);
     }

@@ -1,0 +1,127 @@
+//! Stripe events → [`PaymentEvent`]. Handles the Checkout Session, PaymentIntent and Charge
+//! objects of the event types in `DESIGN.md` §6; every other type is acknowledged as ignored.
+//! Call only after [`super::signature::verify_stripe`] has passed.
+
+use serde_json::Value;
+
+use super::{
+    OrderLink, PaymentAction, PaymentEvent, RefundReport, int_at, money, order_id_at, str_at,
+};
+use crate::order::ProviderKind;
+
+/// Normalises a verified Stripe event body. A body that is not a Stripe event at all is `Err`
+/// (it still gets acknowledged and recorded by the caller: it was signed by Stripe).
+pub fn normalise(body: &[u8]) -> Result<PaymentEvent, String> {
+    let v: Value = serde_json::from_slice(body).map_err(|e| format!("not JSON: {e}"))?;
+    let event_id = str_at(&v, "/id").ok_or("no event id")?.to_owned();
+    let event_type = str_at(&v, "/type").ok_or("no event type")?.to_owned();
+    let obj = v.pointer("/data/object").ok_or("no data.object")?;
+    let object_id = str_at(obj, "/id").map(str::to_owned);
+
+    let mut link = OrderLink {
+        order_id: order_id_at(obj, "/metadata/orderId")
+            .or_else(|| order_id_at(obj, "/client_reference_id")),
+        refs: Vec::new(),
+    };
+    // A payment_intent field may be an id or an expanded object.
+    let payment_intent = str_at(obj, "/payment_intent")
+        .or_else(|| str_at(obj, "/payment_intent/id"))
+        .map(str::to_owned);
+
+    let action = match event_type.as_str() {
+        "checkout.session.completed"
+        | "checkout.session.async_payment_succeeded"
+        | "checkout.session.async_payment_failed"
+        | "checkout.session.expired" => {
+            link.refs.extend(object_id.clone());
+            link.refs.extend(payment_intent.clone());
+            let paid = str_at(obj, "/payment_status") == Some("paid");
+            match event_type.as_str() {
+                "checkout.session.async_payment_failed" => PaymentAction::Failed {
+                    payment_id: payment_intent,
+                    reason: "async_payment_failed".into(),
+                },
+                "checkout.session.expired" => PaymentAction::Failed {
+                    payment_id: None,
+                    reason: "checkout_session_expired".into(),
+                },
+                _ if paid => succeeded(payment_intent.or(object_id), obj, "/amount_total"),
+                _ if str_at(obj, "/payment_status") == Some("no_payment_required") => {
+                    PaymentAction::ignored("no payment required")
+                }
+                // Completed but unpaid: an asynchronous method (bank debit, …) still settling.
+                _ => PaymentAction::Pending {
+                    payment_id: payment_intent,
+                },
+            }
+        }
+        "payment_intent.succeeded" => {
+            link.refs.extend(object_id.clone());
+            succeeded(object_id, obj, "/amount_received")
+        }
+        "payment_intent.payment_failed" => {
+            link.refs.extend(object_id.clone());
+            let reason = str_at(obj, "/last_payment_error/code")
+                .or_else(|| str_at(obj, "/last_payment_error/message"))
+                .unwrap_or("payment_failed");
+            PaymentAction::Failed {
+                payment_id: object_id,
+                reason: reason.to_owned(),
+            }
+        }
+        "charge.refunded" => {
+            // Charges carry no order metadata of ours: the PaymentIntent recorded at payment
+            // time finds the order.
+            link.refs.extend(payment_intent.clone());
+            refunded(obj, payment_intent, object_id)
+        }
+        other => PaymentAction::ignored(format!("event type {other} is not handled")),
+    };
+    Ok(PaymentEvent {
+        provider: ProviderKind::Stripe,
+        event_id,
+        event_type,
+        link,
+        action,
+    })
+}
+
+fn succeeded(payment_id: Option<String>, obj: &Value, amount_at: &str) -> PaymentAction {
+    match (
+        payment_id,
+        money(int_at(obj, amount_at), str_at(obj, "/currency")),
+    ) {
+        (Some(payment_id), Some(amount)) => PaymentAction::Succeeded { payment_id, amount },
+        _ => PaymentAction::ignored("payment without an id, amount or currency"),
+    }
+}
+
+fn refunded(obj: &Value, payment_id: Option<String>, charge_id: Option<String>) -> PaymentAction {
+    let currency = str_at(obj, "/currency");
+    if let Some(list) = obj.pointer("/refunds/data").and_then(Value::as_array) {
+        let refunds: Vec<(String, crate::money::Money)> = list
+            .iter()
+            .filter(|r| !matches!(str_at(r, "/status"), Some("failed" | "canceled")))
+            .filter_map(|r| {
+                Some((
+                    str_at(r, "/id")?.to_owned(),
+                    money(int_at(r, "/amount"), str_at(r, "/currency").or(currency))?,
+                ))
+            })
+            .collect();
+        if !refunds.is_empty() {
+            return PaymentAction::Refunded(RefundReport::Itemised {
+                payment_id,
+                refunds,
+            });
+        }
+    }
+    match (charge_id, money(int_at(obj, "/amount_refunded"), currency)) {
+        (Some(charge_id), Some(total)) => PaymentAction::Refunded(RefundReport::Cumulative {
+            payment_id,
+            charge_id,
+            total,
+        }),
+        _ => PaymentAction::ignored("refund without a charge id or amount"),
+    }
+}
