@@ -259,6 +259,9 @@ pub struct Order {
     review_reason: Option<ReviewReason>,
     #[serde(default)]
     refunds: Vec<Refund>,
+    /// Refunds reported before the capture they refund; applied when it is recorded.
+    #[serde(default)]
+    held_refunds: Vec<Refund>,
     timeline: Vec<TimelineEntry>,
     created_at: Timestamp,
     updated_at: Timestamp,
@@ -288,6 +291,7 @@ impl Order {
             requires_review: false,
             review_reason: None,
             refunds: Vec::new(),
+            held_refunds: Vec::new(),
             timeline: vec![entry],
             created_at: at,
             updated_at: at,
@@ -348,10 +352,14 @@ impl Order {
         self.version
     }
 
-    /// Sum of applied refunds, in the order's currency.
+    /// Sum of applied refunds, in the captured currency (the order's until something is).
     pub fn refunded(&self) -> Money {
+        let currency = self
+            .payment
+            .captured
+            .map_or(self.total.currency(), |c| c.currency());
         let minor = self.refunds.iter().map(|r| r.amount.minor()).sum();
-        Money::new(minor, self.total.currency()).unwrap_or(self.total)
+        Money::new(minor, currency).unwrap_or(Money::zero(currency))
     }
 
     pub fn user_id(&self) -> Option<&UserId> {
@@ -487,6 +495,11 @@ impl Order {
         } else {
             None
         };
+        for held in std::mem::take(&mut self.held_refunds) {
+            if let Ok(entry) = self.apply_refund(&held.refund_id, held.amount, capture.amount, at) {
+                entries.push(entry);
+            }
+        }
         if let Some(reason) = forced_review.or(mismatch) {
             entries.push(self.flag_review(
                 reason,
@@ -574,31 +587,85 @@ impl Order {
     }
 
     /// A refund reported by the provider, counted once per refund id and never above what was
-    /// captured. Returns `refund_full` when everything captured has been returned.
+    /// captured; `refund_full` once everything captured has been returned. A refund that
+    /// arrives before the capture it refunds is held (no entry yet) and applied when the
+    /// capture is recorded, so the final state does not depend on delivery order.
     pub fn record_refund(
         &mut self,
         refund_id: &str,
         amount: Money,
         at: Timestamp,
-    ) -> Result<TimelineEntry, TransitionError> {
-        if self.refunds.iter().any(|r| r.refund_id == refund_id) {
+    ) -> Result<Vec<TimelineEntry>, TransitionError> {
+        if self
+            .refunds
+            .iter()
+            .chain(&self.held_refunds)
+            .any(|r| r.refund_id == refund_id)
+        {
             return Err(TransitionError::AlreadyApplied);
         }
-        let captured = match (self.status, self.payment.captured) {
+        match (self.status, self.payment.captured) {
             (
                 OrderStatus::Paid
                 | OrderStatus::Fulfilled
                 | OrderStatus::PartiallyRefunded
                 | OrderStatus::Refunded,
-                Some(c),
-            ) => c,
-            (from, _) => {
-                return Err(TransitionError::NotAllowed {
-                    from,
-                    action: "refund",
-                });
+                Some(captured),
+            ) => {
+                let entry = self.apply_refund(refund_id, amount, captured, at)?;
+                self.bump();
+                Ok(vec![entry])
             }
-        };
+            (
+                OrderStatus::PendingPayment | OrderStatus::PaymentFailed | OrderStatus::Cancelled,
+                _,
+            ) => {
+                self.held_refunds.push(Refund {
+                    refund_id: refund_id.to_owned(),
+                    amount,
+                    at,
+                });
+                self.bump();
+                Ok(Vec::new())
+            }
+            (from, _) => Err(TransitionError::NotAllowed {
+                from,
+                action: "refund",
+            }),
+        }
+    }
+
+    /// A refund reported only as the cumulative amount refunded on a charge (Stripe
+    /// `charge.refunded` without its refund list): the increase over what is already known is
+    /// recorded under the id `<charge>:<total>`, so a repeat or an older total changes nothing.
+    pub fn record_refund_total(
+        &mut self,
+        charge_id: &str,
+        total: Money,
+        at: Timestamp,
+    ) -> Result<Vec<TimelineEntry>, TransitionError> {
+        let known: i64 = self
+            .refunds
+            .iter()
+            .chain(&self.held_refunds)
+            .map(|r| r.amount.minor())
+            .sum();
+        let delta = total.minor() - known;
+        if delta <= 0 {
+            return Err(TransitionError::AlreadyApplied);
+        }
+        let delta =
+            Money::new(delta, total.currency()).map_err(|_| TransitionError::AlreadyApplied)?;
+        self.record_refund(&format!("{charge_id}:{}", total.minor()), delta, at)
+    }
+
+    fn apply_refund(
+        &mut self,
+        refund_id: &str,
+        amount: Money,
+        captured: Money,
+        at: Timestamp,
+    ) -> Result<TimelineEntry, TransitionError> {
         let already = self.refunds.iter().map(|r| r.amount.minor()).sum::<i64>();
         let room = (captured.minor() - already).max(0);
         if room == 0 {
@@ -624,7 +691,7 @@ impl Order {
         } else {
             TimelineType::RefundPartial
         };
-        let entry = self.push(
+        Ok(self.push(
             kind,
             at,
             json!({
@@ -632,9 +699,7 @@ impl Order {
                 "amount": applied.minor(),
                 "refundedAmount": already + applied.minor(),
             }),
-        );
-        self.bump();
-        Ok(entry)
+        ))
     }
 
     /// An admin releases the hold; fulfilment may proceed if the order is paid.
@@ -691,4 +756,4 @@ pub struct Viewer {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

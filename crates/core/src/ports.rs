@@ -11,6 +11,7 @@ use crate::ids::{OrderId, OrderNumber, Sku, UserId};
 use crate::money::Money;
 use crate::order::{Order, OrderLine, PaymentInfo, ProviderKind};
 use crate::product::Product;
+use crate::secret::Secret;
 use crate::time::Timestamp;
 
 /// The current instant. Injected so that every rule about time can be tested.
@@ -80,7 +81,98 @@ pub struct OrderPage {
     pub next_cursor: Option<String>,
 }
 
-/// Orders, products and idempotency records.
+/// What became of a provider event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventOutcome {
+    /// It changed the order.
+    Applied,
+    /// It was about a known order but changed nothing (a sibling event already applied it, or
+    /// the order is past the point it concerns).
+    NoChange,
+    /// A type this service does not act on.
+    Ignored,
+    /// No order could be found for it; an ops alert was raised.
+    Unmatched,
+}
+
+impl EventOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Applied => "applied",
+            Self::NoChange => "no_change",
+            Self::Ignored => "ignored",
+            Self::Unmatched => "unmatched",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Self::Applied,
+            Self::NoChange,
+            Self::Ignored,
+            Self::Unmatched,
+        ]
+        .into_iter()
+        .find(|o| o.as_str() == s)
+    }
+}
+
+/// The dedupe and audit record of one provider event (`EVENT#<provider>#<eventId>`). Never holds
+/// a secret or a signature.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventRecord {
+    pub provider: ProviderKind,
+    pub event_id: String,
+    pub event_type: String,
+    pub received_at: Timestamp,
+    pub order_id: Option<OrderId>,
+    pub outcome: EventOutcome,
+    /// Why, in a few words (`already applied`, `event type … is not handled`, …).
+    pub detail: String,
+    /// The raw body as received (provider data, verified), for investigation and replay.
+    pub payload: String,
+    /// Outlives the providers' retry windows (Stripe retries for 3 days).
+    pub expires_at: Timestamp,
+}
+
+/// A paid order whose fulfilment job must reach the queue: written in the same transaction as
+/// the transition that made the order ready, cleared once the job is sent. Whoever holds the
+/// lease sends; an expired lease lets a retry or the sweep take over.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxEntry {
+    pub order_id: OrderId,
+    pub created_at: Timestamp,
+    pub lease_until: Timestamp,
+}
+
+/// One atomic write for a provider event: the event record (which must not exist yet), and
+/// optionally the order's new state (conditioned on the version it was computed from), stock
+/// taken again, payment references, and an outbox entry.
+#[derive(Debug, Clone)]
+pub struct EventCommit<'a> {
+    pub record: &'a EventRecord,
+    pub order: Option<(&'a Order, u64)>,
+    /// Take the order's line quantities from stock again (a cancelled order being reinstated).
+    pub reserve_stock: bool,
+    /// Provider ids (payment ids learned from the event) to index the record's order under.
+    pub payment_refs: Vec<String>,
+    pub outbox: Option<OutboxEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommitOutcome {
+    Committed,
+    /// The event was recorded before: nothing was written.
+    Duplicate(EventRecord),
+    /// The order changed since it was read: nothing was written; read again and redecide.
+    VersionConflict,
+    /// The stock for a reinstatement is not there: nothing was written.
+    InsufficientStock(Vec<StockShortage>),
+}
+
+/// Orders, products, idempotency records, provider events, payment references and the
+/// fulfilment outbox: everything that must change together lives behind one port, so that one
+/// transaction can cover it.
 #[async_trait]
 pub trait OrderStore: Send + Sync {
     async fn list_products(&self) -> Result<Vec<Product>, StoreError>;
@@ -114,6 +206,104 @@ pub trait OrderStore: Send + Sync {
         limit: u32,
         cursor: Option<&str>,
     ) -> Result<OrderPage, StoreError>;
+
+    /// The order a provider id (order, session, payment intent or payment id) belongs to.
+    /// Strongly consistent: a reference written with the order is visible at once.
+    async fn find_order_by_ref(
+        &self,
+        provider: ProviderKind,
+        reference: &str,
+    ) -> Result<Option<OrderId>, StoreError>;
+
+    async fn get_event(
+        &self,
+        provider: ProviderKind,
+        event_id: &str,
+    ) -> Result<Option<EventRecord>, StoreError>;
+
+    /// See [`EventCommit`]: all of it or none of it.
+    async fn commit_event(&self, commit: EventCommit<'_>) -> Result<CommitOutcome, StoreError>;
+
+    /// Writes an order changed outside a provider event (an admin action), conditioned on
+    /// `expected_version`, with an outbox entry if it became ready. `false` on a version conflict.
+    async fn save_order(
+        &self,
+        order: &Order,
+        expected_version: u64,
+        outbox: Option<&OutboxEntry>,
+    ) -> Result<bool, StoreError>;
+
+    /// Takes the outbox lease for `order_id` until `lease_until` if an entry exists and its
+    /// lease has run out at `now`. `true` when the caller now holds it.
+    async fn claim_outbox(
+        &self,
+        order_id: &OrderId,
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> Result<bool, StoreError>;
+
+    /// Gives the lease up early (the send failed), so the next retry may claim it at once.
+    async fn release_outbox(&self, order_id: &OrderId, now: Timestamp) -> Result<(), StoreError>;
+
+    /// The job was sent: the entry is done.
+    async fn clear_outbox(&self, order_id: &OrderId) -> Result<(), StoreError>;
+}
+
+/// The post-payment work for one order.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FulfilmentJob {
+    pub order_id: OrderId,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("queue unavailable: {0}")]
+pub struct QueueError(pub String);
+
+/// Hands fulfilment jobs to the post-payment worker (SQS in AWS).
+#[async_trait]
+pub trait JobQueue: Send + Sync {
+    async fn send(&self, job: &FulfilmentJob) -> Result<(), QueueError>;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Topic {
+    /// Order lifecycle events for other systems (SNS `ORDER_EVENTS_TOPIC_ARN`).
+    OrderEvents,
+    /// Things a person must look at (SNS `OPS_ALERTS_TOPIC_ARN`).
+    OpsAlerts,
+}
+
+/// One published message; `event_type` becomes the `eventType` message attribute that
+/// subscription filters match on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    pub event_type: String,
+    pub body: serde_json::Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("publish failed: {0}")]
+pub struct PublishError(pub String);
+
+#[async_trait]
+pub trait EventPublisher: Send + Sync {
+    async fn publish(&self, topic: Topic, message: &Message) -> Result<(), PublishError>;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("secret unavailable: {0}")]
+pub struct SecretError(pub String);
+
+/// Provider secrets: from the environment locally, Secrets Manager (cached, with a TTL) in AWS.
+#[async_trait]
+pub trait SecretSource: Send + Sync {
+    /// Every webhook secret currently accepted for `provider` (current first, then any previous
+    /// one kept during a rotation). Empty when the provider is not configured.
+    async fn webhook_secrets(&self, provider: ProviderKind) -> Result<Vec<Secret>, SecretError>;
+
+    /// Razorpay's API key secret, which signs checkout confirmations.
+    async fn razorpay_key_secret(&self) -> Result<Option<Secret>, SecretError>;
 }
 
 /// What a provider needs to open a payment for an order.

@@ -16,9 +16,11 @@ use oms_core::ports::Clock;
 use oms_http::AppState;
 use oms_http::config::{Config, ConfigError, Defaults, ProviderMode};
 use oms_http::identity::{DevJwtKey, IdentitySource};
-use oms_memory::{InMemoryStore, SystemClock};
+use oms_memory::{InMemoryPublisher, InMemoryQueue, InMemoryStore, SystemClock};
 use serde::Serialize;
 use tokio::net::TcpListener;
+
+pub mod pay;
 
 /// The documented default for `DEV_JWT_SECRET`. Local use only.
 pub const DEFAULT_JWT_SECRET: &str = "dev-jwt-secret-not-for-production";
@@ -151,20 +153,40 @@ async fn offline_checkout(Path(session): Path<String>) -> Html<String> {
     ))
 }
 
-/// The full application router and its state for `settings`.
-pub fn app(settings: &DevSettings, base_url: &str) -> (Router, AppState) {
+/// The in-memory adapters behind a dev server, kept so tests can look inside them.
+#[derive(Clone)]
+pub struct Local {
+    pub store: Arc<InMemoryStore>,
+    pub queue: Arc<InMemoryQueue>,
+    pub publisher: Arc<InMemoryPublisher>,
+}
+
+/// The full application router, its state and its adapters for `settings`.
+pub fn app(settings: &DevSettings, base_url: &str) -> (Router, AppState, Local) {
+    let store = Arc::new(InMemoryStore::new(settings.catalog.clone()));
+    let (adapters, queue, publisher) =
+        oms_http::lambda::memory_adapters(store.clone(), &settings.config, settings.clock.clone());
     let state = AppState::new(
         &settings.config,
-        Arc::new(InMemoryStore::new(settings.catalog.clone())),
-        settings.clock.clone(),
+        adapters,
         IdentitySource::DevJwt(Arc::new(DevJwtKey::new(settings.jwt_secret.as_bytes()))),
         &format!("{base_url}/dev/checkout"),
     );
-    let routes = create_order::routes().merge(orders_api::routes());
+    let routes = create_order::routes()
+        .merge(orders_api::routes())
+        .merge(payment_webhook::routes());
     let router = Router::new()
         .route("/dev/checkout/{session}", get(offline_checkout))
         .merge(oms_http::mount(routes, state.clone()));
-    (router, state)
+    (
+        router,
+        state,
+        Local {
+            store,
+            queue,
+            publisher,
+        },
+    )
 }
 
 /// A running dev server.
@@ -172,6 +194,7 @@ pub struct DevServer {
     pub addr: SocketAddr,
     pub base_url: String,
     pub state: AppState,
+    pub local: Local,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -192,7 +215,7 @@ pub async fn spawn(settings: &DevSettings) -> std::io::Result<DevServer> {
     let listener = TcpListener::bind((settings.host.as_str(), settings.port)).await?;
     let addr = listener.local_addr()?;
     let base_url = format!("http://{addr}");
-    let (router, state) = app(settings, &base_url);
+    let (router, state, local) = app(settings, &base_url);
     let task = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, router)
             .with_graceful_shutdown(shutdown())
@@ -205,6 +228,7 @@ pub async fn spawn(settings: &DevSettings) -> std::io::Result<DevServer> {
         addr,
         base_url,
         state,
+        local,
         task,
     })
 }

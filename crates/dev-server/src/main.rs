@@ -11,7 +11,18 @@ use tracing_subscriber::EnvFilter;
 const USAGE: &str = "usage:
   dev-server                      run the service (env: PORT, DEV_JWT_SECRET, LOG_LEVEL, ...)
   dev-server token [--sub ID] [--email EMAIL] [--admin] [--days N]
-                                  print a bearer token the dev server accepts";
+                                  print a bearer token the dev server accepts
+  dev-server pay <orderId> [--provider stripe|razorpay] [--amount MINOR] [--fail] [--refund MINOR]
+                                  send the running server a signed provider event for the order";
+
+/// Prints a secret only when it is the documented development default.
+fn shown<'a>(value: &'a str, dev_default: &'a str) -> &'a str {
+    if value == dev_default {
+        value
+    } else {
+        "(set from the environment; not shown)"
+    }
+}
 
 fn init_logs() {
     let level = std::env::var("LOG_LEVEL").unwrap_or_else(|_| "info".into());
@@ -71,6 +82,22 @@ async fn main() -> ExitCode {
     };
     match args.first().map(String::as_str) {
         None => {}
+        Some("pay") => {
+            let result = match dev_server::pay::parse_args(&args[1..]) {
+                Ok(a) => dev_server::pay::run(&settings, a).await,
+                Err(e) => Err(format!("{e}\nusage: {}", dev_server::pay::USAGE)),
+            };
+            return match result {
+                Ok(out) => {
+                    println!("{out}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("dev-server: {e}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
         Some("token") => {
             return match token_command(&args[1..], &settings.jwt_secret) {
                 Ok(t) => {
@@ -109,11 +136,27 @@ async fn main() -> ExitCode {
     );
     let api = server.api_url("");
     let banner = format!(
-        "\n  Order service (dev) listening on {base}\n  API base:        {api}\n  Store:           in-memory, demo catalog ({n} products)\n  Payments:        {mode:?} (offline = local stand-in, no provider is called)\n  DEV_JWT_SECRET:  {secret}\n  User token:      {user}\n                   (more: cargo run -p dev-server -- token --sub alice [--admin])\n\n  Try it:\n    curl -s {api}/products\n    curl -s -X POST {api}/orders -H 'Content-Type: application/json' -H 'Idempotency-Key: try-1' \\\n      -d '{{\"items\":[{{\"sku\":\"CHAI-250G\",\"quantity\":2}}],\"currency\":\"INR\",\"paymentProvider\":\"razorpay\",\"customer\":{{\"email\":\"asha@example.in\",\"name\":\"Asha Rao\"}},\"shippingAddress\":{{\"name\":\"Asha Rao\",\"line1\":\"12 MG Road\",\"city\":\"Bengaluru\",\"state\":\"Karnataka\",\"postalCode\":\"560001\",\"country\":\"IN\"}}}}'\n",
+        "\n  Order service (dev) listening on {base}\n  API base:        {api}\n  Store:           in-memory, demo catalog ({n} products)\n  Payments:        {mode:?} (offline = local stand-in, no provider is called)\n  DEV_JWT_SECRET:  {secret}\n  Webhook secrets: stripe {stripe_wh}, razorpay {rzp_wh}\n  Pay an order:    cargo run -p dev-server -- pay <orderId> [--fail] [--refund MINOR]\n  User token:      {user}\n                   (more: cargo run -p dev-server -- token --sub alice [--admin])\n\n  Try it:\n    curl -s {api}/products\n    curl -s -X POST {api}/orders -H 'Content-Type: application/json' -H 'Idempotency-Key: try-1' \\\n      -d '{{\"items\":[{{\"sku\":\"CHAI-250G\",\"quantity\":2}}],\"currency\":\"INR\",\"paymentProvider\":\"razorpay\",\"customer\":{{\"email\":\"asha@example.in\",\"name\":\"Asha Rao\"}},\"shippingAddress\":{{\"name\":\"Asha Rao\",\"line1\":\"12 MG Road\",\"city\":\"Bengaluru\",\"state\":\"Karnataka\",\"postalCode\":\"560001\",\"country\":\"IN\"}}}}'\n",
         base = server.base_url,
         n = settings.catalog.len(),
         mode = settings.config.provider_mode,
-        secret = settings.jwt_secret,
+        secret = shown(&settings.jwt_secret, dev_server::DEFAULT_JWT_SECRET),
+        stripe_wh = settings
+            .config
+            .stripe_webhook_secrets
+            .first()
+            .map_or("(none)", |s| shown(
+                s.expose(),
+                oms_http::config::DEV_STRIPE_WEBHOOK_SECRET
+            )),
+        rzp_wh = settings
+            .config
+            .razorpay_webhook_secrets
+            .first()
+            .map_or("(none)", |s| shown(
+                s.expose(),
+                oms_http::config::DEV_RAZORPAY_WEBHOOK_SECRET
+            )),
     );
     let _ = std::io::stdout().write_all(banner.as_bytes());
     tracing::info!(url = %server.base_url, "dev server ready");

@@ -9,7 +9,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use oms_core::ProviderKind;
 use oms_core::app::OrderPolicy;
-use oms_core::ports::{Clock, IdGenerator, OrderStore, PaymentProvider, PaymentProviders};
+use oms_core::ports::{
+    Clock, EventPublisher, IdGenerator, JobQueue, OrderStore, PaymentProvider, PaymentProviders,
+    SecretSource,
+};
 use oms_memory::RandomIds;
 use oms_providers::offline::OfflineProvider;
 use oms_providers::razorpay::RazorpayOrders;
@@ -21,35 +24,62 @@ use crate::error::ApiError;
 use crate::identity::IdentitySource;
 use crate::request_id;
 
+/// The adapters behind the ports: in memory locally, AWS in production.
+#[derive(Clone)]
+pub struct Adapters {
+    pub store: Arc<dyn OrderStore>,
+    pub queue: Arc<dyn JobQueue>,
+    pub publisher: Arc<dyn EventPublisher>,
+    pub secrets: Arc<dyn SecretSource>,
+    pub clock: Arc<dyn Clock>,
+}
+
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn OrderStore>,
+    pub queue: Arc<dyn JobQueue>,
+    pub publisher: Arc<dyn EventPublisher>,
+    pub secrets: Arc<dyn SecretSource>,
     pub providers: PaymentProviders,
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn IdGenerator>,
     pub policy: OrderPolicy,
     pub identity: IdentitySource,
     pub api_prefix: String,
+    pub stripe_tolerance: std::time::Duration,
 }
 
 impl AppState {
-    /// State for `config` on the given store, clock and identity source, with random ids.
+    /// State for `config` on the given adapters and identity source, with random ids.
     /// `checkout_base` is where the offline stand-in's checkout URLs point.
     pub fn new(
         config: &Config,
-        store: Arc<dyn OrderStore>,
-        clock: Arc<dyn Clock>,
+        adapters: Adapters,
         identity: IdentitySource,
         checkout_base: &str,
     ) -> Self {
         Self {
-            store,
+            store: adapters.store,
+            queue: adapters.queue,
+            publisher: adapters.publisher,
+            secrets: adapters.secrets,
             providers: providers(config, checkout_base),
-            clock,
+            clock: adapters.clock,
             ids: Arc::new(RandomIds),
             policy: config.policy.clone(),
             identity,
             api_prefix: config.api_prefix.clone(),
+            stripe_tolerance: config.stripe_tolerance,
+        }
+    }
+
+    /// The ports the payment use cases need.
+    pub fn webhook_deps(&self) -> oms_core::app::webhook::WebhookDeps<'_> {
+        oms_core::app::webhook::WebhookDeps {
+            store: self.store.as_ref(),
+            queue: self.queue.as_ref(),
+            publisher: self.publisher.as_ref(),
+            clock: self.clock.as_ref(),
         }
     }
 }
@@ -134,8 +164,12 @@ mod tests {
         .unwrap();
         let state = AppState::new(
             &config,
-            Arc::new(InMemoryStore::default()),
-            Arc::new(SystemClock),
+            crate::lambda::memory_adapters(
+                Arc::new(InMemoryStore::default()),
+                &config,
+                Arc::new(SystemClock),
+            )
+            .0,
             IdentitySource::ApiGateway,
             "http://local",
         );

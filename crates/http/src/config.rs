@@ -27,6 +27,26 @@ pub struct Config {
     pub razorpay: Option<RazorpayConfig>,
     /// Offline mode: the public key id handed to storefronts.
     pub offline_razorpay_key_id: String,
+    /// Accepted webhook secrets per provider, current first (comma-separated in the variable).
+    pub stripe_webhook_secrets: Vec<Secret>,
+    pub razorpay_webhook_secrets: Vec<Secret>,
+    /// Razorpay's API key secret: signs checkout confirmations.
+    pub razorpay_key_secret: Option<Secret>,
+    /// `STRIPE_WEBHOOK_TOLERANCE_SECONDS`: how far a signed timestamp may be from now.
+    pub stripe_tolerance: Duration,
+}
+
+/// Documented development defaults, used only in offline mode when the variable is unset.
+pub const DEV_STRIPE_WEBHOOK_SECRET: &str = "whsec_dev_local_only";
+pub const DEV_RAZORPAY_WEBHOOK_SECRET: &str = "rzp_webhook_dev_local_only";
+pub const DEV_RAZORPAY_KEY_SECRET: &str = "rzp_key_secret_dev_local_only";
+
+fn secret_list(raw: &str) -> Vec<Secret> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(Secret::new)
+        .collect()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -164,14 +184,41 @@ impl Config {
             (None, None)
         };
 
+        let offline = provider_mode == ProviderMode::Offline;
+        let dev_default =
+            |name: &str, default: &str| var(name).or_else(|| offline.then(|| default.to_owned()));
+        let stripe_tolerance = match var("STRIPE_WEBHOOK_TOLERANCE_SECONDS") {
+            None => 300,
+            Some(v) => v
+                .parse::<u64>()
+                .ok()
+                .filter(|s| (1..=3600).contains(s))
+                .ok_or(ConfigError::Invalid {
+                    name: "STRIPE_WEBHOOK_TOLERANCE_SECONDS",
+                    reason: format!("'{v}' is not a number of seconds from 1 to 3600"),
+                })?,
+        };
         Ok(Self {
             api_prefix,
             provider_mode,
             policy,
+            razorpay_key_secret: razorpay.as_ref().map(|r| r.key_secret.clone()).or_else(|| {
+                dev_default("RAZORPAY_KEY_SECRET", DEV_RAZORPAY_KEY_SECRET).map(Secret::new)
+            }),
             stripe,
             razorpay,
             offline_razorpay_key_id: var("RAZORPAY_KEY_ID")
                 .unwrap_or_else(|| "rzp_test_offline".into()),
+            stripe_webhook_secrets: dev_default("STRIPE_WEBHOOK_SECRET", DEV_STRIPE_WEBHOOK_SECRET)
+                .map(|v| secret_list(&v))
+                .unwrap_or_default(),
+            razorpay_webhook_secrets: dev_default(
+                "RAZORPAY_WEBHOOK_SECRET",
+                DEV_RAZORPAY_WEBHOOK_SECRET,
+            )
+            .map(|v| secret_list(&v))
+            .unwrap_or_default(),
+            stripe_tolerance: Duration::from_secs(stripe_tolerance),
         })
     }
 }
@@ -255,6 +302,41 @@ mod tests {
         .unwrap();
         assert_eq!(c.api_prefix, "/shop/v2");
         assert_eq!(c.policy.payment_window, Duration::ZERO);
+    }
+
+    #[test]
+    fn webhook_secrets_list_rotations_and_have_dev_defaults_only_offline() {
+        let c = load(
+            &[("STRIPE_WEBHOOK_SECRET", "whsec_new, whsec_old")],
+            Some(ProviderMode::Offline),
+        )
+        .unwrap();
+        assert_eq!(
+            c.stripe_webhook_secrets
+                .iter()
+                .map(|s| s.expose())
+                .collect::<Vec<_>>(),
+            vec!["whsec_new", "whsec_old"]
+        );
+        assert_eq!(
+            c.razorpay_webhook_secrets[0].expose(),
+            DEV_RAZORPAY_WEBHOOK_SECRET
+        );
+        let live = load(
+            &[
+                ("PAYMENT_PROVIDER_MODE", "live"),
+                ("RAZORPAY_KEY_ID", "rzp_live_1"),
+                ("RAZORPAY_KEY_SECRET", "k"),
+            ],
+            None,
+        )
+        .unwrap();
+        assert!(
+            live.stripe_webhook_secrets.is_empty(),
+            "no dev secret in live mode"
+        );
+        assert!(live.razorpay_webhook_secrets.is_empty());
+        assert_eq!(live.razorpay_key_secret.unwrap().expose(), "k");
     }
 
     #[test]

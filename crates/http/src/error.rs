@@ -96,6 +96,15 @@ impl ApiError {
         )
     }
 
+    /// A webhook whose signature does not verify: changes nothing. The reason is logged, not sent.
+    pub fn invalid_signature() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_signature",
+            "the signature is missing, invalid or too old",
+        )
+    }
+
     pub fn insufficient_stock(shortages: &[StockShortage]) -> Self {
         let items: Vec<Value> = shortages
             .iter()
@@ -193,6 +202,43 @@ impl From<CreateOrderError> for ApiError {
             CreateOrderError::IdempotencyKeyReused => Self::idempotency_key_reused(),
             CreateOrderError::Provider(p) => p.into(),
             CreateOrderError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<oms_core::app::webhook::WebhookError> for ApiError {
+    fn from(e: oms_core::app::webhook::WebhookError) -> Self {
+        use oms_core::app::webhook::WebhookError;
+        match e {
+            WebhookError::Store(s) => s.into(),
+            WebhookError::Queue(_) | WebhookError::Contention => {
+                Self::unavailable("service_unavailable", &e)
+            }
+        }
+    }
+}
+
+impl From<oms_core::app::admin::AdminError> for ApiError {
+    fn from(e: oms_core::app::admin::AdminError) -> Self {
+        use oms_core::app::admin::AdminError;
+        match e {
+            AdminError::NotFound => Self::not_found(),
+            AdminError::Webhook(w) => w.into(),
+        }
+    }
+}
+
+impl From<oms_core::app::checkout::CheckoutVerifyError> for ApiError {
+    fn from(e: oms_core::app::checkout::CheckoutVerifyError) -> Self {
+        use oms_core::app::checkout::CheckoutVerifyError;
+        match e {
+            CheckoutVerifyError::NotFound => Self::not_found(),
+            CheckoutVerifyError::Invalid { field, message } => Self::field(field, message),
+            CheckoutVerifyError::Signature(s) => {
+                tracing::warn!(reason = %s, "checkout signature rejected");
+                Self::invalid_signature()
+            }
+            CheckoutVerifyError::Store(s) => s.into(),
         }
     }
 }

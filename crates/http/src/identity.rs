@@ -76,6 +76,15 @@ impl Caller {
         }
     }
 
+    /// The signed-in admin, or `403 forbidden` for another user and `401` for a guest.
+    pub fn require_admin(&self) -> Result<&Claims, crate::error::ApiError> {
+        match self {
+            Caller::User(c) if c.is_admin() => Ok(c),
+            Caller::User(_) => Err(crate::error::ApiError::forbidden()),
+            Caller::Guest => Err(crate::error::ApiError::unauthorized("sign in as an admin")),
+        }
+    }
+
     /// The reader of an order, with the guest token the request presented (`X-Order-Token`).
     pub fn viewer(&self, order_token: Option<String>) -> Viewer {
         Viewer {

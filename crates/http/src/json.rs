@@ -28,36 +28,62 @@ fn is_json(content_type: Option<&str>) -> bool {
         || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
+/// The raw request body, up to [`MAX_BODY_BYTES`] (413 beyond), whatever its content type: for
+/// webhooks, whose signature covers the exact bytes.
+#[derive(Debug, Clone)]
+pub struct RawBody(pub axum::body::Bytes);
+
+async fn read_limited(req: Request) -> Result<axum::body::Bytes, ApiError> {
+    let declared_len = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared_len.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return Err(ApiError::payload_too_large(MAX_BODY_BYTES));
+    }
+    Ok(Limited::new(req.into_body(), MAX_BODY_BYTES)
+        .collect()
+        .await
+        .map_err(|e| {
+            if e.downcast_ref::<LengthLimitError>().is_some() {
+                ApiError::payload_too_large(MAX_BODY_BYTES)
+            } else {
+                ApiError::invalid_json("the request body could not be read")
+            }
+        })?
+        .to_bytes())
+}
+
+impl<S: Send + Sync> FromRequest<S> for RawBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, _: &S) -> Result<Self, ApiError> {
+        read_limited(req).await.map(RawBody)
+    }
+}
+
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, _: &S) -> Result<Self, ApiError> {
-        let headers = req.headers();
-        let declared_len = headers
+        let declared_len = req
+            .headers()
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
+        // Too large is reported before the wrong type: both are about the body as sent.
         if declared_len.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
             return Err(ApiError::payload_too_large(MAX_BODY_BYTES));
         }
         if !is_json(
-            headers
+            req.headers()
                 .get(header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok()),
         ) {
             return Err(ApiError::unsupported_media_type());
         }
-        let bytes = Limited::new(req.into_body(), MAX_BODY_BYTES)
-            .collect()
-            .await
-            .map_err(|e| {
-                if e.downcast_ref::<LengthLimitError>().is_some() {
-                    ApiError::payload_too_large(MAX_BODY_BYTES)
-                } else {
-                    ApiError::invalid_json("the request body could not be read")
-                }
-            })?
-            .to_bytes();
+        let bytes = read_limited(req).await?;
         parse(&bytes).map(JsonBody)
     }
 }

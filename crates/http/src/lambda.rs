@@ -5,9 +5,10 @@ use std::sync::Arc;
 
 use axum::Router;
 pub use lambda_http::Error;
-use oms_memory::{InMemoryStore, SystemClock};
+use oms_core::ports::{Clock, OrderStore};
+use oms_memory::{InMemoryPublisher, InMemoryQueue, InMemoryStore, StaticSecrets, SystemClock};
 
-use crate::app::AppState;
+use crate::app::{Adapters, AppState};
 use crate::config::Config;
 use crate::identity::IdentitySource;
 
@@ -26,10 +27,10 @@ pub fn state_from_env() -> Result<AppState, lambda_http::Error> {
     // own sandbox's memory, which is only good for a smoke test of the deployment.
     tracing::warn!("store: in-memory (per sandbox); not for production traffic");
     let store = Arc::new(InMemoryStore::new(oms_memory::demo_catalog()));
+    let (adapters, _, _) = memory_adapters(store, &config, Arc::new(SystemClock));
     Ok(AppState::new(
         &config,
-        store,
-        Arc::new(SystemClock),
+        adapters,
         IdentitySource::ApiGateway,
         "https://checkout.invalid/offline",
     ))
@@ -38,4 +39,28 @@ pub fn state_from_env() -> Result<AppState, lambda_http::Error> {
 /// Serves `app` until the sandbox is shut down.
 pub async fn run(app: Router) -> Result<(), lambda_http::Error> {
     lambda_http::run(app).await
+}
+
+/// In-memory adapters around `store`, with secrets from `config`; the queue and publisher are
+/// returned too so a host (the dev server, tests) can consume what is sent.
+pub fn memory_adapters(
+    store: Arc<dyn OrderStore>,
+    config: &Config,
+    clock: Arc<dyn Clock>,
+) -> (Adapters, Arc<InMemoryQueue>, Arc<InMemoryPublisher>) {
+    let queue = Arc::new(InMemoryQueue::default());
+    let publisher = Arc::new(InMemoryPublisher::default());
+    let secrets = StaticSecrets {
+        stripe_webhook: config.stripe_webhook_secrets.clone(),
+        razorpay_webhook: config.razorpay_webhook_secrets.clone(),
+        razorpay_key_secret: config.razorpay_key_secret.clone(),
+    };
+    let adapters = Adapters {
+        store,
+        queue: queue.clone(),
+        publisher: publisher.clone(),
+        secrets: Arc::new(secrets),
+        clock,
+    };
+    (adapters, queue, publisher)
 }

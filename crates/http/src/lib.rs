@@ -14,5 +14,5 @@ pub mod views;
 pub use app::{AppState, mount};
 pub use error::ApiError;
 pub use identity::{Caller, Claims};
-pub use json::JsonBody;
+pub use json::{JsonBody, RawBody};
 pub use request_id::RequestId;

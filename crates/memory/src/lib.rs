@@ -5,9 +5,13 @@
 mod catalog;
 mod clock;
 mod ids;
+mod queue;
+mod secrets;
 mod store;
 
 pub use catalog::{CatalogError, demo_catalog, parse_catalog};
 pub use clock::{ManualClock, SystemClock};
 pub use ids::RandomIds;
+pub use queue::{InMemoryPublisher, InMemoryQueue};
+pub use secrets::StaticSecrets;
 pub use store::InMemoryStore;

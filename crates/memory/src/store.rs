@@ -6,7 +6,8 @@ use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use oms_core::ports::{
-    CreateOutcome, IdempotencyRecord, OrderPage, OrderStore, StockShortage, StoreError,
+    CommitOutcome, CreateOutcome, EventCommit, EventRecord, IdempotencyRecord, OrderPage,
+    OrderStore, OutboxEntry, StockShortage, StoreError,
 };
 use oms_core::{Order, OrderId, Product, ProviderKind, Sku, Timestamp, UserId};
 
@@ -17,6 +18,34 @@ struct State {
     idempotency: HashMap<String, IdempotencyRecord>,
     /// Provider order/session/payment id → order, as the DynamoDB `PAYREF#` items.
     payment_refs: HashMap<(ProviderKind, String), OrderId>,
+    events: HashMap<(ProviderKind, String), EventRecord>,
+    outbox: HashMap<OrderId, OutboxEntry>,
+}
+
+impl State {
+    /// Lines of `order` that the catalog cannot cover now.
+    fn shortages(&self, order: &Order) -> Vec<StockShortage> {
+        order
+            .lines()
+            .iter()
+            .filter_map(|line| {
+                let available = self.products.get(&line.sku).map_or(0, |p| p.available);
+                (available < line.quantity.get()).then(|| StockShortage {
+                    sku: line.sku.clone(),
+                    requested: line.quantity.get(),
+                    available,
+                })
+            })
+            .collect()
+    }
+
+    fn take_stock(&mut self, order: &Order) {
+        for line in order.lines() {
+            if let Some(p) = self.products.get_mut(&line.sku) {
+                p.available -= line.quantity.get();
+            }
+        }
+    }
 }
 
 #[derive(Default)]
@@ -108,26 +137,12 @@ impl OrderStore for InMemoryStore {
                 order.id()
             )));
         }
-        let mut shortages = Vec::new();
-        for line in order.lines() {
-            let available = s.products.get(&line.sku).map_or(0, |p| p.available);
-            if available < line.quantity.get() {
-                shortages.push(StockShortage {
-                    sku: line.sku.clone(),
-                    requested: line.quantity.get(),
-                    available,
-                });
-            }
-        }
+        let shortages = s.shortages(order);
         if !shortages.is_empty() {
             return Ok(CreateOutcome::InsufficientStock(shortages));
         }
         // Every condition holds: apply all writes.
-        for line in order.lines() {
-            if let Some(p) = s.products.get_mut(&line.sku) {
-                p.available -= line.quantity.get();
-            }
-        }
+        s.take_stock(order);
         let pay = order.payment();
         s.payment_refs.insert(
             (pay.provider, pay.provider_order_id.clone()),
@@ -174,5 +189,112 @@ impl OrderStore for InMemoryStore {
             orders: mine.into_iter().cloned().collect(),
             next_cursor,
         })
+    }
+
+    async fn find_order_by_ref(
+        &self,
+        provider: ProviderKind,
+        reference: &str,
+    ) -> Result<Option<OrderId>, StoreError> {
+        Ok(self
+            .lock()
+            .payment_refs
+            .get(&(provider, reference.to_owned()))
+            .cloned())
+    }
+
+    async fn get_event(
+        &self,
+        provider: ProviderKind,
+        event_id: &str,
+    ) -> Result<Option<EventRecord>, StoreError> {
+        Ok(self
+            .lock()
+            .events
+            .get(&(provider, event_id.to_owned()))
+            .cloned())
+    }
+
+    async fn commit_event(&self, c: EventCommit<'_>) -> Result<CommitOutcome, StoreError> {
+        let mut s = self.lock();
+        let key = (c.record.provider, c.record.event_id.clone());
+        if let Some(existing) = s.events.get(&key) {
+            return Ok(CommitOutcome::Duplicate(existing.clone()));
+        }
+        if let Some((order, expected)) = c.order {
+            let current = s.orders.get(order.id()).map(Order::version);
+            if current != Some(expected) {
+                return Ok(CommitOutcome::VersionConflict);
+            }
+            if c.reserve_stock {
+                let shortages = s.shortages(order);
+                if !shortages.is_empty() {
+                    return Ok(CommitOutcome::InsufficientStock(shortages));
+                }
+            }
+        }
+        // Every condition holds: apply all writes.
+        s.events.insert(key, c.record.clone());
+        if let Some(order_id) = &c.record.order_id {
+            for r in c.payment_refs {
+                s.payment_refs
+                    .insert((c.record.provider, r), order_id.clone());
+            }
+        }
+        if let Some((order, _)) = c.order {
+            if c.reserve_stock {
+                s.take_stock(order);
+            }
+            s.orders.insert(order.id().clone(), order.clone());
+        }
+        if let Some(entry) = c.outbox {
+            s.outbox.insert(entry.order_id.clone(), entry);
+        }
+        Ok(CommitOutcome::Committed)
+    }
+
+    async fn save_order(
+        &self,
+        order: &Order,
+        expected_version: u64,
+        outbox: Option<&OutboxEntry>,
+    ) -> Result<bool, StoreError> {
+        let mut s = self.lock();
+        if s.orders.get(order.id()).map(Order::version) != Some(expected_version) {
+            return Ok(false);
+        }
+        s.orders.insert(order.id().clone(), order.clone());
+        if let Some(entry) = outbox {
+            s.outbox.insert(entry.order_id.clone(), entry.clone());
+        }
+        Ok(true)
+    }
+
+    async fn claim_outbox(
+        &self,
+        order_id: &OrderId,
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let mut s = self.lock();
+        match s.outbox.get_mut(order_id) {
+            Some(entry) if entry.lease_until <= now => {
+                entry.lease_until = lease_until;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn release_outbox(&self, order_id: &OrderId, now: Timestamp) -> Result<(), StoreError> {
+        if let Some(entry) = self.lock().outbox.get_mut(order_id) {
+            entry.lease_until = now;
+        }
+        Ok(())
+    }
+
+    async fn clear_outbox(&self, order_id: &OrderId) -> Result<(), StoreError> {
+        self.lock().outbox.remove(order_id);
+        Ok(())
     }
 }

@@ -5,7 +5,7 @@ use axum::Router;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderName};
 use axum::response::Json;
-use axum::routing::get;
+use axum::routing::{get, post};
 use oms_core::app::read;
 use oms_http::views::{OrderView, ProductView};
 use oms_http::{ApiError, AppState, Caller, RequestId};
@@ -19,6 +19,20 @@ pub fn routes() -> Router<AppState> {
         .route("/products", get(products))
         .route("/orders", get(list_orders))
         .route("/orders/{orderId}", get(get_order))
+        .route("/admin/orders/{orderId}/clear-review", post(clear_review))
+}
+
+/// Admins only: releases an order held for review and queues its fulfilment if it is paid.
+#[tracing::instrument(skip_all, fields(order_id = %order_id))]
+async fn clear_review(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(order_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let admin = caller.require_admin()?;
+    let order =
+        oms_core::app::admin::clear_review(&state.webhook_deps(), &admin.sub, &order_id).await?;
+    Ok(Json(json!(OrderView::from(&order))))
 }
 
 async fn health(request_id: RequestId) -> Json<Value> {

@@ -21,12 +21,16 @@ fn app() -> Router {
         },
     )
     .unwrap();
-    let state = AppState::new(
-        &config,
+    let (adapters, _, _) = oms_http::lambda::memory_adapters(
         Arc::new(InMemoryStore::new(oms_memory::demo_catalog())),
+        &config,
         Arc::new(ManualClock::at(Timestamp::from_unix_millis(
             1_800_000_000_000,
         ))),
+    );
+    let state = AppState::new(
+        &config,
+        adapters,
         IdentitySource::ApiGateway,
         "https://checkout.invalid",
     );

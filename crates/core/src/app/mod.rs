@@ -1,8 +1,11 @@
 //! Use cases: the sequences of rules and port calls behind each API operation. They decide;
 //! the adapters they are handed do the I/O.
 
+pub mod admin;
+pub mod checkout;
 pub mod create_order;
 pub mod read;
+pub mod webhook;
 
 use std::time::Duration;
 

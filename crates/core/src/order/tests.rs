@@ -215,16 +215,21 @@ fn a_payment_after_cancel_reinstates_when_restocked_and_is_reviewed_otherwise() 
 #[test]
 fn refunds_accumulate_once_per_id_and_never_exceed_the_capture() {
     let mut o = user_order();
-    assert!(o.record_refund("rfnd_0", inr(1), at(0)).is_err());
     o.record_payment(&capture("pay_1", 50_000), at(1)).unwrap();
-    let e = o.record_refund("rfnd_1", inr(20_000), at(2)).unwrap();
+    let e = o
+        .record_refund("rfnd_1", inr(20_000), at(2))
+        .unwrap()
+        .remove(0);
     assert_eq!(e.kind, TimelineType::RefundPartial);
     assert_eq!(o.status(), OrderStatus::PartiallyRefunded);
     assert_eq!(
         o.record_refund("rfnd_1", inr(20_000), at(3)),
         Err(TransitionError::AlreadyApplied)
     );
-    let e = o.record_refund("rfnd_2", inr(90_000), at(4)).unwrap();
+    let e = o
+        .record_refund("rfnd_2", inr(90_000), at(4))
+        .unwrap()
+        .remove(0);
     assert_eq!(e.kind, TimelineType::RefundFull);
     assert_eq!(o.status(), OrderStatus::Refunded);
     assert_eq!(o.refunded(), inr(50_000));
@@ -287,4 +292,44 @@ fn an_order_survives_a_serde_round_trip() {
     let json = serde_json::to_string(&o).unwrap();
     let back: Order = serde_json::from_str(&json).unwrap();
     assert_eq!(back, o);
+}
+
+#[test]
+fn a_refund_before_its_capture_is_held_then_applied_with_it() {
+    let mut o = user_order();
+    assert_eq!(
+        o.record_refund("rfnd_0", inr(10_000), at(0)).unwrap(),
+        vec![]
+    );
+    assert_eq!(o.status(), OrderStatus::PendingPayment);
+    assert_eq!(o.refunded(), inr(0));
+    assert_eq!(
+        o.record_refund("rfnd_0", inr(10_000), at(1)),
+        Err(TransitionError::AlreadyApplied)
+    );
+    let entries = o.record_payment(&capture("pay_1", 50_000), at(2)).unwrap();
+    assert_eq!(
+        entries.iter().map(|e| e.kind).collect::<Vec<_>>(),
+        vec![TimelineType::PaymentSucceeded, TimelineType::RefundPartial]
+    );
+    assert_eq!(o.status(), OrderStatus::PartiallyRefunded);
+    assert_eq!(o.refunded(), inr(10_000));
+}
+
+#[test]
+fn cumulative_refund_totals_apply_only_their_increase() {
+    let mut o = user_order();
+    o.record_payment(&capture("pay_1", 50_000), at(1)).unwrap();
+    o.record_refund_total("ch_1", inr(20_000), at(2)).unwrap();
+    assert_eq!(
+        o.record_refund_total("ch_1", inr(20_000), at(3)),
+        Err(TransitionError::AlreadyApplied)
+    );
+    assert_eq!(
+        o.record_refund_total("ch_1", inr(10_000), at(3)),
+        Err(TransitionError::AlreadyApplied)
+    );
+    o.record_refund_total("ch_1", inr(50_000), at(4)).unwrap();
+    assert_eq!(o.refunded(), inr(50_000));
+    assert_eq!(o.status(), OrderStatus::Refunded);
 }

@@ -71,6 +71,28 @@ pub enum RefundReport {
     },
 }
 
+impl PaymentEvent {
+    /// A correctly signed body that is not an event we can read: still acknowledged and
+    /// recorded (under a hash of the body), never an error the provider would retry forever.
+    pub fn unreadable(
+        provider: ProviderKind,
+        body: &[u8],
+        event_id: Option<&str>,
+        reason: &str,
+    ) -> Self {
+        use sha2::Digest;
+        Self {
+            provider,
+            event_id: event_id
+                .map(str::to_owned)
+                .unwrap_or_else(|| format!("sha256:{}", hex::encode(sha2::Sha256::digest(body)))),
+            event_type: "unreadable".into(),
+            link: OrderLink::default(),
+            action: PaymentAction::ignored(format!("unreadable event: {reason}")),
+        }
+    }
+}
+
 impl PaymentAction {
     fn ignored(reason: impl Into<String>) -> Self {
         Self::Ignored {

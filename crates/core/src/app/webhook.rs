@@ -1,0 +1,433 @@
+//! A verified provider event, applied to its order at most once (`DESIGN.md` §4).
+//!
+//! The event record (the dedupe key) and the order's transition are written in one conditional
+//! commit, so a redelivered or concurrently delivered event changes nothing twice; a version
+//! conflict (another event for the same order got there first) is resolved here by reading
+//! again, never answered as an error. When an order becomes ready for fulfilment, an outbox
+//! entry is written in the same commit and the job sent after it; if the send fails the caller
+//! answers 5xx, the provider retries, and the retry (a duplicate) sends the job.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::ids::OrderId;
+use crate::order::{Order, OrderStatus, PaymentCapture, TimelineEntry, TransitionError};
+use crate::ports::{
+    Clock, CommitOutcome, EventCommit, EventOutcome, EventPublisher, EventRecord, FulfilmentJob,
+    JobQueue, Message, OrderStore, OutboxEntry, QueueError, StoreError, Topic,
+};
+use crate::time::Timestamp;
+use crate::webhook::{PaymentAction, PaymentEvent, RefundReport};
+
+/// How long event records are kept: beyond Stripe's 3-day retry window.
+pub const EVENT_RETENTION: Duration = Duration::from_secs(4 * 24 * 60 * 60);
+/// How long a sender holds an outbox entry before someone else may send its job.
+pub const OUTBOX_LEASE: Duration = Duration::from_secs(30);
+/// Rereads after version conflicts before giving up with a retryable error.
+const MAX_ATTEMPTS: usize = 8;
+
+pub struct WebhookDeps<'a> {
+    pub store: &'a dyn OrderStore,
+    pub queue: &'a dyn JobQueue,
+    pub publisher: &'a dyn EventPublisher,
+    pub clock: &'a dyn Clock,
+}
+
+/// What became of a delivery. Every variant is answered 200.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Handled {
+    Applied {
+        order_id: OrderId,
+    },
+    /// This event was processed before.
+    Duplicate,
+    NoChange {
+        order_id: OrderId,
+        reason: String,
+    },
+    Ignored,
+    Unmatched,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The state is committed but the fulfilment job could not be queued: answer 5xx so the
+    /// provider retries (the retry sends it).
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+    #[error("the order kept changing; try again")]
+    Contention,
+}
+
+fn record(
+    event: &PaymentEvent,
+    payload: &[u8],
+    order_id: Option<&OrderId>,
+    outcome: EventOutcome,
+    detail: &str,
+    now: Timestamp,
+) -> EventRecord {
+    EventRecord {
+        provider: event.provider,
+        event_id: event.event_id.clone(),
+        event_type: event.event_type.clone(),
+        received_at: now,
+        order_id: order_id.cloned(),
+        outcome,
+        detail: detail.to_owned(),
+        payload: String::from_utf8_lossy(payload).into_owned(),
+        expires_at: now.plus(EVENT_RETENTION),
+    }
+}
+
+/// Applies `action` to `order`. `restock` says whether the stock for a cancelled order could be
+/// taken again (the store confirms it in the same commit).
+pub fn apply_action(
+    order: &mut Order,
+    action: &PaymentAction,
+    restock: bool,
+    at: Timestamp,
+) -> Result<Vec<TimelineEntry>, TransitionError> {
+    match action {
+        PaymentAction::Succeeded { payment_id, amount } => {
+            let capture = PaymentCapture {
+                provider_payment_id: payment_id.clone(),
+                amount: *amount,
+            };
+            if order.status() == OrderStatus::Cancelled {
+                order.record_payment_after_cancel(&capture, restock, at)
+            } else {
+                order.record_payment(&capture, at)
+            }
+        }
+        PaymentAction::Failed { payment_id, reason } => order
+            .record_payment_failure(payment_id.as_deref(), reason, at)
+            .map(|e| vec![e]),
+        PaymentAction::Refunded(RefundReport::Itemised { refunds, .. }) => {
+            let mut entries = Vec::new();
+            let mut changed = false;
+            for (id, amount) in refunds {
+                match order.record_refund(id, *amount, at) {
+                    Ok(e) => {
+                        changed = true;
+                        entries.extend(e);
+                    }
+                    Err(TransitionError::AlreadyApplied) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            if changed {
+                Ok(entries)
+            } else {
+                Err(TransitionError::AlreadyApplied)
+            }
+        }
+        PaymentAction::Refunded(RefundReport::Cumulative {
+            charge_id, total, ..
+        }) => order.record_refund_total(charge_id, *total, at),
+        PaymentAction::Pending { .. } | PaymentAction::Ignored { .. } => {
+            Err(TransitionError::AlreadyApplied)
+        }
+    }
+}
+
+/// Payment ids the order should be findable by after this event.
+fn learned_refs(action: &PaymentAction) -> Vec<String> {
+    match action {
+        PaymentAction::Succeeded { payment_id, .. } => vec![payment_id.clone()],
+        PaymentAction::Failed { payment_id, .. } | PaymentAction::Pending { payment_id } => {
+            payment_id.iter().cloned().collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
+async fn resolve_order(
+    store: &dyn OrderStore,
+    event: &PaymentEvent,
+) -> Result<Option<OrderId>, StoreError> {
+    if let Some(id) = &event.link.order_id {
+        if store.get_order(id).await?.is_some() {
+            return Ok(Some(id.clone()));
+        }
+    }
+    for r in &event.link.refs {
+        if let Some(id) = store.find_order_by_ref(event.provider, r).await? {
+            return Ok(Some(id));
+        }
+    }
+    Ok(None)
+}
+
+pub async fn handle_event(
+    deps: &WebhookDeps<'_>,
+    event: &PaymentEvent,
+    payload: &[u8],
+) -> Result<Handled, WebhookError> {
+    let now = deps.clock.now();
+
+    if let PaymentAction::Ignored { reason } = &event.action {
+        let rec = record(event, payload, None, EventOutcome::Ignored, reason, now);
+        return Ok(match record_only(deps.store, &rec).await? {
+            true => Handled::Ignored,
+            false => Handled::Duplicate,
+        });
+    }
+
+    let Some(order_id) = resolve_order(deps.store, event).await? else {
+        let rec = record(
+            event,
+            payload,
+            None,
+            EventOutcome::Unmatched,
+            "no order found",
+            now,
+        );
+        if !record_only(deps.store, &rec).await? {
+            return Ok(Handled::Duplicate);
+        }
+        tracing::warn!(provider = event.provider.as_str(), event_id = %event.event_id, "unmatched payment event");
+        publish(
+            deps.publisher,
+            Topic::OpsAlerts,
+            "ops.unmatched_payment_event",
+            json!({
+                "category": "payment",
+                "severity": "high",
+                "title": "Signed payment event matches no order",
+                "provider": event.provider.as_str(),
+                "eventId": event.event_id,
+                "eventType": event.event_type,
+                "refs": event.link.refs,
+                "orderId": event.link.order_id,
+                "at": now,
+            }),
+        )
+        .await;
+        return Ok(Handled::Unmatched);
+    };
+
+    let mut restock = true;
+    for _ in 0..MAX_ATTEMPTS {
+        let Some(order) = deps.store.get_order(&order_id).await? else {
+            return Err(StoreError::Corrupt(format!("order {order_id} vanished")).into());
+        };
+        let mut next = order.clone();
+        let cancelled = order.status() == OrderStatus::Cancelled;
+        let applied = apply_action(&mut next, &event.action, restock, now);
+        let (rec, write) = match &applied {
+            Ok(_) => (
+                record(
+                    event,
+                    payload,
+                    Some(&order_id),
+                    EventOutcome::Applied,
+                    "applied",
+                    now,
+                ),
+                Some((&next, order.version())),
+            ),
+            Err(e) => (
+                record(
+                    event,
+                    payload,
+                    Some(&order_id),
+                    EventOutcome::NoChange,
+                    &e.to_string(),
+                    now,
+                ),
+                None,
+            ),
+        };
+        let became_ready =
+            write.is_some() && next.ready_for_fulfilment() && !order.ready_for_fulfilment();
+        let outbox = became_ready.then(|| OutboxEntry {
+            order_id: order_id.clone(),
+            created_at: now,
+            lease_until: now.plus(OUTBOX_LEASE),
+        });
+        let commit = EventCommit {
+            record: &rec,
+            order: write,
+            reserve_stock: write.is_some()
+                && cancelled
+                && restock
+                && next.status() == OrderStatus::Paid,
+            payment_refs: if write.is_some() {
+                learned_refs(&event.action)
+            } else {
+                Vec::new()
+            },
+            outbox: outbox.clone(),
+        };
+        match deps.store.commit_event(commit).await? {
+            CommitOutcome::Committed => {}
+            CommitOutcome::Duplicate(_) => {
+                resume_outbox(deps, &order_id).await?;
+                return Ok(Handled::Duplicate);
+            }
+            CommitOutcome::VersionConflict => continue,
+            CommitOutcome::InsufficientStock(_) => {
+                restock = false;
+                continue;
+            }
+        }
+        return match applied {
+            Ok(entries) => {
+                tracing::info!(order_id = %order_id, event_type = %event.event_type, status = next.status().as_str(), "payment event applied");
+                for e in &entries {
+                    publish(
+                        deps.publisher,
+                        Topic::OrderEvents,
+                        &format!(
+                            "order.{}",
+                            serde_json::to_value(e.kind)
+                                .ok()
+                                .and_then(|v| v.as_str().map(str::to_owned))
+                                .unwrap_or_default()
+                        ),
+                        json!({
+                            "orderId": order_id,
+                            "orderNumber": next.number(),
+                            "status": next.status().as_str(),
+                            "entry": e,
+                        }),
+                    )
+                    .await;
+                }
+                if outbox.is_some() {
+                    send_job(deps, &order_id, now).await?;
+                }
+                Ok(Handled::Applied { order_id })
+            }
+            Err(e) => {
+                // A sibling event may have made the order ready while its job is still owed.
+                resume_outbox(deps, &order_id).await?;
+                Ok(Handled::NoChange {
+                    order_id,
+                    reason: e.to_string(),
+                })
+            }
+        };
+    }
+    Err(WebhookError::Contention)
+}
+
+/// Writes a record-only commit; `false` when the event was recorded before.
+async fn record_only(store: &dyn OrderStore, rec: &EventRecord) -> Result<bool, StoreError> {
+    let outcome = store
+        .commit_event(EventCommit {
+            record: rec,
+            order: None,
+            reserve_stock: false,
+            payment_refs: Vec::new(),
+            outbox: None,
+        })
+        .await?;
+    Ok(matches!(outcome, CommitOutcome::Committed))
+}
+
+/// Sends the job for an outbox entry this caller holds, then clears it. On failure the lease is
+/// given back so the provider's retry can send it.
+pub(crate) async fn send_job(
+    deps: &WebhookDeps<'_>,
+    order_id: &OrderId,
+    now: Timestamp,
+) -> Result<(), WebhookError> {
+    match deps
+        .queue
+        .send(&FulfilmentJob {
+            order_id: order_id.clone(),
+        })
+        .await
+    {
+        Ok(()) => {
+            deps.store.clear_outbox(order_id).await?;
+            tracing::info!(order_id = %order_id, "fulfilment job queued");
+            Ok(())
+        }
+        Err(e) => {
+            if let Err(release) = deps.store.release_outbox(order_id, now).await {
+                tracing::warn!(order_id = %order_id, error = %release, "could not release the outbox lease");
+            }
+            Err(e.into())
+        }
+    }
+}
+
+/// Sends an owed fulfilment job if nobody else holds its lease.
+pub async fn resume_outbox(deps: &WebhookDeps<'_>, order_id: &OrderId) -> Result<(), WebhookError> {
+    let now = deps.clock.now();
+    if deps
+        .store
+        .claim_outbox(order_id, now, now.plus(OUTBOX_LEASE))
+        .await?
+    {
+        send_job(deps, order_id, now).await?;
+    }
+    Ok(())
+}
+
+/// Publishing is best effort: the state is already committed and a failure here must not make
+/// the provider retry an event that will then dedupe; it is logged for the operator.
+pub async fn publish(
+    publisher: &dyn EventPublisher,
+    topic: Topic,
+    event_type: &str,
+    body: serde_json::Value,
+) {
+    let message = Message {
+        event_type: event_type.to_owned(),
+        body,
+    };
+    if let Err(e) = publisher.publish(topic, &message).await {
+        tracing::warn!(error = %e, event_type, "event not published");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::money::{Currency, Money};
+
+    #[test]
+    fn pending_and_ignored_actions_never_change_an_order() {
+        let mut o = crate::order::tests::sample_order(crate::order::Owner::Guest {
+            token_hash: crate::ids::TokenHash::of("x"),
+        });
+        let before = o.clone();
+        let t = Timestamp::from_unix_millis(0);
+        assert!(
+            apply_action(
+                &mut o,
+                &PaymentAction::Pending { payment_id: None },
+                true,
+                t
+            )
+            .is_err()
+        );
+        assert!(
+            apply_action(
+                &mut o,
+                &PaymentAction::Ignored { reason: "x".into() },
+                true,
+                t
+            )
+            .is_err()
+        );
+        assert_eq!(o, before);
+        let inr = Currency::parse("INR").unwrap();
+        let refunds = PaymentAction::Refunded(RefundReport::Itemised {
+            payment_id: None,
+            refunds: vec![("r1".into(), Money::new(1, inr).unwrap())],
+        });
+        apply_action(&mut o, &refunds, true, t).unwrap();
+        assert_eq!(
+            apply_action(&mut o, &refunds, true, t),
+            Err(TransitionError::AlreadyApplied)
+        );
+    }
+}

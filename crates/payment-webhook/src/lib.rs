@@ -1,0 +1,153 @@
+//! `POST /webhooks/stripe`, `POST /webhooks/razorpay`: verify the signature on the raw bytes,
+//! normalise, and hand the event to [`oms_core::app::webhook::handle_event`]. Every correctly
+//! signed event is answered `200 {"received":true}` (duplicates and ignored types included);
+//! a bad signature is `400 invalid_signature` and changes nothing; 5xx only when a dependency is
+//! down, so the provider retries.
+//!
+//! `POST /orders/{orderId}/razorpay/verify`: the storefront's Razorpay Checkout confirmation.
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::Json;
+use axum::routing::post;
+use oms_core::ProviderKind;
+use oms_core::app::checkout::{CheckoutConfirmation, verify_razorpay};
+use oms_core::app::webhook::{Handled, handle_event};
+use oms_core::webhook::signature::{SignatureError, verify_razorpay as verify_rzp, verify_stripe};
+use oms_core::webhook::{PaymentEvent, razorpay, stripe};
+use oms_http::{ApiError, AppState, Caller, JsonBody, RawBody};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/webhooks/stripe", post(stripe_webhook))
+        .route("/webhooks/razorpay", post(razorpay_webhook))
+        .route(
+            "/orders/{orderId}/razorpay/verify",
+            post(razorpay_checkout_verify),
+        )
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// A signature failure: logged with its reason (never the header or the secret) and answered 400;
+/// a missing secret is our misconfiguration, answered 500 so the provider keeps retrying until
+/// it is fixed.
+fn rejected(provider: ProviderKind, e: SignatureError) -> ApiError {
+    if e == SignatureError::NoSecret {
+        tracing::error!(provider = provider.as_str(), "no webhook secret configured");
+        return ApiError::internal(&e);
+    }
+    tracing::warn!(provider = provider.as_str(), reason = %e, "webhook signature rejected");
+    ApiError::invalid_signature()
+}
+
+async fn secrets(
+    state: &AppState,
+    provider: ProviderKind,
+) -> Result<Vec<oms_core::Secret>, ApiError> {
+    state
+        .secrets
+        .webhook_secrets(provider)
+        .await
+        .map_err(|e| ApiError::unavailable("service_unavailable", &e))
+}
+
+async fn process(
+    state: &AppState,
+    event: PaymentEvent,
+    body: &[u8],
+) -> Result<Json<Value>, ApiError> {
+    let handled = handle_event(&state.webhook_deps(), &event, body).await?;
+    let outcome = match &handled {
+        Handled::Applied { .. } => "applied",
+        Handled::Duplicate => "duplicate",
+        Handled::NoChange { .. } => "no_change",
+        Handled::Ignored => "ignored",
+        Handled::Unmatched => "unmatched",
+    };
+    tracing::info!(provider = event.provider.as_str(), event_id = %event.event_id, event_type = %event.event_type, outcome, "webhook handled");
+    Ok(Json(json!({ "received": true })))
+}
+
+async fn stripe_webhook(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> Result<Json<Value>, ApiError> {
+    let secrets = secrets(&state, ProviderKind::Stripe).await?;
+    verify_stripe(
+        header(&headers, "stripe-signature"),
+        &body,
+        &secrets,
+        state.clock.now(),
+        state.stripe_tolerance,
+    )
+    .map_err(|e| rejected(ProviderKind::Stripe, e))?;
+    let event = stripe::normalise(&body).unwrap_or_else(|reason| {
+        PaymentEvent::unreadable(ProviderKind::Stripe, &body, None, &reason)
+    });
+    process(&state, event, &body).await
+}
+
+async fn razorpay_webhook(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> Result<Json<Value>, ApiError> {
+    let secrets = secrets(&state, ProviderKind::Razorpay).await?;
+    verify_rzp(header(&headers, "x-razorpay-signature"), &body, &secrets)
+        .map_err(|e| rejected(ProviderKind::Razorpay, e))?;
+    let event_id = header(&headers, "x-razorpay-event-id");
+    let event = razorpay::normalise(&body, event_id).unwrap_or_else(|reason| {
+        PaymentEvent::unreadable(ProviderKind::Razorpay, &body, event_id, &reason)
+    });
+    process(&state, event, &body).await
+}
+
+/// The fields Razorpay Checkout's handler returns, in this API's camelCase.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct CheckoutVerifyBody {
+    razorpay_order_id: String,
+    razorpay_payment_id: String,
+    razorpay_signature: String,
+}
+
+async fn razorpay_checkout_verify(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(order_id): Path<String>,
+    JsonBody(body): JsonBody<CheckoutVerifyBody>,
+) -> Result<Json<Value>, ApiError> {
+    let key_secret = state
+        .secrets
+        .razorpay_key_secret()
+        .await
+        .map_err(|e| ApiError::unavailable("service_unavailable", &e))?
+        .ok_or_else(|| ApiError::internal(&SignatureError::NoSecret))?;
+    let viewer = caller.viewer(header(&headers, "x-order-token").map(str::to_owned));
+    let order = verify_razorpay(
+        state.store.as_ref(),
+        state.clock.as_ref(),
+        &viewer,
+        &order_id,
+        &CheckoutConfirmation {
+            razorpay_order_id: &body.razorpay_order_id,
+            razorpay_payment_id: &body.razorpay_payment_id,
+            razorpay_signature: &body.razorpay_signature,
+        },
+        &key_secret,
+    )
+    .await?;
+    Ok(Json(json!({
+        "verified": true,
+        "orderId": order.id(),
+        "status": order.status().as_str(),
+    })))
+}

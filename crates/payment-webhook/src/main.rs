@@ -1,0 +1,8 @@
+//! The `payment-webhook` Lambda: signed provider events and Razorpay checkout confirmations.
+
+#[tokio::main]
+async fn main() -> Result<(), oms_http::lambda::Error> {
+    oms_http::lambda::init_tracing();
+    let state = oms_http::lambda::state_from_env()?;
+    oms_http::lambda::run(oms_http::mount(payment_webhook::routes(), state)).await
+}
