@@ -149,10 +149,10 @@ async fn resolve_order(
     store: &dyn OrderStore,
     event: &PaymentEvent,
 ) -> Result<Option<OrderId>, StoreError> {
-    if let Some(id) = &event.link.order_id {
-        if store.get_order(id).await?.is_some() {
-            return Ok(Some(id.clone()));
-        }
+    if let Some(id) = &event.link.order_id
+        && store.get_order(id).await?.is_some()
+    {
+        return Ok(Some(id.clone()));
     }
     for r in &event.link.refs {
         if let Some(id) = store.find_order_by_ref(event.provider, r).await? {
