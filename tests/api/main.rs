@@ -6,3 +6,4 @@ mod idempotency;
 mod listing;
 mod orders;
 mod stock;
+mod webhooks;

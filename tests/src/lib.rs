@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dev_server::{DevServer, DevSettings, mint_token};
-use oms_core::Timestamp;
+use oms_core::webhook::simulate;
+use oms_core::{Money, Secret, Timestamp};
 use oms_memory::ManualClock;
 use serde_json::{Value, json};
 
@@ -170,6 +171,83 @@ impl TestApp {
         self.send(req).await
     }
 
+    /// Posts `body` to the Stripe webhook route signed with `secret` at the app's current time.
+    pub async fn stripe_event(&self, body: &str, secret: &str) -> Reply {
+        let t = self.clock_now().unix_seconds();
+        let sig = simulate::stripe_signature(&Secret::new(secret), t, body);
+        self.send(
+            self.http
+                .post(self.url("/webhooks/stripe"))
+                .header("content-type", "application/json; charset=utf-8")
+                .header("stripe-signature", sig)
+                .body(body.to_owned()),
+        )
+        .await
+    }
+
+    /// Posts `body` to the Razorpay webhook route signed with `secret`.
+    pub async fn razorpay_event(&self, body: &str, secret: &str, event_id: &str) -> Reply {
+        let sig = simulate::razorpay_signature(&Secret::new(secret), body);
+        self.send(
+            self.http
+                .post(self.url("/webhooks/razorpay"))
+                .header("content-type", "application/json")
+                .header("x-razorpay-signature", sig)
+                .header("x-razorpay-event-id", event_id)
+                .body(body.to_owned()),
+        )
+        .await
+    }
+
+    pub fn clock_now(&self) -> Timestamp {
+        use oms_core::ports::Clock;
+        self.clock.now()
+    }
+
+    /// Creates a guest order and returns `(orderId, providerOrderId, accessToken, amount)`.
+    pub async fn guest_order(
+        &self,
+        sku: &str,
+        quantity: u32,
+        provider: &str,
+    ) -> (String, String, String, i64) {
+        let r = self
+            .create_order(&order_body(sku, quantity, provider), None, None)
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let provider_ref = r.body["payment"]["providerOrderId"]
+            .as_str()
+            .or_else(|| r.body["payment"]["sessionId"].as_str())
+            .unwrap()
+            .to_owned();
+        (
+            r.body["orderId"].as_str().unwrap().to_owned(),
+            provider_ref,
+            r.body["accessToken"].as_str().unwrap().to_owned(),
+            r.body["amount"].as_i64().unwrap(),
+        )
+    }
+
+    /// The order as an admin sees it.
+    pub async fn order(&self, id: &str) -> Value {
+        let r = self
+            .get_order(id, Some(&self.admin_token("test-admin")), None)
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        r.body
+    }
+
+    /// Fulfilment jobs sent for `order_id`.
+    pub fn jobs_for(&self, order_id: &str) -> usize {
+        self.server
+            .local
+            .queue
+            .sent()
+            .iter()
+            .filter(|j| j.order_id.as_str() == order_id)
+            .count()
+    }
+
     pub async fn available(&self, sku: &str) -> u64 {
         let r = self.get("/products").await;
         r.body["products"]
@@ -193,3 +271,13 @@ pub fn order_body(sku: &str, quantity: u32, provider: &str) -> Value {
         }
     })
 }
+
+/// Amount in INR minor units.
+pub fn inr(minor: i64) -> Money {
+    Money::new(minor, oms_core::Currency::parse("INR").expect("INR")).expect("amount")
+}
+
+/// The dev server's documented default webhook secrets (offline mode).
+pub const STRIPE_SECRET: &str = "whsec_dev_local_only";
+pub const RAZORPAY_SECRET: &str = "rzp_webhook_dev_local_only";
+pub const RAZORPAY_KEY_SECRET: &str = "rzp_key_secret_dev_local_only";

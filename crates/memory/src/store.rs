@@ -75,6 +75,16 @@ impl InMemoryStore {
             .get(&(provider, id.to_owned()))
             .cloned()
     }
+
+    /// Outbox entries still owed (for tests and the sweep).
+    pub fn outbox(&self) -> Vec<OutboxEntry> {
+        self.lock().outbox.values().cloned().collect()
+    }
+
+    /// Every recorded provider event (for tests).
+    pub fn events(&self) -> Vec<EventRecord> {
+        self.lock().events.values().cloned().collect()
+    }
 }
 
 /// Cursor = hex of `<createdAt>#<orderId>` of the last order on the page.
