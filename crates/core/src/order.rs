@@ -722,17 +722,24 @@ impl Order {
         Ok(entry)
     }
 
-    /// Whether the post-payment work may run now: paid and not held for review.
+    /// Whether the post-payment work may run now: paid (a partial refund does not stop it; a
+    /// full one does) and not held for review. The worker checks this again before each step,
+    /// so a refund or review that lands after the job was queued still stops fulfilment.
     pub fn ready_for_fulfilment(&self) -> bool {
-        self.status == OrderStatus::Paid && !self.requires_review
+        matches!(
+            self.status,
+            OrderStatus::Paid | OrderStatus::PartiallyRefunded
+        ) && !self.requires_review
     }
 
     /// All post-payment steps done.
     pub fn mark_fulfilled(&mut self, at: Timestamp) -> Result<TimelineEntry, TransitionError> {
         match self.status {
             OrderStatus::Fulfilled => Err(TransitionError::AlreadyApplied),
-            OrderStatus::Paid if self.requires_review => Err(TransitionError::UnderReview),
-            OrderStatus::Paid => {
+            OrderStatus::Paid | OrderStatus::PartiallyRefunded if self.requires_review => {
+                Err(TransitionError::UnderReview)
+            }
+            OrderStatus::Paid | OrderStatus::PartiallyRefunded => {
                 self.status = OrderStatus::Fulfilled;
                 let entry = self.push(TimelineType::Fulfilled, at, json!({}));
                 self.bump();

@@ -233,6 +233,11 @@ pub trait OrderStore: Send + Sync {
         outbox: Option<&OutboxEntry>,
     ) -> Result<bool, StoreError>;
 
+    /// Writes an order the sweep has just cancelled and gives its lines' stock back, all or
+    /// nothing, conditioned on `expected_version` (`false` on a conflict: the order changed,
+    /// perhaps because it was paid a moment ago).
+    async fn cancel_order(&self, order: &Order, expected_version: u64) -> Result<bool, StoreError>;
+
     /// Takes the outbox lease for `order_id` until `lease_until` if an entry exists and its
     /// lease has run out at `now`. `true` when the caller now holds it.
     async fn claim_outbox(

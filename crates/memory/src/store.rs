@@ -280,6 +280,20 @@ impl OrderStore for InMemoryStore {
         Ok(true)
     }
 
+    async fn cancel_order(&self, order: &Order, expected_version: u64) -> Result<bool, StoreError> {
+        let mut s = self.lock();
+        if s.orders.get(order.id()).map(Order::version) != Some(expected_version) {
+            return Ok(false);
+        }
+        for line in order.lines() {
+            if let Some(p) = s.products.get_mut(&line.sku) {
+                p.available += line.quantity.get();
+            }
+        }
+        s.orders.insert(order.id().clone(), order.clone());
+        Ok(true)
+    }
+
     async fn claim_outbox(
         &self,
         order_id: &OrderId,

@@ -252,10 +252,13 @@ pub async fn handle_event(
         let commit = EventCommit {
             record: &rec,
             order: write,
+            // A cancelled order leaving `cancelled` with `restock` is a reinstatement: its stock
+            // is taken again in this same commit, whatever status it lands in (a held refund
+            // can make it partially refunded at once).
             reserve_stock: write.is_some()
                 && cancelled
                 && restock
-                && next.status() == OrderStatus::Paid,
+                && next.status() != OrderStatus::Cancelled,
             payment_refs: if write.is_some() {
                 learned_refs(&event.action)
             } else {
