@@ -33,13 +33,17 @@ fn is_json(content_type: Option<&str>) -> bool {
 #[derive(Debug, Clone)]
 pub struct RawBody(pub axum::body::Bytes);
 
-async fn read_limited(req: Request) -> Result<axum::body::Bytes, ApiError> {
-    let declared_len = req
-        .headers()
+/// Whether the request announces a body over the limit (refused before reading a byte).
+fn declared_too_large(req: &Request) -> bool {
+    req.headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared_len.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        .and_then(|v| v.parse::<u64>().ok())
+        .is_some_and(|n| n > MAX_BODY_BYTES as u64)
+}
+
+async fn read_limited(req: Request) -> Result<axum::body::Bytes, ApiError> {
+    if declared_too_large(&req) {
         return Err(ApiError::payload_too_large(MAX_BODY_BYTES));
     }
     Ok(Limited::new(req.into_body(), MAX_BODY_BYTES)
@@ -67,13 +71,8 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, _: &S) -> Result<Self, ApiError> {
-        let declared_len = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
         // Too large is reported before the wrong type: both are about the body as sent.
-        if declared_len.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        if declared_too_large(&req) {
             return Err(ApiError::payload_too_large(MAX_BODY_BYTES));
         }
         if !is_json(

@@ -401,15 +401,24 @@ mod tests {
     }
 
     fn succeeded(id: &str, minor: i64) -> PaymentAction {
-        PaymentAction::Succeeded { payment_id: id.into(), amount: inr(minor) }
+        PaymentAction::Succeeded {
+            payment_id: id.into(),
+            amount: inr(minor),
+        }
     }
 
     fn failed(id: &str) -> PaymentAction {
-        PaymentAction::Failed { payment_id: Some(id.into()), reason: "declined".into() }
+        PaymentAction::Failed {
+            payment_id: Some(id.into()),
+            reason: "declined".into(),
+        }
     }
 
     fn refund(id: &str, minor: i64) -> PaymentAction {
-        PaymentAction::Refunded(RefundReport::Itemised { payment_id: None, refunds: vec![(id.into(), inr(minor))] })
+        PaymentAction::Refunded(RefundReport::Itemised {
+            payment_id: None,
+            refunds: vec![(id.into(), inr(minor))],
+        })
     }
 
     /// The order in the sample is 50 000 paise. Each row: what happened before, the event,
@@ -418,25 +427,139 @@ mod tests {
     fn each_event_moves_the_order_as_the_lifecycle_says() {
         use crate::order::ReviewReason::*;
         use OrderStatus::*;
-        type Row = (&'static str, Vec<PaymentAction>, bool, PaymentAction, bool, OrderStatus, Option<crate::order::ReviewReason>);
+        type Row = (
+            &'static str,
+            Vec<PaymentAction>,
+            bool,
+            PaymentAction,
+            bool,
+            OrderStatus,
+            Option<crate::order::ReviewReason>,
+        );
         let rows: Vec<Row> = vec![
-            ("pending + exact success", vec![], false, succeeded("pay_1", 50_000), true, Paid, None),
-            ("pending + short success", vec![], false, succeeded("pay_1", 40_000), true, Paid, Some(AmountMismatch)),
-            ("pending + failure", vec![], false, failed("pay_0"), true, PaymentFailed, None),
-            ("failed + success", vec![failed("pay_0")], false, succeeded("pay_1", 50_000), true, Paid, None),
-            ("paid + same success again", vec![succeeded("pay_1", 50_000)], false, succeeded("pay_1", 50_000), false, Paid, None),
-            ("paid + late failure", vec![succeeded("pay_1", 50_000)], false, failed("pay_0"), false, Paid, None),
-            ("paid + second payment", vec![succeeded("pay_1", 50_000)], false, succeeded("pay_2", 50_000), true, Paid, Some(DuplicatePayment)),
-            ("paid + partial refund", vec![succeeded("pay_1", 50_000)], false, refund("r1", 1), true, PartiallyRefunded, None),
-            ("paid + full refund", vec![succeeded("pay_1", 50_000)], false, refund("r1", 50_000), true, Refunded, None),
-            ("pending + refund (held)", vec![], false, refund("r1", 1), true, PendingPayment, None),
-            ("cancelled + success with stock", vec![], true, succeeded("pay_1", 50_000), true, Paid, None),
-            ("cancelled + failure", vec![], true, failed("pay_0"), false, Cancelled, None),
-            ("pending + pending", vec![], false, PaymentAction::Pending { payment_id: None }, false, PendingPayment, None),
+            (
+                "pending + exact success",
+                vec![],
+                false,
+                succeeded("pay_1", 50_000),
+                true,
+                Paid,
+                None,
+            ),
+            (
+                "pending + short success",
+                vec![],
+                false,
+                succeeded("pay_1", 40_000),
+                true,
+                Paid,
+                Some(AmountMismatch),
+            ),
+            (
+                "pending + failure",
+                vec![],
+                false,
+                failed("pay_0"),
+                true,
+                PaymentFailed,
+                None,
+            ),
+            (
+                "failed + success",
+                vec![failed("pay_0")],
+                false,
+                succeeded("pay_1", 50_000),
+                true,
+                Paid,
+                None,
+            ),
+            (
+                "paid + same success again",
+                vec![succeeded("pay_1", 50_000)],
+                false,
+                succeeded("pay_1", 50_000),
+                false,
+                Paid,
+                None,
+            ),
+            (
+                "paid + late failure",
+                vec![succeeded("pay_1", 50_000)],
+                false,
+                failed("pay_0"),
+                false,
+                Paid,
+                None,
+            ),
+            (
+                "paid + second payment",
+                vec![succeeded("pay_1", 50_000)],
+                false,
+                succeeded("pay_2", 50_000),
+                true,
+                Paid,
+                Some(DuplicatePayment),
+            ),
+            (
+                "paid + partial refund",
+                vec![succeeded("pay_1", 50_000)],
+                false,
+                refund("r1", 1),
+                true,
+                PartiallyRefunded,
+                None,
+            ),
+            (
+                "paid + full refund",
+                vec![succeeded("pay_1", 50_000)],
+                false,
+                refund("r1", 50_000),
+                true,
+                Refunded,
+                None,
+            ),
+            (
+                "pending + refund (held)",
+                vec![],
+                false,
+                refund("r1", 1),
+                true,
+                PendingPayment,
+                None,
+            ),
+            (
+                "cancelled + success with stock",
+                vec![],
+                true,
+                succeeded("pay_1", 50_000),
+                true,
+                Paid,
+                None,
+            ),
+            (
+                "cancelled + failure",
+                vec![],
+                true,
+                failed("pay_0"),
+                false,
+                Cancelled,
+                None,
+            ),
+            (
+                "pending + pending",
+                vec![],
+                false,
+                PaymentAction::Pending { payment_id: None },
+                false,
+                PendingPayment,
+                None,
+            ),
         ];
         let t = Timestamp::from_unix_millis(1_000);
         for (name, before, cancel, action, changes, status, review) in rows {
-            let mut o = crate::order::tests::sample_order(crate::order::Owner::Guest { token_hash: crate::ids::TokenHash::of("x") });
+            let mut o = crate::order::tests::sample_order(crate::order::Owner::Guest {
+                token_hash: crate::ids::TokenHash::of("x"),
+            });
             for a in &before {
                 apply_action(&mut o, a, true, t).unwrap();
             }
@@ -447,7 +570,10 @@ mod tests {
             let result = apply_action(&mut o, &action, true, t);
             assert_eq!(result.is_ok(), changes, "{name}: {result:?}");
             if !changes {
-                assert_eq!(o, snapshot, "{name}: a refused event must leave the order untouched");
+                assert_eq!(
+                    o, snapshot,
+                    "{name}: a refused event must leave the order untouched"
+                );
             }
             assert_eq!(o.status(), status, "{name}");
             assert_eq!(o.review_reason(), review, "{name}");
