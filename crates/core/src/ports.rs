@@ -39,6 +39,10 @@ pub enum StoreError {
     /// Data that does not decode into the domain: a bug or a manual edit, never client input.
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// The store refused the request for a reason retrying will not fix by itself (missing
+    /// table, permissions, a malformed request): answered 500 and logged for the operator.
+    #[error("store error: {0}")]
+    Backend(String),
 }
 
 /// A stored answer to an idempotent `POST /orders`.
@@ -300,15 +304,24 @@ pub trait EventPublisher: Send + Sync {
 #[error("secret unavailable: {0}")]
 pub struct SecretError(pub String);
 
-/// Provider secrets: from the environment locally, Secrets Manager (cached, with a TTL) in AWS.
+/// One provider's credentials.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProviderSecrets {
+    /// Stripe's secret API key (`sk_…`) or Razorpay's key secret (which also signs checkout
+    /// confirmations).
+    pub api_secret: Option<Secret>,
+    /// Razorpay's public key id (`rzp_…`): not secret, but rotated together with the secret.
+    pub key_id: Option<String>,
+    /// Every webhook secret currently accepted, current first, then a previous one kept during
+    /// a rotation. Empty when webhooks are not configured.
+    pub webhook_secrets: Vec<Secret>,
+}
+
+/// Provider secrets: from the environment locally, Secrets Manager (cached, with a TTL) in AWS,
+/// so a rotated secret is picked up without a redeploy.
 #[async_trait]
 pub trait SecretSource: Send + Sync {
-    /// Every webhook secret currently accepted for `provider` (current first, then any previous
-    /// one kept during a rotation). Empty when the provider is not configured.
-    async fn webhook_secrets(&self, provider: ProviderKind) -> Result<Vec<Secret>, SecretError>;
-
-    /// Razorpay's API key secret, which signs checkout confirmations.
-    async fn razorpay_key_secret(&self) -> Result<Option<Secret>, SecretError>;
+    async fn provider(&self, kind: ProviderKind) -> Result<ProviderSecrets, SecretError>;
 }
 
 /// What a provider needs to open a payment for an order.
@@ -359,4 +372,15 @@ impl PaymentProviders {
     pub fn kinds(&self) -> Vec<ProviderKind> {
         self.0.iter().map(|p| p.kind()).collect()
     }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invoice storage failed: {0}")]
+pub struct StorageError(pub String);
+
+/// Where invoice documents are kept (S3 `INVOICE_BUCKET` in AWS), by key.
+#[async_trait]
+pub trait InvoiceStorage: Send + Sync {
+    async fn put(&self, key: &str, body: Vec<u8>, content_type: &str) -> Result<(), StorageError>;
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StorageError>;
 }

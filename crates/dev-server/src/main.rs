@@ -143,7 +143,10 @@ async fn main() -> ExitCode {
         secret = shown(&settings.jwt_secret, dev_server::DEFAULT_JWT_SECRET),
         stripe_wh = settings
             .config
-            .stripe_webhook_secrets
+            .secrets
+            .env
+            .stripe
+            .webhook_secrets
             .first()
             .map_or("(none)", |s| shown(
                 s.expose(),
@@ -151,7 +154,10 @@ async fn main() -> ExitCode {
             )),
         rzp_wh = settings
             .config
-            .razorpay_webhook_secrets
+            .secrets
+            .env
+            .razorpay
+            .webhook_secrets
             .first()
             .map_or("(none)", |s| shown(
                 s.expose(),

@@ -169,7 +169,10 @@ pub async fn run(settings: &DevSettings, args: PayArgs) -> Result<String, String
             };
             let secret = settings
                 .config
-                .stripe_webhook_secrets
+                .secrets
+                .env
+                .stripe
+                .webhook_secrets
                 .first()
                 .ok_or("no STRIPE_WEBHOOK_SECRET configured")?;
             let sig = simulate::stripe_signature(secret, now.unix_seconds(), &body);
@@ -205,7 +208,10 @@ pub async fn run(settings: &DevSettings, args: PayArgs) -> Result<String, String
             };
             let secret: &Secret = settings
                 .config
-                .razorpay_webhook_secrets
+                .secrets
+                .env
+                .razorpay
+                .webhook_secrets
                 .first()
                 .ok_or("no RAZORPAY_WEBHOOK_SECRET configured")?;
             let sig = simulate::razorpay_signature(secret, &body);

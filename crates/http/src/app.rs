@@ -58,12 +58,13 @@ impl AppState {
         identity: IdentitySource,
         checkout_base: &str,
     ) -> Self {
+        let providers = providers(config, adapters.secrets.clone(), checkout_base);
         Self {
             store: adapters.store,
             queue: adapters.queue,
             publisher: adapters.publisher,
             secrets: adapters.secrets,
-            providers: providers(config, checkout_base),
+            providers,
             clock: adapters.clock,
             ids: Arc::new(RandomIds),
             policy: config.policy.clone(),
@@ -86,25 +87,36 @@ impl AppState {
 
 /// The payment providers the configuration enables. `checkout_base` is where the offline
 /// stand-in's checkout URLs point.
-pub fn providers(config: &Config, checkout_base: &str) -> PaymentProviders {
+pub fn providers(
+    config: &Config,
+    secrets: Arc<dyn SecretSource>,
+    checkout_base: &str,
+) -> PaymentProviders {
     let mut list: Vec<Arc<dyn PaymentProvider>> = Vec::new();
     match config.provider_mode {
         ProviderMode::Offline => {
+            let key_id = config
+                .secrets
+                .env
+                .razorpay
+                .key_id
+                .clone()
+                .unwrap_or_else(|| "rzp_test_offline".into());
             for kind in [ProviderKind::Stripe, ProviderKind::Razorpay] {
-                list.push(Arc::new(OfflineProvider::new(
-                    kind,
-                    &config.offline_razorpay_key_id,
-                    checkout_base,
-                )));
+                list.push(Arc::new(OfflineProvider::new(kind, &key_id, checkout_base)));
             }
         }
         ProviderMode::Live => {
             let http = oms_providers::http_client();
             if let Some(s) = &config.stripe {
-                list.push(Arc::new(StripeCheckout::new(http.clone(), s.clone())));
+                list.push(Arc::new(StripeCheckout::new(
+                    http.clone(),
+                    s.clone(),
+                    secrets.clone(),
+                )));
             }
             if let Some(r) = &config.razorpay {
-                list.push(Arc::new(RazorpayOrders::new(http, r.clone())));
+                list.push(Arc::new(RazorpayOrders::new(http, r.clone(), secrets)));
             }
         }
     }

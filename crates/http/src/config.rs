@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use oms_core::Secret;
 use oms_core::app::OrderPolicy;
+use oms_core::ports::ProviderSecrets;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProviderMode {
@@ -25,15 +26,28 @@ pub struct Config {
     /// Live mode: each provider is enabled when its credentials are present.
     pub stripe: Option<StripeConfig>,
     pub razorpay: Option<RazorpayConfig>,
-    /// Offline mode: the public key id handed to storefronts.
-    pub offline_razorpay_key_id: String,
-    /// Accepted webhook secrets per provider, current first (comma-separated in the variable).
-    pub stripe_webhook_secrets: Vec<Secret>,
-    pub razorpay_webhook_secrets: Vec<Secret>,
-    /// Razorpay's API key secret: signs checkout confirmations.
-    pub razorpay_key_secret: Option<Secret>,
+    /// Where provider secrets come from.
+    pub secrets: SecretsConfig,
     /// `STRIPE_WEBHOOK_TOLERANCE_SECONDS`: how far a signed timestamp may be from now.
     pub stripe_tolerance: Duration,
+}
+
+/// Provider secrets read from the environment (local runs, or a deployment without Secrets
+/// Manager). Offline mode fills in the documented development values.
+#[derive(Debug, Clone, Default)]
+pub struct EnvSecrets {
+    pub stripe: ProviderSecrets,
+    pub razorpay: ProviderSecrets,
+}
+
+/// `STRIPE_SECRET_ARN` / `RAZORPAY_SECRET_ARN` name Secrets Manager secrets that take precedence
+/// over the environment for that provider; they are cached for `SECRETS_TTL_SECONDS` (≤ 900).
+#[derive(Debug, Clone)]
+pub struct SecretsConfig {
+    pub env: EnvSecrets,
+    pub stripe_arn: Option<String>,
+    pub razorpay_arn: Option<String>,
+    pub ttl: Duration,
 }
 
 /// Documented development defaults, used only in offline mode when the variable is unset.
@@ -137,11 +151,37 @@ impl Config {
             ..OrderPolicy::default()
         };
 
+        let offline = provider_mode == ProviderMode::Offline;
+        let dev_default =
+            |name: &str, default: &str| var(name).or_else(|| offline.then(|| default.to_owned()));
+        let stripe_arn = var("STRIPE_SECRET_ARN");
+        let razorpay_arn = var("RAZORPAY_SECRET_ARN");
+        let env_secrets = EnvSecrets {
+            stripe: ProviderSecrets {
+                api_secret: var("STRIPE_SECRET_KEY").map(Secret::new),
+                key_id: None,
+                webhook_secrets: dev_default("STRIPE_WEBHOOK_SECRET", DEV_STRIPE_WEBHOOK_SECRET)
+                    .map(|v| secret_list(&v))
+                    .unwrap_or_default(),
+            },
+            razorpay: ProviderSecrets {
+                api_secret: dev_default("RAZORPAY_KEY_SECRET", DEV_RAZORPAY_KEY_SECRET)
+                    .map(Secret::new),
+                key_id: Some(var("RAZORPAY_KEY_ID").unwrap_or_else(|| "rzp_test_offline".into()))
+                    .filter(|_| offline || var("RAZORPAY_KEY_ID").is_some()),
+                webhook_secrets: dev_default(
+                    "RAZORPAY_WEBHOOK_SECRET",
+                    DEV_RAZORPAY_WEBHOOK_SECRET,
+                )
+                .map(|v| secret_list(&v))
+                .unwrap_or_default(),
+            },
+        };
+
         let (stripe, razorpay) = if provider_mode == ProviderMode::Live {
-            let stripe = match var("STRIPE_SECRET_KEY") {
-                None => None,
-                Some(key) => Some(StripeConfig {
-                    secret_key: Secret::new(key),
+            let stripe_on = stripe_arn.is_some() || env_secrets.stripe.api_secret.is_some();
+            let stripe = if stripe_on {
+                Some(StripeConfig {
                     api_base: var("STRIPE_API_BASE").unwrap_or_else(|| STRIPE_API_BASE.into()),
                     success_url: var("CHECKOUT_SUCCESS_URL").ok_or(ConfigError::Missing {
                         name: "CHECKOUT_SUCCESS_URL",
@@ -151,31 +191,35 @@ impl Config {
                         name: "CHECKOUT_CANCEL_URL",
                         hint: " when Stripe is enabled",
                     })?,
-                }),
+                })
+            } else {
+                None
             };
-            let razorpay = match (var("RAZORPAY_KEY_ID"), var("RAZORPAY_KEY_SECRET")) {
-                (Some(key_id), Some(secret)) => Some(RazorpayConfig {
-                    key_id,
-                    key_secret: Secret::new(secret),
-                    api_base: var("RAZORPAY_API_BASE").unwrap_or_else(|| RAZORPAY_API_BASE.into()),
-                }),
-                (None, None) => None,
-                (Some(_), None) => {
+            let razorpay_env = match (
+                env_secrets.razorpay.key_id.is_some(),
+                var("RAZORPAY_KEY_SECRET").is_some(),
+            ) {
+                (true, true) => true,
+                (false, false) => false,
+                (true, false) => {
                     return Err(ConfigError::Missing {
                         name: "RAZORPAY_KEY_SECRET",
                         hint: " when RAZORPAY_KEY_ID is set",
                     });
                 }
-                (None, Some(_)) => {
+                (false, true) => {
                     return Err(ConfigError::Missing {
                         name: "RAZORPAY_KEY_ID",
                         hint: " when RAZORPAY_KEY_SECRET is set",
                     });
                 }
             };
+            let razorpay = (razorpay_arn.is_some() || razorpay_env).then(|| RazorpayConfig {
+                api_base: var("RAZORPAY_API_BASE").unwrap_or_else(|| RAZORPAY_API_BASE.into()),
+            });
             if stripe.is_none() && razorpay.is_none() {
                 return Err(ConfigError::Missing {
-                    name: "STRIPE_SECRET_KEY or RAZORPAY_KEY_ID + RAZORPAY_KEY_SECRET",
+                    name: "STRIPE_SECRET_ARN / RAZORPAY_SECRET_ARN (or STRIPE_SECRET_KEY, RAZORPAY_KEY_ID + RAZORPAY_KEY_SECRET)",
                     hint: " in live mode",
                 });
             }
@@ -184,9 +228,6 @@ impl Config {
             (None, None)
         };
 
-        let offline = provider_mode == ProviderMode::Offline;
-        let dev_default =
-            |name: &str, default: &str| var(name).or_else(|| offline.then(|| default.to_owned()));
         let stripe_tolerance = match var("STRIPE_WEBHOOK_TOLERANCE_SECONDS") {
             None => 300,
             Some(v) => v
@@ -198,26 +239,29 @@ impl Config {
                     reason: format!("'{v}' is not a number of seconds from 1 to 3600"),
                 })?,
         };
+        let secrets_ttl = match var("SECRETS_TTL_SECONDS") {
+            None => 300,
+            Some(v) => v
+                .parse::<u64>()
+                .ok()
+                .filter(|s| *s <= 900)
+                .ok_or(ConfigError::Invalid {
+                    name: "SECRETS_TTL_SECONDS",
+                    reason: format!("'{v}' is not a number of seconds up to 900"),
+                })?,
+        };
         Ok(Self {
             api_prefix,
             provider_mode,
             policy,
-            razorpay_key_secret: razorpay.as_ref().map(|r| r.key_secret.clone()).or_else(|| {
-                dev_default("RAZORPAY_KEY_SECRET", DEV_RAZORPAY_KEY_SECRET).map(Secret::new)
-            }),
             stripe,
             razorpay,
-            offline_razorpay_key_id: var("RAZORPAY_KEY_ID")
-                .unwrap_or_else(|| "rzp_test_offline".into()),
-            stripe_webhook_secrets: dev_default("STRIPE_WEBHOOK_SECRET", DEV_STRIPE_WEBHOOK_SECRET)
-                .map(|v| secret_list(&v))
-                .unwrap_or_default(),
-            razorpay_webhook_secrets: dev_default(
-                "RAZORPAY_WEBHOOK_SECRET",
-                DEV_RAZORPAY_WEBHOOK_SECRET,
-            )
-            .map(|v| secret_list(&v))
-            .unwrap_or_default(),
+            secrets: SecretsConfig {
+                env: env_secrets,
+                stripe_arn,
+                razorpay_arn,
+                ttl: Duration::from_secs(secrets_ttl),
+            },
             stripe_tolerance: Duration::from_secs(stripe_tolerance),
         })
     }
@@ -280,6 +324,33 @@ mod tests {
         .unwrap();
         assert!(c.stripe.is_none());
         assert_eq!(c.razorpay.unwrap().api_base, RAZORPAY_API_BASE);
+        let arn = load(
+            &[
+                ("PAYMENT_PROVIDER_MODE", "live"),
+                (
+                    "STRIPE_SECRET_ARN",
+                    "arn:aws:secretsmanager:ap-south-1:1:secret:stripe",
+                ),
+                ("CHECKOUT_SUCCESS_URL", "https://s/ok"),
+                ("CHECKOUT_CANCEL_URL", "https://s/no"),
+            ],
+            None,
+        )
+        .unwrap();
+        assert!(
+            arn.stripe.is_some(),
+            "a Secrets Manager ARN enables the provider"
+        );
+        assert_eq!(
+            arn.secrets.stripe_arn.as_deref(),
+            Some("arn:aws:secretsmanager:ap-south-1:1:secret:stripe")
+        );
+        let e = load(
+            &[("SECRETS_TTL_SECONDS", "901")],
+            Some(ProviderMode::Offline),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("SECRETS_TTL_SECONDS"));
     }
 
     #[test]
@@ -312,14 +383,17 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            c.stripe_webhook_secrets
+            c.secrets
+                .env
+                .stripe
+                .webhook_secrets
                 .iter()
                 .map(|s| s.expose())
                 .collect::<Vec<_>>(),
             vec!["whsec_new", "whsec_old"]
         );
         assert_eq!(
-            c.razorpay_webhook_secrets[0].expose(),
+            c.secrets.env.razorpay.webhook_secrets[0].expose(),
             DEV_RAZORPAY_WEBHOOK_SECRET
         );
         let live = load(
@@ -332,11 +406,20 @@ mod tests {
         )
         .unwrap();
         assert!(
-            live.stripe_webhook_secrets.is_empty(),
+            live.secrets.env.stripe.webhook_secrets.is_empty(),
             "no dev secret in live mode"
         );
-        assert!(live.razorpay_webhook_secrets.is_empty());
-        assert_eq!(live.razorpay_key_secret.unwrap().expose(), "k");
+        assert!(live.secrets.env.razorpay.webhook_secrets.is_empty());
+        assert_eq!(
+            live.secrets
+                .env
+                .razorpay
+                .api_secret
+                .clone()
+                .unwrap()
+                .expose(),
+            "k"
+        );
     }
 
     #[test]

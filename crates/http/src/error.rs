@@ -173,7 +173,7 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::Unavailable(_) => Self::unavailable("service_unavailable", &e),
             StoreError::InvalidCursor => Self::field("cursor", "is not a cursor this API returned"),
-            StoreError::Corrupt(_) => Self::internal(&e),
+            StoreError::Corrupt(_) | StoreError::Backend(_) => Self::internal(&e),
         }
     }
 }

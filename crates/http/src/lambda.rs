@@ -51,9 +51,8 @@ pub fn memory_adapters(
     let queue = Arc::new(InMemoryQueue::default());
     let publisher = Arc::new(InMemoryPublisher::default());
     let secrets = StaticSecrets {
-        stripe_webhook: config.stripe_webhook_secrets.clone(),
-        razorpay_webhook: config.razorpay_webhook_secrets.clone(),
-        razorpay_key_secret: config.razorpay_key_secret.clone(),
+        stripe: config.secrets.env.stripe.clone(),
+        razorpay: config.secrets.env.razorpay.clone(),
     };
     let adapters = Adapters {
         store,

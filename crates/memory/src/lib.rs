@@ -5,6 +5,7 @@
 mod catalog;
 mod clock;
 mod ids;
+mod invoices;
 mod queue;
 mod secrets;
 mod store;
@@ -12,6 +13,7 @@ mod store;
 pub use catalog::{CatalogError, demo_catalog, parse_catalog};
 pub use clock::{ManualClock, SystemClock};
 pub use ids::RandomIds;
+pub use invoices::InMemoryInvoices;
 pub use queue::{InMemoryPublisher, InMemoryQueue};
 pub use secrets::StaticSecrets;
 pub use store::InMemoryStore;

@@ -1,16 +1,14 @@
 //! Provider secrets from the environment: the local counterpart of the Secrets Manager source.
 
 use async_trait::async_trait;
-use oms_core::ports::{SecretError, SecretSource};
+use oms_core::ports::{ProviderSecrets, SecretError, SecretSource};
 use oms_core::{ProviderKind, Secret};
 
-/// Fixed secrets, read once at start-up. Each provider may list several webhook secrets
-/// (current first, then the previous one during a rotation).
+/// Fixed secrets, read once at start-up.
 #[derive(Debug, Clone, Default)]
 pub struct StaticSecrets {
-    pub stripe_webhook: Vec<Secret>,
-    pub razorpay_webhook: Vec<Secret>,
-    pub razorpay_key_secret: Option<Secret>,
+    pub stripe: ProviderSecrets,
+    pub razorpay: ProviderSecrets,
 }
 
 impl StaticSecrets {
@@ -26,14 +24,10 @@ impl StaticSecrets {
 
 #[async_trait]
 impl SecretSource for StaticSecrets {
-    async fn webhook_secrets(&self, provider: ProviderKind) -> Result<Vec<Secret>, SecretError> {
-        Ok(match provider {
-            ProviderKind::Stripe => self.stripe_webhook.clone(),
-            ProviderKind::Razorpay => self.razorpay_webhook.clone(),
+    async fn provider(&self, kind: ProviderKind) -> Result<ProviderSecrets, SecretError> {
+        Ok(match kind {
+            ProviderKind::Stripe => self.stripe.clone(),
+            ProviderKind::Razorpay => self.razorpay.clone(),
         })
-    }
-
-    async fn razorpay_key_secret(&self) -> Result<Option<Secret>, SecretError> {
-        Ok(self.razorpay_key_secret.clone())
     }
 }

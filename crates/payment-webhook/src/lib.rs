@@ -52,8 +52,9 @@ async fn secrets(
 ) -> Result<Vec<oms_core::Secret>, ApiError> {
     state
         .secrets
-        .webhook_secrets(provider)
+        .provider(provider)
         .await
+        .map(|s| s.webhook_secrets)
         .map_err(|e| ApiError::unavailable("service_unavailable", &e))
 }
 
@@ -127,9 +128,10 @@ async fn razorpay_checkout_verify(
 ) -> Result<Json<Value>, ApiError> {
     let key_secret = state
         .secrets
-        .razorpay_key_secret()
+        .provider(ProviderKind::Razorpay)
         .await
         .map_err(|e| ApiError::unavailable("service_unavailable", &e))?
+        .api_secret
         .ok_or_else(|| ApiError::internal(&SignatureError::NoSecret))?;
     let viewer = caller.viewer(header(&headers, "x-order-token").map(str::to_owned));
     let order = verify_razorpay(

@@ -10,7 +10,23 @@ pub mod stripe;
 
 use std::time::Duration;
 
-use oms_core::ports::ProviderError;
+use oms_core::ports::{ProviderError, SecretSource};
+use oms_core::{ProviderKind, Secret};
+
+/// The provider's API secret, read from the secret source at each call (it caches).
+async fn api_secret(
+    secrets: &dyn SecretSource,
+    kind: ProviderKind,
+) -> Result<Secret, ProviderError> {
+    secrets
+        .provider(kind)
+        .await
+        .map_err(|e| ProviderError::Unavailable(format!("{}: {e}", kind.as_str())))?
+        .api_secret
+        .ok_or_else(|| {
+            ProviderError::Unavailable(format!("{}: no API secret configured", kind.as_str()))
+        })
+}
 
 /// One HTTP client per process, shared by the live adapters: connection reuse matters on Lambda.
 pub fn http_client() -> reqwest::Client {

@@ -3,27 +3,37 @@
 //! order id travels in `notes.orderId` and `receipt`.
 
 use async_trait::async_trait;
-use oms_core::ports::{CheckoutRequest, PaymentProvider, ProviderError};
-use oms_core::{PaymentInfo, ProviderKind, Secret};
+use std::sync::Arc;
+
+use oms_core::ports::{CheckoutRequest, PaymentProvider, ProviderError, SecretSource};
+use oms_core::{PaymentInfo, ProviderKind};
 use serde_json::{Value, json};
 
 #[derive(Debug, Clone)]
 pub struct RazorpayConfig {
-    /// Public key id (`rzp_live_…` / `rzp_test_…`), also handed to storefronts.
-    pub key_id: String,
-    pub key_secret: Secret,
     /// `https://api.razorpay.com`, or a local stub in tests.
     pub api_base: String,
 }
 
+/// The key id and key secret come from the [`SecretSource`] at each call, so a rotation needs
+/// no redeploy.
 pub struct RazorpayOrders {
     http: reqwest::Client,
     config: RazorpayConfig,
+    secrets: Arc<dyn SecretSource>,
 }
 
 impl RazorpayOrders {
-    pub fn new(http: reqwest::Client, config: RazorpayConfig) -> Self {
-        Self { http, config }
+    pub fn new(
+        http: reqwest::Client,
+        config: RazorpayConfig,
+        secrets: Arc<dyn SecretSource>,
+    ) -> Self {
+        Self {
+            http,
+            config,
+            secrets,
+        }
     }
 
     /// The JSON body of the Create Order request.
@@ -49,11 +59,21 @@ impl PaymentProvider for RazorpayOrders {
 
     #[tracing::instrument(skip_all, fields(order_id = %req.order_id))]
     async fn create_checkout(&self, req: &CheckoutRequest) -> Result<PaymentInfo, ProviderError> {
+        let secrets = self
+            .secrets
+            .provider(ProviderKind::Razorpay)
+            .await
+            .map_err(|e| ProviderError::Unavailable(format!("razorpay: {e}")))?;
+        let (Some(key_id), Some(secret)) = (secrets.key_id, secrets.api_secret) else {
+            return Err(ProviderError::Unavailable(
+                "razorpay: no key id or key secret configured".into(),
+            ));
+        };
         let url = format!("{}/v1/orders", self.config.api_base.trim_end_matches('/'));
         let res = self
             .http
             .post(url)
-            .basic_auth(&self.config.key_id, Some(self.config.key_secret.expose()))
+            .basic_auth(&key_id, Some(secret.expose()))
             .json(&Self::body(req))
             .send()
             .await;
@@ -67,7 +87,7 @@ impl PaymentProvider for RazorpayOrders {
             provider_order_id: id.to_owned(),
             provider_payment_id: None,
             checkout_url: None,
-            key_id: Some(self.config.key_id.clone()),
+            key_id: Some(key_id),
             captured: None,
         })
     }

@@ -5,12 +5,15 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use oms_core::ports::{CheckoutRequest, PaymentProvider, ProviderError};
-use oms_core::{PaymentInfo, ProviderKind, Secret};
+use std::sync::Arc;
 
+use oms_core::ports::{CheckoutRequest, PaymentProvider, ProviderError, SecretSource};
+use oms_core::{PaymentInfo, ProviderKind};
+
+/// Stripe's non-secret settings; the secret key comes from the [`SecretSource`] at each call,
+/// so a rotation needs no redeploy.
 #[derive(Debug, Clone)]
 pub struct StripeConfig {
-    pub secret_key: Secret,
     /// `https://api.stripe.com`, or a local stub in tests.
     pub api_base: String,
     /// Where Stripe sends the buyer after paying (`{CHECKOUT_SESSION_ID}` is substituted).
@@ -21,6 +24,7 @@ pub struct StripeConfig {
 pub struct StripeCheckout {
     http: reqwest::Client,
     config: StripeConfig,
+    secrets: Arc<dyn SecretSource>,
 }
 
 /// Stripe accepts a session expiry between 30 minutes and 24 hours after creation.
@@ -28,8 +32,16 @@ const MIN_SESSION: Duration = Duration::from_secs(31 * 60);
 const MAX_SESSION: Duration = Duration::from_secs(23 * 60 * 60 + 55 * 60);
 
 impl StripeCheckout {
-    pub fn new(http: reqwest::Client, config: StripeConfig) -> Self {
-        Self { http, config }
+    pub fn new(
+        http: reqwest::Client,
+        config: StripeConfig,
+        secrets: Arc<dyn SecretSource>,
+    ) -> Self {
+        Self {
+            http,
+            config,
+            secrets,
+        }
     }
 
     /// The form fields of the Create Session request.
@@ -84,6 +96,7 @@ impl PaymentProvider for StripeCheckout {
 
     #[tracing::instrument(skip_all, fields(order_id = %req.order_id))]
     async fn create_checkout(&self, req: &CheckoutRequest) -> Result<PaymentInfo, ProviderError> {
+        let key = crate::api_secret(self.secrets.as_ref(), ProviderKind::Stripe).await?;
         let url = format!(
             "{}/v1/checkout/sessions",
             self.config.api_base.trim_end_matches('/')
@@ -91,7 +104,7 @@ impl PaymentProvider for StripeCheckout {
         let res = self
             .http
             .post(url)
-            .bearer_auth(self.config.secret_key.expose())
+            .bearer_auth(key.expose())
             // Retrying our own request must not open a second session.
             .header(
                 "Idempotency-Key",

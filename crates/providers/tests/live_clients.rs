@@ -9,10 +9,11 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::IntoResponse;
 use oms_core::customer::{Customer, Email};
-use oms_core::ports::{CheckoutRequest, PaymentProvider, ProviderError};
+use oms_core::ports::{CheckoutRequest, PaymentProvider, ProviderError, ProviderSecrets};
 use oms_core::{
     Currency, Money, OrderId, OrderLine, OrderNumber, Quantity, Secret, Sku, Timestamp,
 };
+use oms_memory::StaticSecrets;
 use oms_providers::razorpay::{RazorpayConfig, RazorpayOrders};
 use oms_providers::stripe::{StripeCheckout, StripeConfig};
 
@@ -85,15 +86,29 @@ fn request() -> CheckoutRequest {
     }
 }
 
+fn secrets() -> Arc<StaticSecrets> {
+    Arc::new(StaticSecrets {
+        stripe: ProviderSecrets {
+            api_secret: Some(Secret::new("sk_test_123")),
+            ..Default::default()
+        },
+        razorpay: ProviderSecrets {
+            api_secret: Some(Secret::new("rzp_secret_xyz")),
+            key_id: Some("rzp_test_abc".into()),
+            ..Default::default()
+        },
+    })
+}
+
 fn stripe(base: &str) -> StripeCheckout {
     StripeCheckout::new(
         oms_providers::http_client(),
         StripeConfig {
-            secret_key: Secret::new("sk_test_123"),
             api_base: base.into(),
             success_url: "https://shop.example/thanks?session={CHECKOUT_SESSION_ID}".into(),
             cancel_url: "https://shop.example/cart".into(),
         },
+        secrets(),
     )
 }
 
@@ -101,10 +116,9 @@ fn razorpay(base: &str) -> RazorpayOrders {
     RazorpayOrders::new(
         oms_providers::http_client(),
         RazorpayConfig {
-            key_id: "rzp_test_abc".into(),
-            key_secret: Secret::new("rzp_secret_xyz"),
             api_base: base.into(),
         },
+        secrets(),
     )
 }
 

@@ -1,0 +1,187 @@
+//! Creates what the service needs when it is missing: the table (with its indexes and TTL), the
+//! post-payment queue and its dead-letter queue, the topics and the invoice bucket. Used by the
+//! dev server with `DEV_BACKEND=aws` (against a local AWS API server or an account) and by the
+//! tests; production resources come from the SAM template.
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+};
+use aws_sdk_sqs::types::QueueAttributeName;
+use oms_core::ports::StoreError;
+
+use crate::AwsClients;
+use crate::dynamo::sdk_error;
+
+fn build<T, E: std::fmt::Display>(r: Result<T, E>) -> Result<T, StoreError> {
+    r.map_err(|e| StoreError::Backend(format!("request construction: {e}")))
+}
+
+fn key(name: &str, kind: KeyType) -> Result<KeySchemaElement, StoreError> {
+    build(
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build(),
+    )
+}
+
+fn attr(name: &str) -> Result<AttributeDefinition, StoreError> {
+    build(
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build(),
+    )
+}
+
+fn gsi(name: &str) -> Result<GlobalSecondaryIndex, StoreError> {
+    build(
+        GlobalSecondaryIndex::builder()
+            .index_name(name)
+            .key_schema(key(&format!("{name}PK"), KeyType::Hash)?)
+            .key_schema(key(&format!("{name}SK"), KeyType::Range)?)
+            .projection(
+                Projection::builder()
+                    .projection_type(ProjectionType::All)
+                    .build(),
+            )
+            .build(),
+    )
+}
+
+/// The single table of `DESIGN.md` §3: `PK`/`SK`, `GSI1` (a user's orders), `GSI2` (sparse:
+/// catalog, unpaid orders by expiry, fulfilment outbox), TTL on `ttl`.
+pub async fn ensure_table(clients: &AwsClients, table: &str) -> Result<(), StoreError> {
+    let ddb = &clients.dynamodb;
+    match ddb.describe_table().table_name(table).send().await {
+        Ok(_) => return Ok(()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|se| se.is_resource_not_found_exception()) => {}
+        Err(e) => return Err(sdk_error("describe table", e)),
+    }
+    let created = ddb
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(key("PK", KeyType::Hash)?)
+        .key_schema(key("SK", KeyType::Range)?)
+        .attribute_definitions(attr("PK")?)
+        .attribute_definitions(attr("SK")?)
+        .attribute_definitions(attr("GSI1PK")?)
+        .attribute_definitions(attr("GSI1SK")?)
+        .attribute_definitions(attr("GSI2PK")?)
+        .attribute_definitions(attr("GSI2SK")?)
+        .global_secondary_indexes(gsi("GSI1")?)
+        .global_secondary_indexes(gsi("GSI2")?)
+        .send()
+        .await;
+    match created {
+        Ok(_) => {}
+        // Someone else created it meanwhile.
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|se| se.is_resource_in_use_exception()) => {}
+        Err(e) => return Err(sdk_error("create table", e)),
+    }
+    for _ in 0..100 {
+        let status = ddb
+            .describe_table()
+            .table_name(table)
+            .send()
+            .await
+            .map_err(|e| sdk_error("describe table", e))?
+            .table
+            .and_then(|t| t.table_status)
+            .map(|s| s.as_str().to_owned());
+        if status.as_deref() == Some("ACTIVE") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    ddb.update_time_to_live()
+        .table_name(table)
+        .time_to_live_specification(build(
+            TimeToLiveSpecification::builder()
+                .attribute_name("ttl")
+                .enabled(true)
+                .build(),
+        )?)
+        .send()
+        .await
+        .map_err(|e| sdk_error("enable TTL", e))?;
+    Ok(())
+}
+
+/// The queue `name` with a dead-letter queue `<name>-dlq` after `max_receives`; returns the
+/// queue URL.
+pub async fn ensure_queue(
+    clients: &AwsClients,
+    name: &str,
+    max_receives: u32,
+) -> Result<String, StoreError> {
+    let sqs = &clients.sqs;
+    let dlq_url = sqs
+        .create_queue()
+        .queue_name(format!("{name}-dlq"))
+        .send()
+        .await
+        .map_err(|e| StoreError::Backend(format!("create DLQ: {}", crate::error_text(&e))))?
+        .queue_url
+        .unwrap_or_default();
+    let dlq_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&dlq_url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .map_err(|e| StoreError::Backend(format!("DLQ arn: {}", crate::error_text(&e))))?
+        .attributes
+        .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
+        .unwrap_or_default();
+    let redrive = serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receives.to_string()});
+    Ok(sqs
+        .create_queue()
+        .queue_name(name)
+        .attributes(QueueAttributeName::RedrivePolicy, redrive.to_string())
+        .attributes(QueueAttributeName::VisibilityTimeout, "60")
+        .send()
+        .await
+        .map_err(|e| StoreError::Backend(format!("create queue: {}", crate::error_text(&e))))?
+        .queue_url
+        .unwrap_or_default())
+}
+
+/// The topic `name`; returns its ARN.
+pub async fn ensure_topic(clients: &AwsClients, name: &str) -> Result<String, StoreError> {
+    Ok(clients
+        .sns
+        .create_topic()
+        .name(name)
+        .send()
+        .await
+        .map_err(|e| StoreError::Backend(format!("create topic: {}", crate::error_text(&e))))?
+        .topic_arn
+        .unwrap_or_default())
+}
+
+pub async fn ensure_bucket(clients: &AwsClients, bucket: &str) -> Result<(), StoreError> {
+    match clients.s3.head_bucket().bucket(bucket).send().await {
+        Ok(_) => Ok(()),
+        Err(_) => {
+            clients
+                .s3
+                .create_bucket()
+                .bucket(bucket)
+                .send()
+                .await
+                .map_err(|e| {
+                    StoreError::Backend(format!("create bucket: {}", crate::error_text(&e)))
+                })?;
+            Ok(())
+        }
+    }
+}

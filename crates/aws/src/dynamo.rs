@@ -1,0 +1,1058 @@
+//! The DynamoDB store: every [`OrderStore`] operation on the single table of `DESIGN.md` §3.
+//!
+//! | item | PK | SK | indexes |
+//! |---|---|---|---|
+//! | order | `ORDER#<id>` | `ORDER` | GSI1 `USER#<sub>` / `<createdAt>#<id>`; GSI2 `UNPAID` / `<expiresAt>#<id>` while unpaid |
+//! | product | `PRODUCT#<sku>` | `PRODUCT` | GSI2 `PRODUCT` / `<sku>` |
+//! | payment reference | `PAYREF#<provider>#<providerId>` | `PAYREF` | |
+//! | provider event | `EVENT#<provider>#<eventId>` | `EVENT` | TTL |
+//! | idempotency key | `IDEMP#<scope>` | `IDEMP` | TTL |
+//! | fulfilment outbox | `OUTBOX#<orderId>` | `OUTBOX` | GSI2 `OUTBOX` / `<createdAt>#<id>` |
+//!
+//! Writes that must hold together are one `TransactWriteItems`; a cancelled transaction is
+//! decoded from its cancellation reasons (which carry the old item, thanks to
+//! `ReturnValuesOnConditionCheckFailure = ALL_OLD`) into the port's typed outcomes.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, CancellationReason, KeysAndAttributes, Put,
+    ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use oms_core::ports::{
+    CommitOutcome, CreateOutcome, EventCommit, EventOutcome, EventRecord, IdempotencyRecord,
+    OrderPage, OrderStore, OutboxEntry, StockShortage, StoreError,
+};
+use oms_core::{Currency, Money, Order, OrderId, Product, ProviderKind, Sku, Timestamp, UserId};
+use serde::{Deserialize, Serialize};
+
+type Item = HashMap<String, AttributeValue>;
+
+/// The store on one DynamoDB table (`TABLE_NAME`).
+#[derive(Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+/// Conflicting transactions (two writers on one item at once) are retried this many times
+/// before the caller sees a retryable error.
+const TRANSACTION_ATTEMPTS: u32 = 6;
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn key(pk: String, sk: &str) -> Item {
+    HashMap::from([("PK".to_owned(), s(pk)), ("SK".to_owned(), s(sk))])
+}
+
+fn order_pk(id: &OrderId) -> String {
+    format!("ORDER#{id}")
+}
+
+fn product_pk(sku: &Sku) -> String {
+    format!("PRODUCT#{sku}")
+}
+
+fn payref_pk(provider: ProviderKind, reference: &str) -> String {
+    format!("PAYREF#{}#{reference}", provider.as_str())
+}
+
+fn event_pk(provider: ProviderKind, event_id: &str) -> String {
+    format!("EVENT#{}#{event_id}", provider.as_str())
+}
+
+fn outbox_pk(id: &OrderId) -> String {
+    format!("OUTBOX#{id}")
+}
+
+/// Maps an SDK failure to the port's error: throttling, timeouts and connection trouble are
+/// transient (`Unavailable`, answered 503); anything else is a `Backend` error (500). Both make
+/// a provider retry; neither is swallowed.
+pub(crate) fn sdk_error<
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+>(
+    op: &str,
+    e: SdkError<E, R>,
+) -> StoreError {
+    let transient_code = |code: Option<&str>| {
+        matches!(
+            code,
+            Some(
+                "ThrottlingException"
+                    | "ProvisionedThroughputExceededException"
+                    | "RequestLimitExceeded"
+                    | "InternalServerError"
+                    | "ServiceUnavailable"
+                    | "TransactionInProgressException"
+            )
+        )
+    };
+    match &e {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            StoreError::Unavailable(format!("{op}: {}", crate::error_text(&e)))
+        }
+        SdkError::ServiceError(se) if transient_code(se.err().code()) => {
+            StoreError::Unavailable(format!("{op}: {}", crate::error_text(&e)))
+        }
+        _ => StoreError::Backend(format!("{op}: {}", crate::error_text(&e))),
+    }
+}
+
+fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("{what}: {e}"))
+}
+
+fn build<T, E: std::fmt::Display>(r: Result<T, E>) -> Result<T, StoreError> {
+    r.map_err(|e| StoreError::Backend(format!("request construction: {e}")))
+}
+
+#[derive(Serialize, Deserialize)]
+struct OrderItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    #[serde(rename = "GSI1PK", default, skip_serializing_if = "Option::is_none")]
+    gsi1pk: Option<String>,
+    #[serde(rename = "GSI1SK", default, skip_serializing_if = "Option::is_none")]
+    gsi1sk: Option<String>,
+    #[serde(rename = "GSI2PK", default, skip_serializing_if = "Option::is_none")]
+    gsi2pk: Option<String>,
+    #[serde(rename = "GSI2SK", default, skip_serializing_if = "Option::is_none")]
+    gsi2sk: Option<String>,
+    status: String,
+    version: u64,
+    data: Order,
+}
+
+fn order_item(o: &Order) -> Result<Item, StoreError> {
+    let user = o.user_id().map(|u| format!("USER#{u}"));
+    let unpaid = o.status().is_unpaid();
+    let item = OrderItem {
+        pk: order_pk(o.id()),
+        sk: "ORDER".into(),
+        gsi1sk: user
+            .as_ref()
+            .map(|_| format!("{}#{}", o.created_at(), o.id())),
+        gsi1pk: user,
+        gsi2pk: unpaid.then(|| "UNPAID".to_owned()),
+        gsi2sk: unpaid.then(|| format!("{}#{}", o.expires_at(), o.id())),
+        status: o.status().as_str().into(),
+        version: o.version(),
+        data: o.clone(),
+    };
+    serde_dynamo::to_item(item).map_err(|e| corrupt("encoding an order", e))
+}
+
+fn order_from(item: Item) -> Result<Order, StoreError> {
+    let it: OrderItem =
+        serde_dynamo::from_item(item).map_err(|e| corrupt("decoding an order", e))?;
+    Ok(it.data)
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ProductItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    #[serde(rename = "GSI2PK")]
+    gsi2pk: String,
+    #[serde(rename = "GSI2SK")]
+    gsi2sk: String,
+    sku: String,
+    name: String,
+    unit_price: i64,
+    currency: String,
+    available: u32,
+}
+
+fn product_from(item: Item) -> Result<Product, StoreError> {
+    let p: ProductItem =
+        serde_dynamo::from_item(item).map_err(|e| corrupt("decoding a product", e))?;
+    let currency = Currency::parse_any(&p.currency).map_err(|e| corrupt("product currency", e))?;
+    Ok(Product {
+        sku: Sku::parse(&p.sku).map_err(|e| corrupt("product sku", e))?,
+        name: p.name,
+        unit_price: Money::new(p.unit_price, currency).map_err(|e| corrupt("product price", e))?,
+        available: p.available,
+    })
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct IdempotencyItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    scope: String,
+    request_hash: String,
+    order_id: OrderId,
+    response: String,
+    created_at: Timestamp,
+    expires_at: Timestamp,
+    expires_at_ms: i64,
+    /// DynamoDB TTL (epoch seconds).
+    ttl: i64,
+}
+
+fn idempotency_item(r: &IdempotencyRecord) -> Result<Item, StoreError> {
+    serde_dynamo::to_item(IdempotencyItem {
+        pk: format!("IDEMP#{}", r.scope),
+        sk: "IDEMP".into(),
+        scope: r.scope.clone(),
+        request_hash: r.request_hash.clone(),
+        order_id: r.order_id.clone(),
+        response: r.response.clone(),
+        created_at: r.created_at,
+        expires_at: r.expires_at,
+        expires_at_ms: r.expires_at.unix_millis(),
+        ttl: r.expires_at.unix_seconds(),
+    })
+    .map_err(|e| corrupt("encoding an idempotency record", e))
+}
+
+fn idempotency_from(item: Item) -> Result<IdempotencyRecord, StoreError> {
+    let i: IdempotencyItem =
+        serde_dynamo::from_item(item).map_err(|e| corrupt("decoding an idempotency record", e))?;
+    Ok(IdempotencyRecord {
+        scope: i.scope,
+        request_hash: i.request_hash,
+        order_id: i.order_id,
+        response: i.response,
+        created_at: i.created_at,
+        expires_at: i.expires_at,
+    })
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EventItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    provider: ProviderKind,
+    event_id: String,
+    event_type: String,
+    received_at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    order_id: Option<OrderId>,
+    outcome: String,
+    detail: String,
+    payload: String,
+    expires_at: Timestamp,
+    ttl: i64,
+}
+
+fn event_item(r: &EventRecord) -> Result<Item, StoreError> {
+    serde_dynamo::to_item(EventItem {
+        pk: event_pk(r.provider, &r.event_id),
+        sk: "EVENT".into(),
+        provider: r.provider,
+        event_id: r.event_id.clone(),
+        event_type: r.event_type.clone(),
+        received_at: r.received_at,
+        order_id: r.order_id.clone(),
+        outcome: r.outcome.as_str().into(),
+        detail: r.detail.clone(),
+        payload: r.payload.clone(),
+        expires_at: r.expires_at,
+        ttl: r.expires_at.unix_seconds(),
+    })
+    .map_err(|e| corrupt("encoding an event record", e))
+}
+
+fn event_from(item: Item) -> Result<EventRecord, StoreError> {
+    let e: EventItem =
+        serde_dynamo::from_item(item).map_err(|e| corrupt("decoding an event", e))?;
+    Ok(EventRecord {
+        provider: e.provider,
+        event_id: e.event_id,
+        event_type: e.event_type,
+        received_at: e.received_at,
+        order_id: e.order_id,
+        outcome: EventOutcome::parse(&e.outcome)
+            .ok_or_else(|| corrupt("event outcome", &e.outcome))?,
+        detail: e.detail,
+        payload: e.payload,
+        expires_at: e.expires_at,
+    })
+}
+
+fn outbox_item(o: &OutboxEntry) -> Item {
+    let mut item = key(outbox_pk(&o.order_id), "OUTBOX");
+    item.insert("orderId".into(), s(o.order_id.as_str()));
+    item.insert("createdAt".into(), s(o.created_at.to_string()));
+    item.insert("leaseUntil".into(), n(o.lease_until.unix_millis()));
+    item.insert("GSI2PK".into(), s("OUTBOX"));
+    item.insert(
+        "GSI2SK".into(),
+        s(format!("{}#{}", o.created_at, o.order_id)),
+    );
+    item
+}
+
+fn payref_item(provider: ProviderKind, reference: &str, order_id: &OrderId) -> Item {
+    let mut item = key(payref_pk(provider, reference), "PAYREF");
+    item.insert("orderId".into(), s(order_id.as_str()));
+    item
+}
+
+/// The reason a cancelled transaction gives for item `i`.
+fn reason(reasons: &[CancellationReason], i: usize) -> Option<&str> {
+    reasons
+        .get(i)
+        .and_then(CancellationReason::code)
+        .filter(|c| *c != "None")
+}
+
+/// What a cancelled transaction means, item by item.
+enum Cancelled {
+    /// Some item's condition failed: the caller decodes which.
+    Conditions(Vec<CancellationReason>),
+    /// Another transaction touched an item at the same time: retry.
+    Conflict,
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    fn put(&self, item: Item) -> aws_sdk_dynamodb::types::builders::PutBuilder {
+        Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+    }
+
+    /// `SET available = available - :q` if at least `:q` are available.
+    fn take_stock(&self, sku: &Sku, q: u32) -> Result<TransactWriteItem, StoreError> {
+        Ok(TransactWriteItem::builder()
+            .update(build(
+                Update::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(key(product_pk(sku), "PRODUCT")))
+                    .update_expression("SET available = available - :q")
+                    .condition_expression("available >= :q")
+                    .expression_attribute_values(":q", n(q))
+                    .return_values_on_condition_check_failure(
+                        ReturnValuesOnConditionCheckFailure::AllOld,
+                    )
+                    .build(),
+            )?)
+            .build())
+    }
+
+    fn give_stock(&self, sku: &Sku, q: u32) -> Result<TransactWriteItem, StoreError> {
+        Ok(TransactWriteItem::builder()
+            .update(build(
+                Update::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(key(product_pk(sku), "PRODUCT")))
+                    .update_expression("SET available = available + :q")
+                    .condition_expression("attribute_exists(PK)")
+                    .expression_attribute_values(":q", n(q))
+                    .build(),
+            )?)
+            .build())
+    }
+
+    /// Runs one transaction, retrying conflicts with another writer.
+    async fn transact(
+        &self,
+        items: Vec<TransactWriteItem>,
+        op: &str,
+    ) -> Result<Result<(), Cancelled>, StoreError> {
+        for attempt in 0..TRANSACTION_ATTEMPTS {
+            let res = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await;
+            let e = match res {
+                Ok(_) => return Ok(Ok(())),
+                Err(e) => e,
+            };
+            let reasons = match e.as_service_error() {
+                Some(TransactWriteItemsError::TransactionCanceledException(c)) => {
+                    c.cancellation_reasons().to_vec()
+                }
+                _ => return Err(sdk_error(op, e)),
+            };
+            let conflict = reasons
+                .iter()
+                .any(|r| matches!(r.code(), Some("TransactionConflict" | "ThrottlingError")));
+            let failed_condition = reasons
+                .iter()
+                .any(|r| r.code() == Some("ConditionalCheckFailed"));
+            if failed_condition {
+                return Ok(Err(Cancelled::Conditions(reasons)));
+            }
+            if !conflict {
+                return Err(StoreError::Backend(format!(
+                    "{op}: transaction cancelled: {reasons:?}"
+                )));
+            }
+            let backoff =
+                Duration::from_millis(10 * 2u64.pow(attempt) + u64::from(attempt * 7 % 11));
+            tracing::debug!(op, attempt, "transaction conflict; retrying");
+            tokio::time::sleep(backoff).await;
+        }
+        Ok(Err(Cancelled::Conflict))
+    }
+
+    async fn get_item(&self, pk: String, sk: &str, op: &str) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(pk, sk)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error(op, e))?;
+        Ok(out.item)
+    }
+
+    /// Writes (or replaces) catalog products: for seeding a table.
+    pub async fn put_products(&self, products: &[Product]) -> Result<(), StoreError> {
+        for p in products {
+            let item = serde_dynamo::to_item(ProductItem {
+                pk: product_pk(&p.sku),
+                sk: "PRODUCT".into(),
+                gsi2pk: "PRODUCT".into(),
+                gsi2sk: p.sku.to_string(),
+                sku: p.sku.to_string(),
+                name: p.name.clone(),
+                unit_price: p.unit_price.minor(),
+                currency: p.unit_price.currency().as_str().into(),
+                available: p.available,
+            })
+            .map_err(|e| corrupt("encoding a product", e))?;
+            self.client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .send()
+                .await
+                .map_err(|e| sdk_error("put product", e))?;
+        }
+        Ok(())
+    }
+
+    /// Outbox entries created before `before`, oldest first (for the sweep).
+    pub async fn outbox_before(
+        &self,
+        before: Timestamp,
+        limit: i32,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("GSI2")
+            .key_condition_expression("GSI2PK = :p AND GSI2SK < :before")
+            .expression_attribute_values(":p", s("OUTBOX"))
+            .expression_attribute_values(":before", s(before.to_string()))
+            .limit(limit)
+            .send()
+            .await
+            .map_err(|e| sdk_error("query outbox", e))?;
+        out.items()
+            .iter()
+            .map(|it| {
+                let id = it
+                    .get("orderId")
+                    .and_then(|v| v.as_s().ok())
+                    .ok_or_else(|| corrupt("outbox", "no orderId"))?;
+                let created = it
+                    .get("createdAt")
+                    .and_then(|v| v.as_s().ok())
+                    .ok_or_else(|| corrupt("outbox", "no createdAt"))?;
+                let lease = it
+                    .get("leaseUntil")
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0);
+                Ok(OutboxEntry {
+                    order_id: OrderId::parse(id).map_err(|e| corrupt("outbox order id", e))?,
+                    created_at: Timestamp::parse(created)
+                        .map_err(|e| corrupt("outbox createdAt", e))?,
+                    lease_until: Timestamp::from_unix_millis(lease),
+                })
+            })
+            .collect()
+    }
+}
+
+fn shortages(
+    order: &Order,
+    reasons: &[CancellationReason],
+    first_line_index: usize,
+) -> Vec<StockShortage> {
+    order
+        .lines()
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| reason(reasons, first_line_index + i) == Some("ConditionalCheckFailed"))
+        .map(|(i, line)| StockShortage {
+            sku: line.sku.clone(),
+            requested: line.quantity.get(),
+            available: reasons[first_line_index + i]
+                .item()
+                .and_then(|it| it.get("available"))
+                .and_then(|v| v.as_n().ok())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0),
+        })
+        .collect()
+}
+
+#[derive(Serialize, Deserialize)]
+struct Cursor {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    #[serde(rename = "GSI1PK")]
+    gsi1pk: String,
+    #[serde(rename = "GSI1SK")]
+    gsi1sk: String,
+}
+
+#[async_trait]
+impl OrderStore for DynamoStore {
+    async fn list_products(&self) -> Result<Vec<Product>, StoreError> {
+        let mut products = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name("GSI2")
+                .key_condition_expression("GSI2PK = :p")
+                .expression_attribute_values(":p", s("PRODUCT"))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| sdk_error("list products", e))?;
+            for item in out.items.unwrap_or_default() {
+                products.push(product_from(item)?);
+            }
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(products),
+            }
+        }
+    }
+
+    async fn get_products(&self, skus: &[Sku]) -> Result<Vec<Product>, StoreError> {
+        let mut products = Vec::with_capacity(skus.len());
+        for chunk in skus.chunks(100) {
+            let mut keys: Vec<Item> = chunk
+                .iter()
+                .map(|k| key(product_pk(k), "PRODUCT"))
+                .collect();
+            for attempt in 0..5u32 {
+                if keys.is_empty() {
+                    break;
+                }
+                let request = build(
+                    KeysAndAttributes::builder()
+                        .set_keys(Some(std::mem::take(&mut keys)))
+                        .consistent_read(true)
+                        .build(),
+                )?;
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error("get products", e))?;
+                for item in out
+                    .responses
+                    .unwrap_or_default()
+                    .remove(&self.table)
+                    .unwrap_or_default()
+                {
+                    products.push(product_from(item)?);
+                }
+                keys = out
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.table))
+                    .map(|ka| ka.keys)
+                    .unwrap_or_default();
+                if !keys.is_empty() {
+                    tokio::time::sleep(Duration::from_millis(20 * 2u64.pow(attempt))).await;
+                }
+            }
+            if !keys.is_empty() {
+                return Err(StoreError::Unavailable(
+                    "get products: keys left unprocessed".into(),
+                ));
+            }
+        }
+        Ok(products)
+    }
+
+    async fn get_idempotency(
+        &self,
+        scope: &str,
+        now: Timestamp,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        match self
+            .get_item(format!("IDEMP#{scope}"), "IDEMP", "get idempotency record")
+            .await?
+        {
+            None => Ok(None),
+            Some(item) => Ok(Some(idempotency_from(item)?).filter(|r| r.expires_at > now)),
+        }
+    }
+
+    async fn create_order(
+        &self,
+        order: &Order,
+        idempotency: Option<&IdempotencyRecord>,
+        now: Timestamp,
+    ) -> Result<CreateOutcome, StoreError> {
+        let mut items = vec![
+            TransactWriteItem::builder()
+                .put(build(
+                    self.put(order_item(order)?)
+                        .condition_expression("attribute_not_exists(PK)")
+                        .build(),
+                )?)
+                .build(),
+        ];
+        for line in order.lines() {
+            items.push(self.take_stock(&line.sku, line.quantity.get())?);
+        }
+        let pay = order.payment();
+        items.push(
+            TransactWriteItem::builder()
+                .put(build(
+                    self.put(payref_item(
+                        pay.provider,
+                        &pay.provider_order_id,
+                        order.id(),
+                    ))
+                    .build(),
+                )?)
+                .build(),
+        );
+        let idem_index = items.len();
+        if let Some(rec) = idempotency {
+            items.push(
+                TransactWriteItem::builder()
+                    .put(build(
+                        self.put(idempotency_item(rec)?)
+                            .condition_expression("attribute_not_exists(PK) OR expiresAtMs <= :now")
+                            .expression_attribute_values(":now", n(now.unix_millis()))
+                            .build(),
+                    )?)
+                    .build(),
+            );
+        }
+        match self.transact(items, "create order").await? {
+            Ok(()) => Ok(CreateOutcome::Created),
+            Err(Cancelled::Conflict) => Err(StoreError::Unavailable(
+                "create order: transaction kept conflicting".into(),
+            )),
+            Err(Cancelled::Conditions(reasons)) => {
+                if idempotency.is_some()
+                    && reason(&reasons, idem_index) == Some("ConditionalCheckFailed")
+                {
+                    let old = reasons[idem_index]
+                        .item()
+                        .cloned()
+                        .ok_or_else(|| corrupt("idempotency", "no old item"))?;
+                    return Ok(CreateOutcome::IdempotencyKeyTaken(idempotency_from(old)?));
+                }
+                if reason(&reasons, 0) == Some("ConditionalCheckFailed") {
+                    return Err(StoreError::Corrupt(format!(
+                        "order {} already exists",
+                        order.id()
+                    )));
+                }
+                Ok(CreateOutcome::InsufficientStock(shortages(
+                    order, &reasons, 1,
+                )))
+            }
+        }
+    }
+
+    async fn get_order(&self, id: &OrderId) -> Result<Option<Order>, StoreError> {
+        self.get_item(order_pk(id), "ORDER", "get order")
+            .await?
+            .map(order_from)
+            .transpose()
+    }
+
+    async fn list_orders_for_user(
+        &self,
+        user: &UserId,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<OrderPage, StoreError> {
+        let partition = format!("USER#{user}");
+        let start = match cursor {
+            None => None,
+            Some(c) => {
+                let raw = URL_SAFE_NO_PAD
+                    .decode(c)
+                    .map_err(|_| StoreError::InvalidCursor)?;
+                let c: Cursor =
+                    serde_json::from_slice(&raw).map_err(|_| StoreError::InvalidCursor)?;
+                if c.gsi1pk != partition {
+                    return Err(StoreError::InvalidCursor);
+                }
+                Some(HashMap::from([
+                    ("PK".to_owned(), s(c.pk)),
+                    ("SK".to_owned(), s(c.sk)),
+                    ("GSI1PK".to_owned(), s(c.gsi1pk)),
+                    ("GSI1SK".to_owned(), s(c.gsi1sk)),
+                ]))
+            }
+        };
+        // One more than asked: its presence says whether a next page exists, so the last page
+        // never points at an empty one.
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("GSI1")
+            .key_condition_expression("GSI1PK = :u")
+            .expression_attribute_values(":u", s(partition))
+            .scan_index_forward(false)
+            .limit(limit as i32 + 1)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| sdk_error("list orders", e))?;
+        let mut items = out.items.unwrap_or_default();
+        let more = items.len() > limit as usize;
+        items.truncate(limit as usize);
+        let next_cursor = match (more, items.last()) {
+            (true, Some(last)) => {
+                let get = |k: &str| {
+                    last.get(k)
+                        .and_then(|v| v.as_s().ok())
+                        .cloned()
+                        .unwrap_or_default()
+                };
+                let c = Cursor {
+                    pk: get("PK"),
+                    sk: get("SK"),
+                    gsi1pk: get("GSI1PK"),
+                    gsi1sk: get("GSI1SK"),
+                };
+                Some(
+                    URL_SAFE_NO_PAD
+                        .encode(serde_json::to_vec(&c).map_err(|e| corrupt("cursor", e))?),
+                )
+            }
+            _ => None,
+        };
+        let orders = items
+            .into_iter()
+            .map(order_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(OrderPage {
+            orders,
+            next_cursor,
+        })
+    }
+
+    async fn find_order_by_ref(
+        &self,
+        provider: ProviderKind,
+        reference: &str,
+    ) -> Result<Option<OrderId>, StoreError> {
+        let Some(item) = self
+            .get_item(
+                payref_pk(provider, reference),
+                "PAYREF",
+                "get payment reference",
+            )
+            .await?
+        else {
+            return Ok(None);
+        };
+        let id = item
+            .get("orderId")
+            .and_then(|v| v.as_s().ok())
+            .ok_or_else(|| corrupt("payment reference", "no orderId"))?;
+        OrderId::parse(id)
+            .map(Some)
+            .map_err(|e| corrupt("payment reference", e))
+    }
+
+    async fn get_event(
+        &self,
+        provider: ProviderKind,
+        event_id: &str,
+    ) -> Result<Option<EventRecord>, StoreError> {
+        self.get_item(event_pk(provider, event_id), "EVENT", "get event")
+            .await?
+            .map(event_from)
+            .transpose()
+    }
+
+    async fn commit_event(&self, c: EventCommit<'_>) -> Result<CommitOutcome, StoreError> {
+        let event = event_item(c.record)?;
+        let record_only = c.order.is_none() && c.payment_refs.is_empty() && c.outbox.is_none();
+        if record_only {
+            // One conditional put is enough (and half the cost of a transaction).
+            let res = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(event))
+                .condition_expression("attribute_not_exists(PK)")
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
+                .send()
+                .await;
+            return match res {
+                Ok(_) => Ok(CommitOutcome::Committed),
+                Err(e) => match e.as_service_error() {
+                    Some(aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(cf)) => {
+                        let old = cf.item().cloned().ok_or_else(|| corrupt("event", "no old item"))?;
+                        Ok(CommitOutcome::Duplicate(event_from(old)?))
+                    }
+                    _ => Err(sdk_error("record event", e)),
+                },
+            };
+        }
+        let mut items = vec![
+            TransactWriteItem::builder()
+                .put(build(
+                    self.put(event)
+                        .condition_expression("attribute_not_exists(PK)")
+                        .build(),
+                )?)
+                .build(),
+        ];
+        let order_index = items.len();
+        if let Some((order, expected)) = c.order {
+            items.push(
+                TransactWriteItem::builder()
+                    .put(build(
+                        self.put(order_item(order)?)
+                            .condition_expression("version = :v")
+                            .expression_attribute_values(":v", n(expected))
+                            .build(),
+                    )?)
+                    .build(),
+            );
+        }
+        let lines_index = items.len();
+        if let (Some((order, _)), true) = (c.order, c.reserve_stock) {
+            for line in order.lines() {
+                items.push(self.take_stock(&line.sku, line.quantity.get())?);
+            }
+        }
+        if let Some(order_id) = &c.record.order_id {
+            for r in &c.payment_refs {
+                items.push(
+                    TransactWriteItem::builder()
+                        .put(build(
+                            self.put(payref_item(c.record.provider, r, order_id))
+                                .build(),
+                        )?)
+                        .build(),
+                );
+            }
+        }
+        if let Some(entry) = &c.outbox {
+            items.push(
+                TransactWriteItem::builder()
+                    .put(build(self.put(outbox_item(entry)).build())?)
+                    .build(),
+            );
+        }
+        match self.transact(items, "commit event").await? {
+            Ok(()) => Ok(CommitOutcome::Committed),
+            Err(Cancelled::Conflict) => Err(StoreError::Unavailable(
+                "commit event: transaction kept conflicting".into(),
+            )),
+            Err(Cancelled::Conditions(reasons)) => {
+                if reason(&reasons, 0) == Some("ConditionalCheckFailed") {
+                    let old = reasons[0]
+                        .item()
+                        .cloned()
+                        .ok_or_else(|| corrupt("event", "no old item"))?;
+                    return Ok(CommitOutcome::Duplicate(event_from(old)?));
+                }
+                if c.order.is_some()
+                    && reason(&reasons, order_index) == Some("ConditionalCheckFailed")
+                {
+                    return Ok(CommitOutcome::VersionConflict);
+                }
+                match c.order {
+                    Some((order, _)) if c.reserve_stock => Ok(CommitOutcome::InsufficientStock(
+                        shortages(order, &reasons, lines_index),
+                    )),
+                    _ => Err(StoreError::Backend(format!(
+                        "commit event: unexpected cancellation {reasons:?}"
+                    ))),
+                }
+            }
+        }
+    }
+
+    async fn save_order(
+        &self,
+        order: &Order,
+        expected_version: u64,
+        outbox: Option<&OutboxEntry>,
+    ) -> Result<bool, StoreError> {
+        let put = build(
+            self.put(order_item(order)?)
+                .condition_expression("version = :v")
+                .expression_attribute_values(":v", n(expected_version))
+                .build(),
+        )?;
+        let mut items = vec![TransactWriteItem::builder().put(put).build()];
+        if let Some(entry) = outbox {
+            items.push(
+                TransactWriteItem::builder()
+                    .put(build(self.put(outbox_item(entry)).build())?)
+                    .build(),
+            );
+        }
+        match self.transact(items, "save order").await? {
+            Ok(()) => Ok(true),
+            Err(Cancelled::Conditions(_)) => Ok(false),
+            Err(Cancelled::Conflict) => Err(StoreError::Unavailable(
+                "save order: transaction kept conflicting".into(),
+            )),
+        }
+    }
+
+    async fn cancel_order(&self, order: &Order, expected_version: u64) -> Result<bool, StoreError> {
+        let mut items = vec![
+            TransactWriteItem::builder()
+                .put(build(
+                    self.put(order_item(order)?)
+                        .condition_expression("version = :v")
+                        .expression_attribute_values(":v", n(expected_version))
+                        .build(),
+                )?)
+                .build(),
+        ];
+        for line in order.lines() {
+            items.push(self.give_stock(&line.sku, line.quantity.get())?);
+        }
+        match self.transact(items, "cancel order").await? {
+            Ok(()) => Ok(true),
+            Err(Cancelled::Conditions(reasons))
+                if reason(&reasons, 0) == Some("ConditionalCheckFailed") =>
+            {
+                Ok(false)
+            }
+            Err(Cancelled::Conditions(reasons)) => Err(StoreError::Corrupt(format!(
+                "cancel order: a product is missing: {reasons:?}"
+            ))),
+            Err(Cancelled::Conflict) => Err(StoreError::Unavailable(
+                "cancel order: transaction kept conflicting".into(),
+            )),
+        }
+    }
+
+    async fn claim_outbox(
+        &self,
+        order_id: &OrderId,
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(outbox_pk(order_id), "OUTBOX")))
+            .update_expression("SET leaseUntil = :until")
+            .condition_expression("attribute_exists(PK) AND leaseUntil <= :now")
+            .expression_attribute_values(":until", n(lease_until.unix_millis()))
+            .expression_attribute_values(":now", n(now.unix_millis()))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(sdk_error("claim outbox", e)),
+        }
+    }
+
+    async fn release_outbox(&self, order_id: &OrderId, now: Timestamp) -> Result<(), StoreError> {
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(outbox_pk(order_id), "OUTBOX")))
+            .update_expression("SET leaseUntil = :now")
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_values(":now", n(now.unix_millis()))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(sdk_error("release outbox", e)),
+        }
+    }
+
+    async fn clear_outbox(&self, order_id: &OrderId) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(outbox_pk(order_id), "OUTBOX")))
+            .send()
+            .await
+            .map_err(|e| sdk_error("clear outbox", e))?;
+        Ok(())
+    }
+}
