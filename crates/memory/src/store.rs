@@ -87,15 +87,22 @@ impl InMemoryStore {
     }
 }
 
-/// Cursor = hex of `<createdAt>#<orderId>` of the last order on the page.
-fn encode_cursor(o: &Order) -> String {
-    hex::encode(format!("{}#{}", o.created_at(), o.id()))
+/// Cursor = hex of `<userId>#<createdAt>#<orderId>` of the last order on the page; a cursor
+/// issued for another user is refused.
+fn encode_cursor(user: &UserId, o: &Order) -> String {
+    hex::encode(format!("{user}#{}#{}", o.created_at(), o.id()))
 }
 
-fn decode_cursor(c: &str) -> Result<(Timestamp, OrderId), StoreError> {
+fn decode_cursor(user: &UserId, c: &str) -> Result<(Timestamp, OrderId), StoreError> {
     let raw = hex::decode(c).map_err(|_| StoreError::InvalidCursor)?;
     let s = String::from_utf8(raw).map_err(|_| StoreError::InvalidCursor)?;
-    let (t, id) = s.split_once('#').ok_or(StoreError::InvalidCursor)?;
+    let mut parts = s.splitn(3, '#');
+    let (Some(owner), Some(t), Some(id)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(StoreError::InvalidCursor);
+    };
+    if owner != user.as_str() {
+        return Err(StoreError::InvalidCursor);
+    }
     Ok((
         Timestamp::parse(t).map_err(|_| StoreError::InvalidCursor)?,
         OrderId::parse(id).map_err(|_| StoreError::InvalidCursor)?,
@@ -175,7 +182,7 @@ impl OrderStore for InMemoryStore {
         limit: u32,
         cursor: Option<&str>,
     ) -> Result<OrderPage, StoreError> {
-        let after = cursor.map(decode_cursor).transpose()?;
+        let after = cursor.map(|c| decode_cursor(user, c)).transpose()?;
         let s = self.lock();
         let mut mine: Vec<&Order> = s
             .orders
@@ -191,7 +198,7 @@ impl OrderStore for InMemoryStore {
         let more = mine.len() > limit;
         mine.truncate(limit);
         let next_cursor = if more {
-            mine.last().map(|o| encode_cursor(o))
+            mine.last().map(|o| encode_cursor(user, o))
         } else {
             None
         };

@@ -1,0 +1,46 @@
+# Sourced by scripts: a local AWS API server (moto) for tests and the dev server.
+#   aws_local_start  — create .venv once, install the pinned moto[server], start it on a free
+#                      loopback port, export AWS_ENDPOINT_URL and dummy credentials;
+#   aws_local_stop   — stop it.
+MOTO_VERSION=5.2.5
+
+aws_local_venv() {
+  local venv="${AWS_LOCAL_VENV:-$root/.venv}"
+  if [ ! -x "$venv/bin/moto_server" ] || ! "$venv/bin/pip" show moto 2>/dev/null | grep -q "^Version: ${MOTO_VERSION}$"; then
+    echo "installing moto[server]==${MOTO_VERSION} into $venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]==${MOTO_VERSION}"
+  fi
+  MOTO_BIN="$venv/bin/moto_server"
+}
+
+aws_local_start() {
+  aws_local_venv
+  local port
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+  AWS_LOCAL_LOG=$(mktemp)
+  "$MOTO_BIN" -H 127.0.0.1 -p "$port" >"$AWS_LOCAL_LOG" 2>&1 &
+  AWS_LOCAL_PID=$!
+  for _ in $(seq 1 100); do
+    if curl -fsS "http://127.0.0.1:$port/moto-api/" >/dev/null 2>&1; then
+      break
+    fi
+    if ! kill -0 "$AWS_LOCAL_PID" 2>/dev/null; then
+      echo "moto_server exited:" >&2
+      cat "$AWS_LOCAL_LOG" >&2
+      return 1
+    fi
+    sleep 0.1
+  done
+  export AWS_ENDPOINT_URL="http://127.0.0.1:$port"
+  export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=ap-south-1
+  export AWS_EC2_METADATA_DISABLED=true
+}
+
+aws_local_stop() {
+  if [ -n "${AWS_LOCAL_PID:-}" ]; then
+    kill "$AWS_LOCAL_PID" 2>/dev/null || true
+    wait "$AWS_LOCAL_PID" 2>/dev/null || true
+    AWS_LOCAL_PID=
+  fi
+}
