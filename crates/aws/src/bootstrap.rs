@@ -9,6 +9,7 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
     ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
 };
+use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
 use aws_sdk_sqs::types::QueueAttributeName;
 use oms_core::ports::StoreError;
 
@@ -172,15 +173,20 @@ pub async fn ensure_bucket(clients: &AwsClients, bucket: &str) -> Result<(), Sto
     match clients.s3.head_bucket().bucket(bucket).send().await {
         Ok(_) => Ok(()),
         Err(_) => {
-            clients
-                .s3
-                .create_bucket()
-                .bucket(bucket)
-                .send()
-                .await
-                .map_err(|e| {
-                    StoreError::Backend(format!("create bucket: {}", crate::error_text(&e)))
-                })?;
+            let mut create = clients.s3.create_bucket().bucket(bucket);
+            // Outside us-east-1 a bucket must name its region.
+            if let Some(region) = clients.s3.config().region().map(|r| r.as_ref().to_owned()) {
+                if region != "us-east-1" {
+                    create = create.create_bucket_configuration(
+                        CreateBucketConfiguration::builder()
+                            .location_constraint(BucketLocationConstraint::from(region.as_str()))
+                            .build(),
+                    );
+                }
+            }
+            create.send().await.map_err(|e| {
+                StoreError::Backend(format!("create bucket: {}", crate::error_text(&e)))
+            })?;
             Ok(())
         }
     }
