@@ -34,15 +34,15 @@ async fn a_signed_checkout_session_pays_the_order_once_and_queues_one_job() {
     assert_eq!(order["status"], "paid");
     assert_eq!(order["payment"]["providerPaymentId"], "pi_1");
     assert_eq!(timeline(&order, "payment_succeeded"), 1);
-    assert_eq!(app.jobs_for(&id), 1);
+    assert_eq!(app.jobs_for(&id).await, 1);
 
     // The provider redelivers: still 200, nothing more happens.
     let again = app.stripe_event(&body, STRIPE_SECRET).await;
     assert_eq!(again.status, 200);
     assert_eq!(timeline(&app.order(&id).await, "payment_succeeded"), 1);
-    assert_eq!(app.jobs_for(&id), 1);
+    assert_eq!(app.jobs_for(&id).await, 1);
     assert!(
-        app.server.local.store.outbox().is_empty(),
+        app.outbox_len().await == 0,
         "the job was sent, nothing is owed"
     );
 }
@@ -107,11 +107,8 @@ async fn bad_old_and_other_secret_signatures_are_refused_and_change_nothing() {
 
     let order = app.order(&id).await;
     assert_eq!(order["status"], "pending_payment");
-    assert_eq!(app.jobs_for(&id), 0);
-    assert!(
-        app.server.local.store.events().is_empty(),
-        "nothing was even recorded"
-    );
+    assert_eq!(app.jobs_for(&id).await, 0);
+    assert!(app.events().await.is_empty(), "nothing was even recorded");
 }
 
 #[tokio::test]
@@ -135,7 +132,7 @@ async fn eight_concurrent_deliveries_of_one_event_pay_once_with_one_job() {
     let order = app.order(&id).await;
     assert_eq!(order["status"], "paid");
     assert_eq!(timeline(&order, "payment_succeeded"), 1);
-    assert_eq!(app.jobs_for(&id), 1);
+    assert_eq!(app.jobs_for(&id).await, 1);
 }
 
 #[tokio::test]
@@ -158,7 +155,7 @@ async fn order_paid_and_payment_captured_for_one_payment_count_once() {
     let order = app.order(&id).await;
     assert_eq!(timeline(&order, "payment_succeeded"), 1);
     assert_eq!(order["requiresReview"], false);
-    assert_eq!(app.jobs_for(&id), 1);
+    assert_eq!(app.jobs_for(&id).await, 1);
 }
 
 #[tokio::test]
@@ -306,7 +303,11 @@ async fn a_mismatched_amount_pays_but_holds_the_order_until_an_admin_clears_it()
     assert_eq!(order["status"], "paid");
     assert_eq!(order["requiresReview"], true);
     assert_eq!(order["reviewReason"], "amount_mismatch");
-    assert_eq!(app.jobs_for(&id), 0, "no fulfilment while under review");
+    assert_eq!(
+        app.jobs_for(&id).await,
+        0,
+        "no fulfilment while under review"
+    );
 
     let clear = |auth: Option<String>| {
         let mut req = app
@@ -322,16 +323,16 @@ async fn a_mismatched_amount_pays_but_holds_the_order_until_an_admin_clears_it()
     let r = clear(None).await;
     assert_eq!((r.status, r.error_code()), (401, "unauthorized"));
     let _ = token;
-    assert_eq!(app.jobs_for(&id), 0);
+    assert_eq!(app.jobs_for(&id).await, 0);
 
     let r = clear(Some(app.admin_token("ops-1"))).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["requiresReview"], false);
     assert_eq!(timeline(&r.body, "review_cleared"), 1);
-    assert_eq!(app.jobs_for(&id), 1);
+    assert_eq!(app.jobs_for(&id).await, 1);
     // Clearing again changes nothing and queues nothing more.
     assert_eq!(clear(Some(app.admin_token("ops-1"))).await.status, 200);
-    assert_eq!(app.jobs_for(&id), 1);
+    assert_eq!(app.jobs_for(&id).await, 1);
     let missing = app
         .send(
             app.http
@@ -354,27 +355,19 @@ async fn an_event_for_no_known_order_is_acknowledged_recorded_and_alerted() {
     );
     let r = app.razorpay_event(&body, RAZORPAY_SECRET, "e_ghost").await;
     assert_eq!(r.status, 200);
-    let events = app.server.local.store.events();
+    let events = app.events().await;
     assert_eq!(events.len(), 1);
-    assert_eq!(events[0].outcome.as_str(), "unmatched");
-    assert!(!events[0].payload.is_empty());
-    let alerts = app
-        .server
-        .local
-        .publisher
-        .of_type("ops.unmatched_payment_event");
+    assert_eq!(events[0].0, "unmatched");
+    assert!(
+        !events[0].1.is_empty(),
+        "the payload is kept for investigation"
+    );
+    let alerts = app.alerts("ops.unmatched_payment_event").await;
     assert_eq!(alerts.len(), 1);
-    assert_eq!(alerts[0].body["category"], "payment");
+    assert_eq!(alerts[0]["category"], "payment");
     // A retry of the same event does not alert twice.
     app.razorpay_event(&body, RAZORPAY_SECRET, "e_ghost").await;
-    assert_eq!(
-        app.server
-            .local
-            .publisher
-            .of_type("ops.unmatched_payment_event")
-            .len(),
-        1
-    );
+    assert_eq!(app.alerts("ops.unmatched_payment_event").await.len(), 1);
 }
 
 #[tokio::test]
@@ -390,14 +383,7 @@ async fn unknown_types_and_unreadable_bodies_are_acknowledged_and_recorded() {
             .status,
         200
     );
-    let outcomes: Vec<String> = app
-        .server
-        .local
-        .store
-        .events()
-        .iter()
-        .map(|e| e.outcome.as_str().to_owned())
-        .collect();
+    let outcomes: Vec<String> = app.events().await.into_iter().map(|e| e.0).collect();
     assert_eq!(outcomes, vec!["ignored", "ignored"]);
 }
 
@@ -406,7 +392,7 @@ async fn a_queue_outage_is_a_5xx_and_the_providers_retry_sends_the_job() {
     let app = TestApp::spawn().await;
     let (id, rzp, _, amount) = app.guest_order("CHAI-250G", 1, "razorpay").await;
     let body = razorpay_payment_event("payment.captured", "pay_q", &rzp, Some(&id), inr(amount));
-    app.server.local.queue.fail_next(1);
+    app.fail_next_sends(1);
     let r = app.razorpay_event(&body, RAZORPAY_SECRET, "e_q").await;
     assert_eq!(r.status, 503, "{}", r.text);
     assert_eq!(r.error_code(), "service_unavailable");
@@ -415,13 +401,13 @@ async fn a_queue_outage_is_a_5xx_and_the_providers_retry_sends_the_job() {
         "paid",
         "the money is recorded"
     );
-    assert_eq!(app.jobs_for(&id), 0);
-    assert_eq!(app.server.local.store.outbox().len(), 1, "the job is owed");
+    assert_eq!(app.jobs_for(&id).await, 0);
+    assert_eq!(app.outbox_len().await, 1, "the job is owed");
 
     let retry = app.razorpay_event(&body, RAZORPAY_SECRET, "e_q").await;
     assert_eq!(retry.status, 200);
-    assert_eq!(app.jobs_for(&id), 1);
-    assert!(app.server.local.store.outbox().is_empty());
+    assert_eq!(app.jobs_for(&id).await, 1);
+    assert!(app.outbox_len().await == 0);
     assert_eq!(timeline(&app.order(&id).await, "payment_succeeded"), 1);
 }
 

@@ -5,11 +5,17 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_sqs::types::QueueAttributeName;
+use dev_server::AwsParts;
 use dev_server::{DevServer, DevSettings, mint_token};
+use oms_core::ports::{FulfilmentJob, IdGenerator};
 use oms_core::webhook::simulate;
 use oms_core::{Money, Secret, Timestamp};
 use oms_memory::ManualClock;
+use oms_memory::RandomIds;
 use serde_json::{Value, json};
+use tokio::sync::Mutex;
 
 pub const JWT_SECRET: &str = "e2e-jwt-secret";
 
@@ -17,6 +23,10 @@ pub struct TestApp {
     pub server: DevServer,
     pub http: reqwest::Client,
     pub clock: Arc<ManualClock>,
+    /// On the AWS backend: what has been drained from the job queue and the alerts inbox.
+    seen_jobs: Mutex<Vec<FulfilmentJob>>,
+    seen_alerts: Mutex<Vec<(String, Value)>>,
+    alerts_inbox: Option<String>,
 }
 
 /// A response, read whole.
@@ -77,6 +87,24 @@ impl TestApp {
     pub async fn spawn_with(opts: Options) -> Self {
         let mut env: HashMap<&str, String> = HashMap::new();
         env.insert("PORT", "0".into());
+        // `DEV_BACKEND=aws cargo test -p oms-e2e` runs the whole suite on the AWS adapters
+        // against the local AWS API server; each app gets its own table, queue and topics.
+        if std::env::var("DEV_BACKEND").as_deref() == Ok("aws") {
+            assert!(
+                std::env::var("AWS_ENDPOINT_URL").is_ok(),
+                "DEV_BACKEND=aws needs the local AWS API server that ./scripts/test starts (AWS_ENDPOINT_URL is not set)"
+            );
+            env.insert("DEV_BACKEND", "aws".into());
+            env.insert(
+                "DEV_AWS_PREFIX",
+                format!(
+                    "e2e-{}",
+                    RandomIds
+                        .ulid(Timestamp::from_unix_millis(0))
+                        .to_lowercase()
+                ),
+            );
+        }
         env.insert("DEV_JWT_SECRET", JWT_SECRET.into());
         for (k, v) in opts.env {
             env.insert(k, v);
@@ -89,11 +117,124 @@ impl TestApp {
         )));
         settings.clock = clock.clone();
         let server = dev_server::spawn(&settings).await.expect("server starts");
+        let alerts_inbox = match &server.parts.aws {
+            Some(aws) => Some(subscribe_inbox(aws).await),
+            None => None,
+        };
         Self {
             server,
             http: reqwest::Client::new(),
             clock,
+            seen_jobs: Mutex::new(Vec::new()),
+            seen_alerts: Mutex::new(Vec::new()),
+            alerts_inbox,
         }
+    }
+
+    /// Makes the next `n` fulfilment job sends fail, as an unreachable queue would.
+    pub fn fail_next_sends(&self, n: usize) {
+        self.server.parts.queue_faults.fail_next(n);
+    }
+
+    /// Every fulfilment job sent so far.
+    pub async fn jobs(&self) -> Vec<FulfilmentJob> {
+        if let Some(m) = &self.server.parts.memory {
+            return m.queue.sent();
+        }
+        let aws = self.server.parts.aws.as_ref().expect("a backend");
+        let mut seen = self.seen_jobs.lock().await;
+        for body in drain(&aws.clients, &aws.resources.queue_url).await {
+            seen.push(serde_json::from_str(&body).expect("jobs are JSON"));
+        }
+        seen.clone()
+    }
+
+    /// Fulfilment jobs sent for `order_id`.
+    pub async fn jobs_for(&self, order_id: &str) -> usize {
+        self.jobs()
+            .await
+            .iter()
+            .filter(|j| j.order_id.as_str() == order_id)
+            .count()
+    }
+
+    /// Fulfilment jobs still owed (outbox entries).
+    pub async fn outbox_len(&self) -> usize {
+        if let Some(m) = &self.server.parts.memory {
+            return m.store.outbox().len();
+        }
+        let aws = self.server.parts.aws.as_ref().expect("a backend");
+        aws.store
+            .outbox_before(Timestamp::from_unix_millis(253_402_300_799_999), 100)
+            .await
+            .expect("outbox query")
+            .len()
+    }
+
+    /// Recorded provider events as `(outcome, payload)`.
+    pub async fn events(&self) -> Vec<(String, String)> {
+        if let Some(m) = &self.server.parts.memory {
+            return m
+                .store
+                .events()
+                .into_iter()
+                .map(|e| (e.outcome.as_str().to_owned(), e.payload))
+                .collect();
+        }
+        let aws = self.server.parts.aws.as_ref().expect("a backend");
+        let out = aws
+            .clients
+            .dynamodb
+            .scan()
+            .table_name(&aws.resources.table)
+            .filter_expression("begins_with(PK, :p)")
+            .expression_attribute_values(":p", AttributeValue::S("EVENT#".into()))
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("scan events");
+        out.items()
+            .iter()
+            .map(|it| {
+                let get = |k: &str| {
+                    it.get(k)
+                        .and_then(|v| v.as_s().ok())
+                        .cloned()
+                        .unwrap_or_default()
+                };
+                (get("outcome"), get("payload"))
+            })
+            .collect()
+    }
+
+    /// Ops alerts published so far with this event type.
+    pub async fn alerts(&self, event_type: &str) -> Vec<Value> {
+        if let Some(m) = &self.server.parts.memory {
+            return m
+                .publisher
+                .of_type(event_type)
+                .into_iter()
+                .map(|m| m.body)
+                .collect();
+        }
+        let aws = self.server.parts.aws.as_ref().expect("a backend");
+        let inbox = self.alerts_inbox.as_ref().expect("an alerts inbox");
+        let mut seen = self.seen_alerts.lock().await;
+        for body in drain(&aws.clients, inbox).await {
+            let envelope: Value = serde_json::from_str(&body).expect("an SNS envelope");
+            let kind = envelope["MessageAttributes"]["eventType"]["Value"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            let message: Value =
+                serde_json::from_str(envelope["Message"].as_str().unwrap_or("null"))
+                    .unwrap_or(Value::Null);
+            seen.push((kind, message));
+        }
+        seen.iter()
+            .filter(|(k, _)| k == event_type)
+            .map(|(_, m)| m.clone())
+            .collect()
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -237,17 +378,6 @@ impl TestApp {
         r.body
     }
 
-    /// Fulfilment jobs sent for `order_id`.
-    pub fn jobs_for(&self, order_id: &str) -> usize {
-        self.server
-            .local
-            .queue
-            .sent()
-            .iter()
-            .filter(|j| j.order_id.as_str() == order_id)
-            .count()
-    }
-
     pub async fn available(&self, sku: &str) -> u64 {
         let r = self.get("/products").await;
         r.body["products"]
@@ -281,3 +411,61 @@ pub fn inr(minor: i64) -> Money {
 pub const STRIPE_SECRET: &str = "whsec_dev_local_only";
 pub const RAZORPAY_SECRET: &str = "rzp_webhook_dev_local_only";
 pub const RAZORPAY_KEY_SECRET: &str = "rzp_key_secret_dev_local_only";
+
+/// Receives everything waiting on an SQS queue (and hides it for an hour).
+async fn drain(clients: &oms_aws::AwsClients, url: &str) -> Vec<String> {
+    let mut bodies = Vec::new();
+    loop {
+        let got = clients
+            .sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .visibility_timeout(3600)
+            .send()
+            .await
+            .expect("receive");
+        if got.messages().is_empty() {
+            return bodies;
+        }
+        bodies.extend(
+            got.messages()
+                .iter()
+                .filter_map(|m| m.body().map(str::to_owned)),
+        );
+    }
+}
+
+/// An SQS queue subscribed to the ops-alerts topic, to see what on-call would receive.
+async fn subscribe_inbox(aws: &AwsParts) -> String {
+    let sqs = &aws.clients.sqs;
+    let name = format!("{}-alerts-inbox", aws.resources.table);
+    let url = sqs
+        .create_queue()
+        .queue_name(&name)
+        .send()
+        .await
+        .expect("inbox")
+        .queue_url
+        .unwrap_or_default();
+    let arn = sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .expect("inbox arn")
+        .attributes
+        .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
+        .unwrap_or_default();
+    aws.clients
+        .sns
+        .subscribe()
+        .topic_arn(&aws.resources.ops_alerts_arn)
+        .protocol("sqs")
+        .endpoint(arn)
+        .send()
+        .await
+        .expect("subscribe");
+    url
+}

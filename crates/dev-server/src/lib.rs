@@ -11,12 +11,14 @@ use axum::extract::Path;
 use axum::response::Html;
 use axum::routing::get;
 use jsonwebtoken::{EncodingKey, Header};
+use oms_aws::{AwsClients, DynamoStore};
 use oms_core::Product;
 use oms_core::ports::Clock;
 use oms_http::AppState;
 use oms_http::config::{Config, ConfigError, Defaults, ProviderMode};
 use oms_http::identity::{DevJwtKey, IdentitySource};
-use oms_memory::{InMemoryPublisher, InMemoryQueue, InMemoryStore, SystemClock};
+use oms_http::wiring::AwsResources;
+use oms_memory::{FaultyQueue, InMemoryPublisher, InMemoryQueue, InMemoryStore, SystemClock};
 use serde::Serialize;
 use tokio::net::TcpListener;
 
@@ -32,6 +34,17 @@ pub struct DevSettings {
     pub jwt_secret: String,
     pub catalog: Vec<Product>,
     pub clock: Arc<dyn Clock>,
+    pub backend: Backend,
+}
+
+/// Where the dev server keeps its state (`DEV_BACKEND`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backend {
+    /// In-memory adapters (the default): nothing to install, state lost on exit.
+    Memory,
+    /// The AWS adapters against `AWS_ENDPOINT_URL` (a local AWS API server) or a real account.
+    /// Resources are named from `DEV_AWS_PREFIX` (default `oms-dev`) and created if missing.
+    Aws { prefix: String },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -75,8 +88,20 @@ impl DevSettings {
                     .map_err(|e| SettingsError::Invalid(format!("CATALOG_FILE {path}: {e}")))?
             }
         };
+        let backend = match var("DEV_BACKEND").as_deref() {
+            None | Some("memory") => Backend::Memory,
+            Some("aws") => Backend::Aws {
+                prefix: var("DEV_AWS_PREFIX").unwrap_or_else(|| "oms-dev".into()),
+            },
+            Some(other) => {
+                return Err(SettingsError::Invalid(format!(
+                    "DEV_BACKEND '{other}' is not 'memory' or 'aws'"
+                )));
+            }
+        };
         Ok(Self {
             config,
+            backend,
             host: var("HOST").unwrap_or_else(|| "127.0.0.1".into()),
             port,
             jwt_secret: var("DEV_JWT_SECRET").unwrap_or_else(|| DEFAULT_JWT_SECRET.into()),
@@ -153,19 +178,116 @@ async fn offline_checkout(Path(session): Path<String>) -> Html<String> {
     ))
 }
 
-/// The in-memory adapters behind a dev server, kept so tests can look inside them.
+/// What sits behind a running dev server's ports, kept so tests can look inside and inject
+/// faults.
 #[derive(Clone)]
-pub struct Local {
+pub struct Parts {
+    /// Wraps the real queue: `fail_next(n)` makes the next sends fail.
+    pub queue_faults: Arc<FaultyQueue>,
+    pub memory: Option<MemoryParts>,
+    pub aws: Option<AwsParts>,
+}
+
+#[derive(Clone)]
+pub struct MemoryParts {
     pub store: Arc<InMemoryStore>,
     pub queue: Arc<InMemoryQueue>,
     pub publisher: Arc<InMemoryPublisher>,
 }
 
+#[derive(Clone)]
+pub struct AwsParts {
+    pub clients: AwsClients,
+    pub resources: AwsResources,
+    pub store: DynamoStore,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("cannot prepare the AWS backend: {0}")]
+pub struct BackendError(String);
+
+/// Creates (if missing) the table, queue, topics and bucket for `prefix`, and seeds the catalog
+/// into an empty table.
+async fn aws_backend(
+    prefix: &str,
+    catalog: &[Product],
+) -> Result<(AwsClients, AwsResources, DynamoStore), BackendError> {
+    use oms_aws::bootstrap;
+    use oms_core::ports::OrderStore;
+    let err = |e: oms_core::ports::StoreError| BackendError(e.to_string());
+    let clients = AwsClients::from_env().await;
+    bootstrap::ensure_table(&clients, prefix)
+        .await
+        .map_err(err)?;
+    let resources = AwsResources {
+        table: prefix.to_owned(),
+        queue_url: bootstrap::ensure_queue(&clients, &format!("{prefix}-post-payment"), 5)
+            .await
+            .map_err(err)?,
+        order_events_arn: bootstrap::ensure_topic(&clients, &format!("{prefix}-order-events"))
+            .await
+            .map_err(err)?,
+        ops_alerts_arn: bootstrap::ensure_topic(&clients, &format!("{prefix}-ops-alerts"))
+            .await
+            .map_err(err)?,
+        invoice_bucket: Some(format!("{prefix}-invoices")),
+    };
+    if let Some(bucket) = &resources.invoice_bucket {
+        bootstrap::ensure_bucket(&clients, bucket)
+            .await
+            .map_err(err)?;
+    }
+    let store = DynamoStore::new(clients.dynamodb.clone(), prefix);
+    if store.list_products().await.map_err(err)?.is_empty() {
+        store.put_products(catalog).await.map_err(err)?;
+    }
+    Ok((clients, resources, store))
+}
+
 /// The full application router, its state and its adapters for `settings`.
-pub fn app(settings: &DevSettings, base_url: &str) -> (Router, AppState, Local) {
-    let store = Arc::new(InMemoryStore::new(settings.catalog.clone()));
-    let (adapters, queue, publisher) =
-        oms_http::lambda::memory_adapters(store.clone(), &settings.config, settings.clock.clone());
+pub async fn app(
+    settings: &DevSettings,
+    base_url: &str,
+) -> Result<(Router, AppState, Parts), BackendError> {
+    let (mut adapters, memory, aws) = match &settings.backend {
+        Backend::Memory => {
+            let store = Arc::new(InMemoryStore::new(settings.catalog.clone()));
+            let (adapters, queue, publisher) = oms_http::wiring::memory_adapters(
+                store.clone(),
+                &settings.config,
+                settings.clock.clone(),
+            );
+            (
+                adapters,
+                Some(MemoryParts {
+                    store,
+                    queue,
+                    publisher,
+                }),
+                None,
+            )
+        }
+        Backend::Aws { prefix } => {
+            let (clients, resources, store) = aws_backend(prefix, &settings.catalog).await?;
+            let (adapters, _) = oms_http::wiring::aws_adapters(
+                &settings.config,
+                &clients,
+                &resources,
+                settings.clock.clone(),
+            );
+            (
+                adapters,
+                None,
+                Some(AwsParts {
+                    clients,
+                    resources,
+                    store,
+                }),
+            )
+        }
+    };
+    let queue_faults = Arc::new(FaultyQueue::new(adapters.queue.clone()));
+    adapters.queue = queue_faults.clone();
     let state = AppState::new(
         &settings.config,
         adapters,
@@ -178,15 +300,15 @@ pub fn app(settings: &DevSettings, base_url: &str) -> (Router, AppState, Local) 
     let router = Router::new()
         .route("/dev/checkout/{session}", get(offline_checkout))
         .merge(oms_http::mount(routes, state.clone()));
-    (
+    Ok((
         router,
         state,
-        Local {
-            store,
-            queue,
-            publisher,
+        Parts {
+            queue_faults,
+            memory,
+            aws,
         },
-    )
+    ))
 }
 
 /// A running dev server.
@@ -194,7 +316,7 @@ pub struct DevServer {
     pub addr: SocketAddr,
     pub base_url: String,
     pub state: AppState,
-    pub local: Local,
+    pub parts: Parts,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -215,7 +337,9 @@ pub async fn spawn(settings: &DevSettings) -> std::io::Result<DevServer> {
     let listener = TcpListener::bind((settings.host.as_str(), settings.port)).await?;
     let addr = listener.local_addr()?;
     let base_url = format!("http://{addr}");
-    let (router, state, local) = app(settings, &base_url);
+    let (router, state, parts) = app(settings, &base_url)
+        .await
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
     let task = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, router)
             .with_graceful_shutdown(shutdown())
@@ -228,7 +352,7 @@ pub async fn spawn(settings: &DevSettings) -> std::io::Result<DevServer> {
         addr,
         base_url,
         state,
-        local,
+        parts,
         task,
     })
 }

@@ -176,7 +176,7 @@ mod tests {
         .unwrap();
         let state = AppState::new(
             &config,
-            crate::lambda::memory_adapters(
+            crate::wiring::memory_adapters(
                 Arc::new(InMemoryStore::default()),
                 &config,
                 Arc::new(SystemClock),

@@ -10,6 +10,7 @@ pub mod json;
 pub mod lambda;
 pub mod request_id;
 pub mod views;
+pub mod wiring;
 
 pub use app::{AppState, mount};
 pub use error::ApiError;

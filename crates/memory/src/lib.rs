@@ -4,6 +4,7 @@
 
 mod catalog;
 mod clock;
+mod faults;
 mod ids;
 mod invoices;
 mod queue;
@@ -12,6 +13,7 @@ mod store;
 
 pub use catalog::{CatalogError, demo_catalog, parse_catalog};
 pub use clock::{ManualClock, SystemClock};
+pub use faults::FaultyQueue;
 pub use ids::RandomIds;
 pub use invoices::InMemoryInvoices;
 pub use queue::{InMemoryPublisher, InMemoryQueue};

@@ -16,15 +16,9 @@ pub struct InMemoryQueue {
     jobs: Mutex<VecDeque<FulfilmentJob>>,
     sent: Mutex<Vec<FulfilmentJob>>,
     notify: Notify,
-    failures: std::sync::atomic::AtomicUsize,
 }
 
 impl InMemoryQueue {
-    /// Makes the next `n` sends fail as an unreachable queue would (for failure tests).
-    pub fn fail_next(&self, n: usize) {
-        self.failures.store(n, std::sync::atomic::Ordering::SeqCst);
-    }
-
     /// Every job ever sent, in order (including ones already taken).
     pub fn sent(&self) -> Vec<FulfilmentJob> {
         self.sent.lock().unwrap_or_else(|p| p.into_inner()).clone()
@@ -53,14 +47,6 @@ impl InMemoryQueue {
 #[async_trait]
 impl JobQueue for InMemoryQueue {
     async fn send(&self, job: &FulfilmentJob) -> Result<(), QueueError> {
-        use std::sync::atomic::Ordering;
-        if self
-            .failures
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok()
-        {
-            return Err(QueueError("injected failure".into()));
-        }
         self.jobs
             .lock()
             .unwrap_or_else(|p| p.into_inner())

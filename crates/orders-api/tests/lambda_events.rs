@@ -21,7 +21,7 @@ fn app() -> Router {
         },
     )
     .unwrap();
-    let (adapters, _, _) = oms_http::lambda::memory_adapters(
+    let (adapters, _, _) = oms_http::wiring::memory_adapters(
         Arc::new(InMemoryStore::new(oms_memory::demo_catalog())),
         &config,
         Arc::new(ManualClock::at(Timestamp::from_unix_millis(

@@ -3,6 +3,6 @@
 #[tokio::main]
 async fn main() -> Result<(), oms_http::lambda::Error> {
     oms_http::lambda::init_tracing();
-    let state = oms_http::lambda::state_from_env()?;
+    let state = oms_http::lambda::state_from_env().await?;
     oms_http::lambda::run(oms_http::mount(payment_webhook::routes(), state)).await
 }
