@@ -175,14 +175,14 @@ pub async fn ensure_bucket(clients: &AwsClients, bucket: &str) -> Result<(), Sto
         Err(_) => {
             let mut create = clients.s3.create_bucket().bucket(bucket);
             // Outside us-east-1 a bucket must name its region.
-            if let Some(region) = clients.s3.config().region().map(|r| r.as_ref().to_owned()) {
-                if region != "us-east-1" {
-                    create = create.create_bucket_configuration(
-                        CreateBucketConfiguration::builder()
-                            .location_constraint(BucketLocationConstraint::from(region.as_str()))
-                            .build(),
-                    );
-                }
+            if let Some(region) = clients.s3.config().region().map(|r| r.as_ref().to_owned())
+                && region != "us-east-1"
+            {
+                create = create.create_bucket_configuration(
+                    CreateBucketConfiguration::builder()
+                        .location_constraint(BucketLocationConstraint::from(region.as_str()))
+                        .build(),
+                );
             }
             create.send().await.map_err(|e| {
                 StoreError::Backend(format!("create bucket: {}", crate::error_text(&e)))
