@@ -145,18 +145,19 @@ fn learned_refs(action: &PaymentAction) -> Vec<String> {
     }
 }
 
+/// The order an event is about, read once (the read is reused for the first decision).
 async fn resolve_order(
     store: &dyn OrderStore,
     event: &PaymentEvent,
-) -> Result<Option<OrderId>, StoreError> {
+) -> Result<Option<Order>, StoreError> {
     if let Some(id) = &event.link.order_id
-        && store.get_order(id).await?.is_some()
+        && let Some(order) = store.get_order(id).await?
     {
-        return Ok(Some(id.clone()));
+        return Ok(Some(order));
     }
     for r in &event.link.refs {
         if let Some(id) = store.find_order_by_ref(event.provider, r).await? {
-            return Ok(Some(id));
+            return store.get_order(&id).await;
         }
     }
     Ok(None)
@@ -177,7 +178,7 @@ pub async fn handle_event(
         });
     }
 
-    let Some(order_id) = resolve_order(deps.store, event).await? else {
+    let Some(first_read) = resolve_order(deps.store, event).await? else {
         let rec = record(
             event,
             payload,
@@ -210,10 +211,17 @@ pub async fn handle_event(
         return Ok(Handled::Unmatched);
     };
 
+    let order_id = first_read.id().clone();
+    let mut fresh = Some(first_read);
     let mut restock = true;
     for _ in 0..MAX_ATTEMPTS {
-        let Some(order) = deps.store.get_order(&order_id).await? else {
-            return Err(StoreError::Corrupt(format!("order {order_id} vanished")).into());
+        let order = match fresh.take() {
+            Some(o) => o,
+            None => deps
+                .store
+                .get_order(&order_id)
+                .await?
+                .ok_or_else(|| StoreError::Corrupt(format!("order {order_id} vanished")))?,
         };
         let mut next = order.clone();
         let cancelled = order.status() == OrderStatus::Cancelled;
@@ -269,7 +277,10 @@ pub async fn handle_event(
         match deps.store.commit_event(commit).await? {
             CommitOutcome::Committed => {}
             CommitOutcome::Duplicate(_) => {
-                resume_outbox(deps, &order_id).await?;
+                // The first delivery may have committed but failed to send its job.
+                if order.ready_for_fulfilment() || next.ready_for_fulfilment() {
+                    resume_outbox(deps, &order_id).await?;
+                }
                 return Ok(Handled::Duplicate);
             }
             CommitOutcome::VersionConflict => continue,
@@ -308,7 +319,9 @@ pub async fn handle_event(
             }
             Err(e) => {
                 // A sibling event may have made the order ready while its job is still owed.
-                resume_outbox(deps, &order_id).await?;
+                if order.ready_for_fulfilment() {
+                    resume_outbox(deps, &order_id).await?;
+                }
                 Ok(Handled::NoChange {
                     order_id,
                     reason: e.to_string(),

@@ -1,0 +1,223 @@
+//! How many DynamoDB requests each route costs, counted at the SDK on their way to the local
+//! AWS API server. The bounds are the design's (few calls per request); the figures are printed
+//! for `docs/` (run with `--nocapture`).
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use common::unique;
+use oms_aws::{DynamoStore, bootstrap};
+use oms_core::app::OrderPolicy;
+use oms_core::app::create_order::{Buyer, CreateOrderDeps, CreateOrderInput, create_order};
+use oms_core::app::read;
+use oms_core::app::webhook::{WebhookDeps, handle_event};
+use oms_core::order::Viewer;
+use oms_core::ports::{OrderStore, PaymentProviders};
+use oms_core::webhook::{razorpay, simulate};
+use oms_core::{
+    Currency, IdempotencyKey, Money, OrderId, Product, ProviderKind, Sku, Timestamp, UserId,
+};
+use oms_memory::{InMemoryPublisher, InMemoryQueue, ManualClock, RandomIds};
+use oms_providers::offline::OfflineProvider;
+
+/// Counts DynamoDB requests by operation (`X-Amz-Target`), retries included.
+#[derive(Debug, Clone, Default)]
+struct Counter(Arc<Mutex<BTreeMap<String, u32>>>);
+
+impl Counter {
+    fn take(&self) -> BTreeMap<String, u32> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+impl Intercept for Counter {
+    fn name(&self) -> &'static str {
+        "RequestCounter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        let op = context
+            .request()
+            .headers()
+            .get("x-amz-target")
+            .map(|t| t.rsplit('.').next().unwrap_or(t).to_owned())
+            .unwrap_or_else(|| "unknown".into());
+        *self.0.lock().unwrap().entry(op).or_default() += 1;
+        Ok(())
+    }
+}
+
+fn total(m: &BTreeMap<String, u32>) -> u32 {
+    m.values().sum()
+}
+
+#[tokio::test]
+async fn each_route_costs_a_few_dynamodb_requests() {
+    let clients = common::clients().await;
+    let config = oms_aws::clients::load_config().await;
+    let counter = Counter::default();
+    let ddb = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&config)
+            .interceptor(counter.clone())
+            .build(),
+    );
+    let table = unique("cost");
+    bootstrap::ensure_table(&clients, &table).await.unwrap();
+    let store = DynamoStore::new(ddb, &table);
+    let inr = Currency::parse("INR").unwrap();
+    store
+        .put_products(&[Product {
+            sku: Sku::parse("CHAI").unwrap(),
+            name: "Chai".into(),
+            unit_price: Money::new(34_900, inr).unwrap(),
+            available: 100,
+        }])
+        .await
+        .unwrap();
+    counter.take();
+
+    let clock = ManualClock::at(Timestamp::from_unix_millis(1_800_000_000_000));
+    let providers = PaymentProviders::new(vec![Arc::new(OfflineProvider::new(
+        ProviderKind::Razorpay,
+        "rzp_test",
+        "http://x",
+    ))]);
+    let policy = OrderPolicy::default();
+    let input = || -> CreateOrderInput {
+        serde_json::from_value(serde_json::json!({
+            "items": [{"sku": "CHAI", "quantity": 2}], "currency": "INR", "paymentProvider": "razorpay",
+            "customer": {"email": "a@example.com", "name": "A"},
+            "shippingAddress": {"name": "A", "line1": "1 Rd", "city": "C", "state": "S", "postalCode": "560001", "country": "IN"}
+        }))
+        .unwrap()
+    };
+    let buyer = Buyer::User {
+        id: UserId::parse("u1").unwrap(),
+        email: None,
+    };
+    let deps = || CreateOrderDeps {
+        store: &store,
+        providers: &providers,
+        clock: &clock,
+        ids: &RandomIds,
+        policy: &policy,
+    };
+    let render = |o: &oms_core::Order, _: Option<&oms_core::AccessToken>| o.id().to_string();
+    let mut rows: Vec<(&str, BTreeMap<String, u32>)> = Vec::new();
+
+    let created = create_order(deps(), &buyer, input().parse().unwrap(), None, &render)
+        .await
+        .unwrap();
+    rows.push(("POST /orders", counter.take()));
+    let key = IdempotencyKey::parse("k-1").unwrap();
+    create_order(
+        deps(),
+        &buyer,
+        input().parse().unwrap(),
+        Some(&key),
+        &render,
+    )
+    .await
+    .unwrap();
+    rows.push(("POST /orders (Idempotency-Key)", counter.take()));
+    create_order(
+        deps(),
+        &buyer,
+        input().parse().unwrap(),
+        Some(&key),
+        &render,
+    )
+    .await
+    .unwrap();
+    rows.push(("POST /orders (replay)", counter.take()));
+
+    let id: OrderId = created.order_id.clone();
+    let viewer = Viewer {
+        user: Some(UserId::parse("u1").unwrap()),
+        ..Viewer::default()
+    };
+    read::get_order(&store, &viewer, id.as_str())
+        .await
+        .unwrap()
+        .unwrap();
+    rows.push(("GET /orders/{orderId}", counter.take()));
+    read::list_orders(&store, &UserId::parse("u1").unwrap(), None, None)
+        .await
+        .unwrap();
+    rows.push(("GET /orders", counter.take()));
+    store.list_products().await.unwrap();
+    rows.push(("GET /products", counter.take()));
+
+    let queue = InMemoryQueue::default();
+    let publisher = InMemoryPublisher::default();
+    let wdeps = WebhookDeps {
+        store: &store,
+        queue: &queue,
+        publisher: &publisher,
+        clock: &clock,
+    };
+    let order = store.get_order(&id).await.unwrap().unwrap();
+    counter.take();
+    let body = simulate::razorpay_payment_event(
+        "payment.captured",
+        "pay_1",
+        &order.payment().provider_order_id,
+        Some(id.as_str()),
+        order.total(),
+    );
+    let event = razorpay::normalise(body.as_bytes(), Some("evt_1")).unwrap();
+    handle_event(&wdeps, &event, body.as_bytes()).await.unwrap();
+    rows.push(("POST /webhooks/razorpay (pays)", counter.take()));
+    handle_event(&wdeps, &event, body.as_bytes()).await.unwrap();
+    rows.push(("POST /webhooks/razorpay (duplicate)", counter.take()));
+    let sibling = simulate::razorpay_order_paid(
+        "pay_1",
+        &order.payment().provider_order_id,
+        Some(id.as_str()),
+        order.total(),
+    );
+    let sibling = razorpay::normalise(sibling.as_bytes(), Some("evt_2")).unwrap();
+    handle_event(&wdeps, &sibling, b"{}").await.unwrap();
+    rows.push(("POST /webhooks/razorpay (sibling event)", counter.take()));
+    assert_eq!(queue.sent().len(), 1);
+
+    eprintln!("\n| route | DynamoDB requests | by operation |\n|---|---|---|");
+    for (route, m) in &rows {
+        eprintln!("| {route} | {} | {m:?} |", total(m));
+    }
+    let cost = |name: &str| total(&rows.iter().find(|(r, _)| *r == name).unwrap().1);
+    assert_eq!(cost("POST /orders"), 2, "BatchGetItem + TransactWriteItems");
+    assert_eq!(
+        cost("POST /orders (Idempotency-Key)"),
+        3,
+        "+ GetItem for the key"
+    );
+    assert_eq!(
+        cost("POST /orders (replay)"),
+        1,
+        "a replay reads the key and answers"
+    );
+    assert_eq!(cost("GET /orders/{orderId}"), 1);
+    assert_eq!(cost("GET /orders"), 1);
+    assert_eq!(cost("GET /products"), 1);
+    assert_eq!(
+        cost("POST /webhooks/razorpay (pays)"),
+        3,
+        "order read, commit, outbox clear"
+    );
+    assert_eq!(
+        cost("POST /webhooks/razorpay (duplicate)"),
+        3,
+        "order read, event put refused, outbox claim refused"
+    );
+    assert_eq!(cost("POST /webhooks/razorpay (sibling event)"), 3);
+}
