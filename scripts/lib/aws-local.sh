@@ -6,7 +6,11 @@ MOTO_VERSION=5.2.5
 
 aws_local_venv() {
   local venv="${AWS_LOCAL_VENV:-$root/.venv}"
-  if [ ! -x "$venv/bin/moto_server" ] || ! "$venv/bin/pip" show moto 2>/dev/null | grep -q "^Version: ${MOTO_VERSION}$"; then
+  local installed=""
+  if [ -x "$venv/bin/python" ]; then
+    installed=$("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("moto"))' 2>/dev/null || true)
+  fi
+  if [ ! -x "$venv/bin/moto_server" ] || [ "$installed" != "$MOTO_VERSION" ]; then
     echo "installing moto[server]==${MOTO_VERSION} into $venv"
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]==${MOTO_VERSION}"
