@@ -28,7 +28,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use oms_core::ports::{
     CommitOutcome, CreateOutcome, EventCommit, EventOutcome, EventRecord, IdempotencyRecord,
-    OrderPage, OrderStore, OutboxEntry, StockShortage, StoreError,
+    InvoiceOutcome, OrderPage, OrderStore, OutboxEntry, StockShortage, StoreError,
 };
 use oms_core::{Currency, Money, Order, OrderId, Product, ProviderKind, Sku, Timestamp, UserId};
 use serde::{Deserialize, Serialize};
@@ -1054,5 +1054,64 @@ impl OrderStore for DynamoStore {
             .await
             .map_err(|e| sdk_error("clear outbox", e))?;
         Ok(())
+    }
+
+    async fn last_invoice_number(&self) -> Result<u64, StoreError> {
+        let item = self
+            .get_item("COUNTER#invoice".into(), "COUNTER", "read invoice counter")
+            .await?;
+        Ok(item
+            .and_then(|it| {
+                it.get("value")
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|v| v.parse().ok())
+            })
+            .unwrap_or(0))
+    }
+
+    async fn issue_invoice(
+        &self,
+        order: &Order,
+        expected_version: u64,
+        number: u64,
+    ) -> Result<InvoiceOutcome, StoreError> {
+        let mut counter = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key("COUNTER#invoice".into(), "COUNTER")))
+            .update_expression("SET #v = :n")
+            .expression_attribute_names("#v", "value")
+            .expression_attribute_values(":n", n(number));
+        counter = if number <= 1 {
+            counter.condition_expression("attribute_not_exists(PK)")
+        } else {
+            counter
+                .condition_expression("#v = :prev")
+                .expression_attribute_values(":prev", n(number - 1))
+        };
+        let items = vec![
+            TransactWriteItem::builder()
+                .update(build(counter.build())?)
+                .build(),
+            TransactWriteItem::builder()
+                .put(build(
+                    self.put(order_item(order)?)
+                        .condition_expression("version = :v")
+                        .expression_attribute_values(":v", n(expected_version))
+                        .build(),
+                )?)
+                .build(),
+        ];
+        match self.transact(items, "issue invoice").await? {
+            Ok(()) => Ok(InvoiceOutcome::Issued),
+            Err(Cancelled::Conditions(reasons))
+                if reason(&reasons, 0) == Some("ConditionalCheckFailed") =>
+            {
+                Ok(InvoiceOutcome::NumberTaken)
+            }
+            Err(Cancelled::Conditions(_)) => Ok(InvoiceOutcome::VersionConflict),
+            Err(Cancelled::Conflict) => Err(StoreError::Unavailable(
+                "issue invoice: transaction kept conflicting".into(),
+            )),
+        }
     }
 }

@@ -155,6 +155,7 @@ on_both_backends!(
     a_reinstatement_takes_stock_again_or_changes_nothing,
     cancelling_gives_the_stock_back_only_if_the_order_did_not_change,
     the_outbox_lease_lets_one_sender_at_a_time,
+    invoice_numbers_are_gapless_and_one_per_order,
 );
 
 async fn the_catalog_lists_and_reads_products(b: Backend) {
@@ -535,6 +536,63 @@ async fn the_outbox_lease_lets_one_sender_at_a_time(b: Backend) {
     s.clear_outbox(&id).await.unwrap();
     assert!(!s.claim_outbox(&id, t(100), t(130)).await.unwrap());
     s.release_outbox(&id, t(100)).await.unwrap();
+}
+
+async fn invoice_numbers_are_gapless_and_one_per_order(b: Backend) {
+    use oms_core::InvoiceInfo;
+    use oms_core::ports::InvoiceOutcome;
+    let h = store(b, vec![product("A", 5)]).await;
+    let s = h.store.as_ref();
+    assert_eq!(s.last_invoice_number().await.unwrap(), 0);
+    let o = order("u1", t(0), &[("A", 1)]);
+    s.create_order(&o, None, t(0)).await.unwrap();
+    let p = paid(&o, "pay_1", t(1));
+    assert!(s.save_order(&p, o.version(), None).await.unwrap());
+    let mut invoiced = p.clone();
+    invoiced
+        .record_invoice(
+            InvoiceInfo {
+                number: "INV-000001".into(),
+                key: "k".into(),
+                issued_at: t(2),
+            },
+            t(2),
+        )
+        .unwrap();
+    assert_eq!(
+        s.issue_invoice(&invoiced, p.version(), 2).await.unwrap(),
+        InvoiceOutcome::NumberTaken,
+        "numbers cannot skip"
+    );
+    assert_eq!(
+        s.issue_invoice(&invoiced, o.version(), 1).await.unwrap(),
+        InvoiceOutcome::VersionConflict
+    );
+    assert_eq!(
+        s.last_invoice_number().await.unwrap(),
+        0,
+        "a refused issue moves nothing"
+    );
+    assert_eq!(
+        s.issue_invoice(&invoiced, p.version(), 1).await.unwrap(),
+        InvoiceOutcome::Issued
+    );
+    assert_eq!(s.last_invoice_number().await.unwrap(), 1);
+    assert_eq!(
+        s.issue_invoice(&invoiced, p.version(), 1).await.unwrap(),
+        InvoiceOutcome::NumberTaken,
+        "a number is issued once"
+    );
+    assert_eq!(
+        s.get_order(o.id())
+            .await
+            .unwrap()
+            .unwrap()
+            .invoice()
+            .unwrap()
+            .number,
+        "INV-000001"
+    );
 }
 
 #[tokio::test]

@@ -8,6 +8,7 @@
 pub mod app;
 pub mod customer;
 pub mod ids;
+pub mod invoice;
 pub mod money;
 pub mod order;
 pub mod ports;
@@ -21,8 +22,8 @@ pub use customer::{Customer, Email, ShippingAddress};
 pub use ids::{AccessToken, IdempotencyKey, OrderId, OrderNumber, Sku, TokenHash, UserId};
 pub use money::{Currency, Money, MoneyError};
 pub use order::{
-    Order, OrderLine, OrderStatus, Owner, PaymentInfo, ProviderKind, Quantity, ReviewReason,
-    TimelineEntry, TimelineType, TransitionError,
+    InvoiceInfo, Order, OrderLine, OrderStatus, Owner, PaymentInfo, ProviderKind, Quantity,
+    ReviewReason, ShipmentInfo, TimelineEntry, TimelineType, TransitionError,
 };
 pub use product::Product;
 pub use secret::Secret;

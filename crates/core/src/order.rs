@@ -197,6 +197,25 @@ pub struct PaymentInfo {
     pub captured: Option<Money>,
 }
 
+/// The invoice issued for an order: a gapless sequential number and where its document is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InvoiceInfo {
+    pub number: String,
+    pub key: String,
+    pub issued_at: Timestamp,
+}
+
+/// The shipment a carrier created for an order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ShipmentInfo {
+    pub carrier: String,
+    pub shipment_id: String,
+    pub awb: String,
+    pub status: String,
+}
+
 /// One applied refund, keyed by the provider's refund id so a redelivery counts once.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -218,6 +237,9 @@ pub enum TransitionError {
     },
     #[error("order is held for review")]
     UnderReview,
+    /// Another worker holds the fulfilment lease.
+    #[error("another worker is fulfilling this order")]
+    Busy,
 }
 
 /// A successful capture reported by a provider.
@@ -262,6 +284,16 @@ pub struct Order {
     /// Refunds reported before the capture they refund; applied when it is recorded.
     #[serde(default)]
     held_refunds: Vec<Refund>,
+    #[serde(default)]
+    invoice: Option<InvoiceInfo>,
+    #[serde(default)]
+    shipment: Option<ShipmentInfo>,
+    /// When the customer and subscribers were told the order is fulfilled.
+    #[serde(default)]
+    notified_at: Option<Timestamp>,
+    /// A worker is fulfilling the order until then; another copy of the job waits.
+    #[serde(default)]
+    fulfilment_lease_until: Option<Timestamp>,
     timeline: Vec<TimelineEntry>,
     created_at: Timestamp,
     updated_at: Timestamp,
@@ -292,6 +324,10 @@ impl Order {
             review_reason: None,
             refunds: Vec::new(),
             held_refunds: Vec::new(),
+            invoice: None,
+            shipment: None,
+            notified_at: None,
+            fulfilment_lease_until: None,
             timeline: vec![entry],
             created_at: at,
             updated_at: at,
@@ -730,6 +766,115 @@ impl Order {
             self.status,
             OrderStatus::Paid | OrderStatus::PartiallyRefunded
         ) && !self.requires_review
+    }
+
+    pub fn invoice(&self) -> Option<&InvoiceInfo> {
+        self.invoice.as_ref()
+    }
+
+    pub fn shipment(&self) -> Option<&ShipmentInfo> {
+        self.shipment.as_ref()
+    }
+
+    pub fn notified_at(&self) -> Option<Timestamp> {
+        self.notified_at
+    }
+
+    /// The invoice is issued (`invoice_issued`). Only for an order ready for fulfilment, once.
+    pub fn record_invoice(
+        &mut self,
+        info: InvoiceInfo,
+        at: Timestamp,
+    ) -> Result<TimelineEntry, TransitionError> {
+        if self.invoice.is_some() {
+            return Err(TransitionError::AlreadyApplied);
+        }
+        self.require_ready("invoice")?;
+        let entry = self.push(
+            TimelineType::InvoiceIssued,
+            at,
+            json!({ "number": info.number, "key": info.key }),
+        );
+        self.invoice = Some(info);
+        self.bump();
+        Ok(entry)
+    }
+
+    /// The carrier created the shipment (`shipment_created`). After the invoice, once.
+    pub fn record_shipment(
+        &mut self,
+        info: ShipmentInfo,
+        at: Timestamp,
+    ) -> Result<TimelineEntry, TransitionError> {
+        if self.shipment.is_some() {
+            return Err(TransitionError::AlreadyApplied);
+        }
+        self.require_ready("ship")?;
+        if self.invoice.is_none() {
+            return Err(TransitionError::NotAllowed {
+                from: self.status,
+                action: "ship (no invoice yet)",
+            });
+        }
+        let entry = self.push(
+            TimelineType::ShipmentCreated,
+            at,
+            json!({ "carrier": info.carrier, "shipmentId": info.shipment_id, "awb": info.awb }),
+        );
+        self.shipment = Some(info);
+        self.bump();
+        Ok(entry)
+    }
+
+    /// The customer and subscribers were told (no timeline entry of its own: `fulfilled` is it).
+    pub fn record_notified(&mut self, at: Timestamp) -> Result<(), TransitionError> {
+        if self.notified_at.is_some() {
+            return Err(TransitionError::AlreadyApplied);
+        }
+        if self.status != OrderStatus::Fulfilled {
+            return Err(TransitionError::NotAllowed {
+                from: self.status,
+                action: "notify fulfilment of",
+            });
+        }
+        self.notified_at = Some(at);
+        self.updated_at = at.max(self.updated_at);
+        self.bump();
+        Ok(())
+    }
+
+    /// Takes the fulfilment lease until `until`, unless another worker holds it at `now`.
+    pub fn claim_fulfilment(
+        &mut self,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<(), TransitionError> {
+        if self.fulfilment_lease_until.is_some_and(|t| t > now) {
+            return Err(TransitionError::Busy);
+        }
+        self.fulfilment_lease_until = Some(until);
+        self.bump();
+        Ok(())
+    }
+
+    /// Gives the lease back early (the job failed and will be retried).
+    pub fn release_fulfilment(&mut self) {
+        if self.fulfilment_lease_until.take().is_some() {
+            self.bump();
+        }
+    }
+
+    fn require_ready(&self, action: &'static str) -> Result<(), TransitionError> {
+        if self.requires_review {
+            return Err(TransitionError::UnderReview);
+        }
+        if !self.ready_for_fulfilment() {
+            return Err(TransitionError::NotAllowed {
+                from: self.status,
+                action,
+            });
+        }
+        Ok(())
     }
 
     /// All post-payment steps done.

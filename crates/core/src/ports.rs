@@ -256,6 +256,58 @@ pub trait OrderStore: Send + Sync {
 
     /// The job was sent: the entry is done.
     async fn clear_outbox(&self, order_id: &OrderId) -> Result<(), StoreError>;
+
+    /// The last invoice number issued (0 before the first).
+    async fn last_invoice_number(&self) -> Result<u64, StoreError>;
+
+    /// Writes `order` (now carrying invoice `number`) and moves the invoice counter from
+    /// `number - 1` to `number`, together: numbers are sequential and gapless, and an order gets
+    /// at most one.
+    async fn issue_invoice(
+        &self,
+        order: &Order,
+        expected_version: u64,
+        number: u64,
+    ) -> Result<InvoiceOutcome, StoreError>;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvoiceOutcome {
+    Issued,
+    /// The order changed since it was read.
+    VersionConflict,
+    /// Another invoice took this number first: read the counter again.
+    NumberTaken,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CarrierError {
+    #[error("carrier unavailable: {0}")]
+    Unavailable(String),
+    #[error("carrier refused the shipment: {0}")]
+    Rejected(String),
+}
+
+/// Creates shipments (Shiprocket, or none for digital goods). Must be idempotent per order: a
+/// retried job may ask again for an order whose shipment was created but not yet recorded.
+#[async_trait]
+pub trait Carrier: Send + Sync {
+    fn name(&self) -> &'static str;
+
+    async fn create_shipment(
+        &self,
+        order: &Order,
+    ) -> Result<crate::order::ShipmentInfo, CarrierError>;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("notification failed: {0}")]
+pub struct NotifyError(pub String);
+
+/// Tells the customer (WhatsApp in production).
+#[async_trait]
+pub trait Notifier: Send + Sync {
+    async fn order_fulfilled(&self, order: &Order) -> Result<(), NotifyError>;
 }
 
 /// The post-payment work for one order.

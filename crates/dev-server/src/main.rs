@@ -139,10 +139,14 @@ async fn main() -> ExitCode {
         "\n  Order service (dev) listening on {base}\n  API base:        {api}\n  Store:           {store}\n  Payments:        {mode:?} (offline = local stand-in, no provider is called)\n  DEV_JWT_SECRET:  {secret}\n  Webhook secrets: stripe {stripe_wh}, razorpay {rzp_wh}\n  Pay an order:    cargo run -p dev-server -- pay <orderId> [--fail] [--refund MINOR]\n  User token:      {user}\n                   (more: cargo run -p dev-server -- token --sub alice [--admin])\n\n  Try it:\n    curl -s {api}/products\n    curl -s -X POST {api}/orders -H 'Content-Type: application/json' -H 'Idempotency-Key: try-1' \\\n      -d '{{\"items\":[{{\"sku\":\"CHAI-250G\",\"quantity\":2}}],\"currency\":\"INR\",\"paymentProvider\":\"razorpay\",\"customer\":{{\"email\":\"asha@example.in\",\"name\":\"Asha Rao\"}},\"shippingAddress\":{{\"name\":\"Asha Rao\",\"line1\":\"12 MG Road\",\"city\":\"Bengaluru\",\"state\":\"Karnataka\",\"postalCode\":\"560001\",\"country\":\"IN\"}}}}'\n",
         base = server.base_url,
         store = match &settings.backend {
-            dev_server::Backend::Memory => format!("in-memory, demo catalog ({} products)", settings.catalog.len()),
+            dev_server::Backend::Memory => format!(
+                "in-memory, demo catalog ({} products)",
+                settings.catalog.len()
+            ),
             dev_server::Backend::Aws { prefix } => format!(
                 "AWS (DynamoDB table '{prefix}', queue, topics, bucket) at {}",
-                std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "the account's endpoints".into())
+                std::env::var("AWS_ENDPOINT_URL")
+                    .unwrap_or_else(|_| "the account's endpoints".into())
             ),
         },
         mode = settings.config.provider_mode,

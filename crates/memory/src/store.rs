@@ -6,8 +6,8 @@ use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use oms_core::ports::{
-    CommitOutcome, CreateOutcome, EventCommit, EventRecord, IdempotencyRecord, OrderPage,
-    OrderStore, OutboxEntry, StockShortage, StoreError,
+    CommitOutcome, CreateOutcome, EventCommit, EventRecord, IdempotencyRecord, InvoiceOutcome,
+    OrderPage, OrderStore, OutboxEntry, StockShortage, StoreError,
 };
 use oms_core::{Order, OrderId, Product, ProviderKind, Sku, Timestamp, UserId};
 
@@ -20,6 +20,7 @@ struct State {
     payment_refs: HashMap<(ProviderKind, String), OrderId>,
     events: HashMap<(ProviderKind, String), EventRecord>,
     outbox: HashMap<OrderId, OutboxEntry>,
+    last_invoice: u64,
 }
 
 impl State {
@@ -327,5 +328,27 @@ impl OrderStore for InMemoryStore {
     async fn clear_outbox(&self, order_id: &OrderId) -> Result<(), StoreError> {
         self.lock().outbox.remove(order_id);
         Ok(())
+    }
+
+    async fn last_invoice_number(&self) -> Result<u64, StoreError> {
+        Ok(self.lock().last_invoice)
+    }
+
+    async fn issue_invoice(
+        &self,
+        order: &Order,
+        expected_version: u64,
+        number: u64,
+    ) -> Result<InvoiceOutcome, StoreError> {
+        let mut s = self.lock();
+        if s.last_invoice + 1 != number {
+            return Ok(InvoiceOutcome::NumberTaken);
+        }
+        if s.orders.get(order.id()).map(Order::version) != Some(expected_version) {
+            return Ok(InvoiceOutcome::VersionConflict);
+        }
+        s.last_invoice = number;
+        s.orders.insert(order.id().clone(), order.clone());
+        Ok(InvoiceOutcome::Issued)
     }
 }

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod checkout;
 pub mod create_order;
+pub mod fulfil;
 pub mod read;
 pub mod webhook;
 
