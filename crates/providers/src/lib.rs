@@ -1,11 +1,15 @@
 //! Payment provider adapters for [`oms_core::ports::PaymentProvider`]:
 //! - [`stripe::StripeCheckout`]: Stripe Checkout Sessions API (hosted payment page);
 //! - [`razorpay::RazorpayOrders`]: Razorpay Orders API (order for the checkout widget);
+//! - [`shipping`]: Shiprocket (with its dry run), no shipping, and the router between them;
+//! - [`notify`]: WhatsApp Cloud API messages (with a dry run);
 //! - [`offline::OfflineProvider`]: a **stand-in** for local runs and tests that talks to no
 //!   network and returns provider-shaped ids.
 
+pub mod notify;
 pub mod offline;
 pub mod razorpay;
+pub mod shipping;
 pub mod stripe;
 
 use std::time::Duration;

@@ -1,0 +1,102 @@
+//! Customer notifications for [`oms_core::ports::Notifier`]: the WhatsApp Cloud API (a template
+//! message to the buyer's phone), with a **dry run** (`WHATSAPP_DRY_RUN=true`, the default) that
+//! sends nothing and logs what it would send (the phone number masked).
+
+use async_trait::async_trait;
+use oms_core::ports::{Notifier, NotifyError};
+use oms_core::{Order, Secret};
+use serde_json::{Value, json};
+
+#[derive(Debug, Clone)]
+pub struct WhatsAppConfig {
+    /// `https://graph.facebook.com/v21.0`, or a local stub in tests.
+    pub api_base: String,
+    pub phone_number_id: String,
+    pub token: Secret,
+    /// An approved template taking the order number and the tracking number.
+    pub template: String,
+    pub language: String,
+    pub dry_run: bool,
+}
+
+pub const WHATSAPP_API_BASE: &str = "https://graph.facebook.com/v21.0";
+
+pub struct WhatsApp {
+    http: reqwest::Client,
+    config: WhatsAppConfig,
+}
+
+fn masked(phone: &str) -> String {
+    let digits: Vec<char> = phone.chars().filter(char::is_ascii_digit).collect();
+    let tail: String = digits.iter().rev().take(2).rev().collect();
+    format!("…{tail}")
+}
+
+impl WhatsApp {
+    pub fn new(http: reqwest::Client, config: WhatsAppConfig) -> Self {
+        Self { http, config }
+    }
+
+    /// The message body for `order` sent to `to` (digits only, with country code).
+    pub fn message(&self, order: &Order, to: &str) -> Value {
+        let awb = order
+            .shipment()
+            .map(|s| s.awb.clone())
+            .filter(|a| !a.is_empty())
+            .unwrap_or_else(|| "-".into());
+        json!({
+            "messaging_product": "whatsapp",
+            "to": to,
+            "type": "template",
+            "template": {
+                "name": self.config.template,
+                "language": {"code": self.config.language},
+                "components": [{
+                    "type": "body",
+                    "parameters": [
+                        {"type": "text", "text": order.number().as_str()},
+                        {"type": "text", "text": awb},
+                    ],
+                }],
+            },
+        })
+    }
+}
+
+#[async_trait]
+impl Notifier for WhatsApp {
+    #[tracing::instrument(skip_all, fields(order_id = %order.id()))]
+    async fn order_fulfilled(&self, order: &Order) -> Result<(), NotifyError> {
+        let Some(phone) = order.customer().phone.as_ref() else {
+            tracing::info!("no phone number: no WhatsApp message");
+            return Ok(());
+        };
+        let to: String = phone
+            .as_str()
+            .chars()
+            .filter(char::is_ascii_digit)
+            .collect();
+        if self.config.dry_run {
+            tracing::info!(to = %masked(&to), template = %self.config.template, "whatsapp dry run: would send the fulfilment message");
+            return Ok(());
+        }
+        let url = format!(
+            "{}/{}/messages",
+            self.config.api_base.trim_end_matches('/'),
+            self.config.phone_number_id
+        );
+        let res = self
+            .http
+            .post(url)
+            .bearer_auth(self.config.token.expose())
+            .json(&self.message(order, &to))
+            .send()
+            .await
+            .map_err(|e| NotifyError(format!("whatsapp: {e}")))?;
+        if res.status().is_success() {
+            Ok(())
+        } else {
+            Err(NotifyError(format!("whatsapp answered {}", res.status())))
+        }
+    }
+}

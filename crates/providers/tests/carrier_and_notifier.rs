@@ -1,0 +1,257 @@
+//! Shiprocket and WhatsApp clients against a local stub that answers like the real APIs and
+//! records what the clients send.
+
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::http::{HeaderMap, Uri};
+use axum::response::IntoResponse;
+use oms_core::customer::{CountryCode, Customer, Email, Phone, ShippingAddress};
+use oms_core::order::OrderDraft;
+use oms_core::ports::{Carrier, Notifier};
+use oms_core::{
+    Currency, Money, Order, OrderId, OrderLine, OrderNumber, Owner, PaymentInfo, ProviderKind,
+    Quantity, Secret, ShipmentInfo, Sku, Timestamp, UserId,
+};
+use oms_providers::notify::{WhatsApp, WhatsAppConfig};
+use oms_providers::shipping::{CarrierRouter, Shiprocket, ShiprocketConfig};
+use serde_json::{Value, json};
+
+type Log = Arc<Mutex<Vec<(String, Option<String>, Value)>>>;
+
+async fn stub() -> (String, Log) {
+    let log: Log = Arc::default();
+    let seen = log.clone();
+    let app = Router::new().fallback(move |uri: Uri, headers: HeaderMap, body: Bytes| {
+        let seen = seen.clone();
+        async move {
+            let auth = headers.get("authorization").map(|v| v.to_str().unwrap().to_owned());
+            let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            seen.lock().unwrap().push((uri.path().to_owned(), auth, body));
+            let reply = match uri.path() {
+                "/v1/external/auth/login" => json!({"token": "sr-token-1"}),
+                "/v1/external/orders/create/adhoc" => json!({"order_id": 1234, "shipment_id": 5678, "status": "NEW"}),
+                "/v1/external/courier/assign/awb" => json!({"awb_assign_status": 1, "response": {"data": {"awb_code": "AWB123456", "courier_name": "Delhivery"}}}),
+                "/v1/external/courier/generate/pickup" => json!({"pickup_status": 1}),
+                _ => json!({"messages": [{"id": "wamid.1"}]}),
+            };
+            axum::Json(reply).into_response()
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}"), log)
+}
+
+fn order() -> Order {
+    let inr = |m| Money::new(m, Currency::parse("INR").unwrap()).unwrap();
+    let mut o = Order::open(
+        OrderDraft {
+            id: OrderId::parse("ord_01JDQ7Z3K5M8N9P0QRSTVWXYZ0").unwrap(),
+            number: OrderNumber::parse("ORD-20270115-QRSTVWXY").unwrap(),
+            owner: Owner::User {
+                user_id: UserId::parse("u").unwrap(),
+            },
+            customer: Customer {
+                email: Email::parse("asha@example.in").unwrap(),
+                name: "Asha Rao".into(),
+                phone: Some(Phone::parse("+91 98765 43210").unwrap()),
+            },
+            shipping_address: ShippingAddress {
+                name: "Asha Rao".into(),
+                line1: "12 MG Road".into(),
+                line2: Some("Flat 4".into()),
+                city: "Bengaluru".into(),
+                state: "Karnataka".into(),
+                postal_code: "560001".into(),
+                country: CountryCode::parse("IN").unwrap(),
+            },
+            lines: vec![OrderLine {
+                sku: Sku::parse("CHAI-250G").unwrap(),
+                name: "Masala chai".into(),
+                quantity: Quantity::new(2).unwrap(),
+                unit_price: inr(34_900),
+                line_total: inr(69_800),
+            }],
+            total: inr(69_800),
+            payment: PaymentInfo {
+                provider: ProviderKind::Razorpay,
+                provider_order_id: "order_1".into(),
+                provider_payment_id: None,
+                checkout_url: None,
+                key_id: None,
+                captured: None,
+            },
+            expires_at: Timestamp::from_unix_millis(0),
+        },
+        Timestamp::from_unix_millis(1_800_000_000_000),
+    );
+    o.record_payment(
+        &oms_core::order::PaymentCapture {
+            provider_payment_id: "pay_1".into(),
+            amount: inr(69_800),
+        },
+        Timestamp::from_unix_millis(1_800_000_000_000),
+    )
+    .unwrap();
+    o
+}
+
+fn shiprocket(base: &str, dry_run: bool) -> Shiprocket {
+    Shiprocket::new(
+        oms_providers::http_client(),
+        ShiprocketConfig {
+            api_base: base.into(),
+            email: "ops@shop.example".into(),
+            password: Secret::new("sr-password"),
+            pickup_location: "Primary".into(),
+            channel_id: Some("42".into()),
+            parcel: (20.0, 15.0, 10.0, 0.5),
+            dry_run,
+        },
+    )
+}
+
+#[tokio::test]
+async fn shiprocket_logs_in_creates_the_order_assigns_an_awb_and_schedules_pickup() {
+    let (base, log) = stub().await;
+    let carrier = shiprocket(&base, false);
+    let s = carrier.create_shipment(&order()).await.unwrap();
+    assert_eq!(
+        s,
+        ShipmentInfo {
+            carrier: "shiprocket".into(),
+            shipment_id: "5678".into(),
+            awb: "AWB123456".into(),
+            status: "pickup_scheduled".into()
+        }
+    );
+    carrier.create_shipment(&order()).await.unwrap();
+
+    let log = log.lock().unwrap();
+    let paths: Vec<&str> = log.iter().map(|(p, _, _)| p.as_str()).collect();
+    assert_eq!(
+        paths[..4],
+        [
+            "/v1/external/auth/login",
+            "/v1/external/orders/create/adhoc",
+            "/v1/external/courier/assign/awb",
+            "/v1/external/courier/generate/pickup"
+        ]
+    );
+    assert_eq!(
+        paths
+            .iter()
+            .filter(|p| **p == "/v1/external/auth/login")
+            .count(),
+        1,
+        "the token is reused"
+    );
+    assert_eq!(
+        log[0].2,
+        json!({"email": "ops@shop.example", "password": "sr-password"})
+    );
+    assert_eq!(log[1].1.as_deref(), Some("Bearer sr-token-1"));
+    let created = &log[1].2;
+    assert_eq!(created["order_id"], "ord_01JDQ7Z3K5M8N9P0QRSTVWXYZ0");
+    assert_eq!(created["pickup_location"], "Primary");
+    assert_eq!(created["channel_id"], "42");
+    assert_eq!(created["billing_pincode"], "560001");
+    assert_eq!(created["billing_phone"], "919876543210");
+    assert_eq!(created["payment_method"], "Prepaid");
+    assert_eq!(created["order_items"][0]["units"], 2);
+    assert_eq!(created["order_items"][0]["selling_price"], 349.0);
+    assert_eq!(created["sub_total"], 698.0);
+    assert_eq!(log[2].2, json!({"shipment_id": "5678"}));
+    assert_eq!(log[3].2, json!({"shipment_id": ["5678"]}));
+}
+
+#[tokio::test]
+async fn the_shiprocket_dry_run_calls_nothing_and_is_deterministic() {
+    let (base, log) = stub().await;
+    let carrier = shiprocket(&base, true);
+    let a = carrier.create_shipment(&order()).await.unwrap();
+    let b = carrier.create_shipment(&order()).await.unwrap();
+    assert_eq!(a, b);
+    assert!(a.awb.starts_with("DRYRUN") && a.awb.len() == 16, "{a:?}");
+    assert_eq!(a.status, "dry_run");
+    assert!(log.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn digital_only_orders_need_no_shipment() {
+    let (base, log) = stub().await;
+    let router = CarrierRouter {
+        physical: Arc::new(shiprocket(&base, false)),
+        digital_skus: vec!["CHAI-250G".into()],
+    };
+    let s = router.create_shipment(&order()).await.unwrap();
+    assert_eq!(s.carrier, "none");
+    assert!(log.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn whatsapp_sends_the_template_to_the_buyer_and_the_dry_run_sends_nothing() {
+    let (base, log) = stub().await;
+    let config = WhatsAppConfig {
+        api_base: base.clone(),
+        phone_number_id: "1099".into(),
+        token: Secret::new("wa-token"),
+        template: "order_shipped".into(),
+        language: "en".into(),
+        dry_run: true,
+    };
+    let mut o = order();
+    o.record_invoice(
+        oms_core::InvoiceInfo {
+            number: "INV-000001".into(),
+            key: "k".into(),
+            issued_at: Timestamp::from_unix_millis(0),
+        },
+        Timestamp::from_unix_millis(0),
+    )
+    .unwrap();
+    o.record_shipment(
+        ShipmentInfo {
+            carrier: "shiprocket".into(),
+            shipment_id: "5678".into(),
+            awb: "AWB123456".into(),
+            status: "x".into(),
+        },
+        Timestamp::from_unix_millis(0),
+    )
+    .unwrap();
+    WhatsApp::new(oms_providers::http_client(), config.clone())
+        .order_fulfilled(&o)
+        .await
+        .unwrap();
+    assert!(log.lock().unwrap().is_empty(), "dry run");
+
+    WhatsApp::new(
+        oms_providers::http_client(),
+        WhatsAppConfig {
+            dry_run: false,
+            ..config
+        },
+    )
+    .order_fulfilled(&o)
+    .await
+    .unwrap();
+    let log = log.lock().unwrap();
+    assert_eq!(log[0].0, "/1099/messages");
+    assert_eq!(log[0].1.as_deref(), Some("Bearer wa-token"));
+    let m = &log[0].2;
+    assert_eq!(m["messaging_product"], "whatsapp");
+    assert_eq!(m["to"], "919876543210");
+    assert_eq!(m["template"]["name"], "order_shipped");
+    assert_eq!(
+        m["template"]["components"][0]["parameters"][0]["text"],
+        "ORD-20270115-QRSTVWXY"
+    );
+    assert_eq!(
+        m["template"]["components"][0]["parameters"][1]["text"],
+        "AWB123456"
+    );
+}
