@@ -14,6 +14,9 @@ pub mod stripe;
 
 use std::time::Duration;
 
+/// The HTTP client every integration shares.
+pub use reqwest::Client as HttpClient;
+
 use oms_core::ports::{ProviderError, SecretSource};
 use oms_core::{ProviderKind, Secret};
 
