@@ -1114,4 +1114,42 @@ impl OrderStore for DynamoStore {
             )),
         }
     }
+
+    async fn stale_unpaid(
+        &self,
+        before: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<OrderId>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("GSI2")
+            .key_condition_expression("GSI2PK = :p AND GSI2SK < :before")
+            .expression_attribute_values(":p", s("UNPAID"))
+            .expression_attribute_values(":before", s(before.to_string()))
+            .limit(limit as i32)
+            .send()
+            .await
+            .map_err(|e| sdk_error("query unpaid orders", e))?;
+        out.items()
+            .iter()
+            .map(|it| {
+                let pk = it
+                    .get("PK")
+                    .and_then(|v| v.as_s().ok())
+                    .ok_or_else(|| corrupt("unpaid index", "no PK"))?;
+                OrderId::parse(pk.trim_start_matches("ORDER#"))
+                    .map_err(|e| corrupt("unpaid index", e))
+            })
+            .collect()
+    }
+
+    async fn owed_outbox(
+        &self,
+        before: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
+        self.outbox_before(before, limit as i32).await
+    }
 }

@@ -257,6 +257,17 @@ pub trait OrderStore: Send + Sync {
     /// The job was sent: the entry is done.
     async fn clear_outbox(&self, order_id: &OrderId) -> Result<(), StoreError>;
 
+    /// Unpaid orders whose payment window ended before `before`, oldest first.
+    async fn stale_unpaid(&self, before: Timestamp, limit: u32)
+    -> Result<Vec<OrderId>, StoreError>;
+
+    /// Outbox entries created before `before`, oldest first: jobs still owed.
+    async fn owed_outbox(
+        &self,
+        before: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<OutboxEntry>, StoreError>;
+
     /// The last invoice number issued (0 before the first).
     async fn last_invoice_number(&self) -> Result<u64, StoreError>;
 
@@ -400,12 +411,27 @@ pub enum ProviderError {
     Rejected { status: u16, message: String },
 }
 
+/// What happened when a checkout was closed before its order is cancelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckoutClosed {
+    /// It can no longer take money.
+    Expired,
+    /// It was paid meanwhile: do not cancel, the payment webhook is on its way.
+    AlreadyPaid,
+    /// The provider has nothing to close (a Razorpay order); a late payment is handled as a
+    /// payment after cancellation.
+    NotApplicable,
+}
+
 /// Opens a payment at a provider: a Razorpay order or a Stripe Checkout Session.
 #[async_trait]
 pub trait PaymentProvider: Send + Sync {
     fn kind(&self) -> ProviderKind;
 
     async fn create_checkout(&self, req: &CheckoutRequest) -> Result<PaymentInfo, ProviderError>;
+
+    /// Closes the checkout of an order about to be cancelled, where the provider supports it.
+    async fn close_checkout(&self, payment: &PaymentInfo) -> Result<CheckoutClosed, ProviderError>;
 }
 
 /// The providers this deployment accepts.

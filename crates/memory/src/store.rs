@@ -351,4 +351,40 @@ impl OrderStore for InMemoryStore {
         s.orders.insert(order.id().clone(), order.clone());
         Ok(InvoiceOutcome::Issued)
     }
+
+    async fn stale_unpaid(
+        &self,
+        before: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<OrderId>, StoreError> {
+        let s = self.lock();
+        let mut stale: Vec<&Order> = s
+            .orders
+            .values()
+            .filter(|o| o.status().is_unpaid() && o.expires_at() < before)
+            .collect();
+        stale.sort_by_key(|o| (o.expires_at(), o.id().clone()));
+        Ok(stale
+            .into_iter()
+            .take(limit as usize)
+            .map(|o| o.id().clone())
+            .collect())
+    }
+
+    async fn owed_outbox(
+        &self,
+        before: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
+        let s = self.lock();
+        let mut owed: Vec<OutboxEntry> = s
+            .outbox
+            .values()
+            .filter(|e| e.created_at < before)
+            .cloned()
+            .collect();
+        owed.sort_by_key(|e| (e.created_at, e.order_id.clone()));
+        owed.truncate(limit as usize);
+        Ok(owed)
+    }
 }

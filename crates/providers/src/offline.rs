@@ -4,7 +4,7 @@
 //! (`cargo run -p dev-server -- pay …`).
 
 use async_trait::async_trait;
-use oms_core::ports::{CheckoutRequest, PaymentProvider, ProviderError};
+use oms_core::ports::{CheckoutClosed, CheckoutRequest, PaymentProvider, ProviderError};
 use oms_core::{PaymentInfo, ProviderKind};
 use sha2::{Digest, Sha256};
 
@@ -74,6 +74,13 @@ impl PaymentProvider for OfflineProvider {
                     captured: None,
                 }
             }
+        })
+    }
+
+    async fn close_checkout(&self, _: &PaymentInfo) -> Result<CheckoutClosed, ProviderError> {
+        Ok(match self.kind {
+            ProviderKind::Stripe => CheckoutClosed::Expired,
+            ProviderKind::Razorpay => CheckoutClosed::NotApplicable,
         })
     }
 }

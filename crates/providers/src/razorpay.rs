@@ -5,7 +5,9 @@
 use async_trait::async_trait;
 use std::sync::Arc;
 
-use oms_core::ports::{CheckoutRequest, PaymentProvider, ProviderError, SecretSource};
+use oms_core::ports::{
+    CheckoutClosed, CheckoutRequest, PaymentProvider, ProviderError, SecretSource,
+};
 use oms_core::{PaymentInfo, ProviderKind};
 use serde_json::{Value, json};
 
@@ -90,5 +92,11 @@ impl PaymentProvider for RazorpayOrders {
             key_id: Some(key_id),
             captured: None,
         })
+    }
+
+    /// Razorpay orders cannot be cancelled; a payment that still arrives is handled as a
+    /// payment after cancellation (stock taken again, or held for review).
+    async fn close_checkout(&self, _: &PaymentInfo) -> Result<CheckoutClosed, ProviderError> {
+        Ok(CheckoutClosed::NotApplicable)
     }
 }

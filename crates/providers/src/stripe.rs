@@ -7,7 +7,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use std::sync::Arc;
 
-use oms_core::ports::{CheckoutRequest, PaymentProvider, ProviderError, SecretSource};
+use oms_core::ports::{
+    CheckoutClosed, CheckoutRequest, PaymentProvider, ProviderError, SecretSource,
+};
 use oms_core::{PaymentInfo, ProviderKind};
 
 /// Stripe's non-secret settings; the secret key comes from the [`SecretSource`] at each call,
@@ -126,5 +128,39 @@ impl PaymentProvider for StripeCheckout {
             key_id: None,
             captured: None,
         })
+    }
+
+    /// `POST /v1/checkout/sessions/{id}/expire`; a session that cannot be expired is looked up:
+    /// `complete` means it was paid meanwhile.
+    #[tracing::instrument(skip_all, fields(session = %payment.provider_order_id))]
+    async fn close_checkout(&self, payment: &PaymentInfo) -> Result<CheckoutClosed, ProviderError> {
+        let key = crate::api_secret(self.secrets.as_ref(), ProviderKind::Stripe).await?;
+        let base = format!(
+            "{}/v1/checkout/sessions/{}",
+            self.config.api_base.trim_end_matches('/'),
+            payment.provider_order_id
+        );
+        let res = self
+            .http
+            .post(format!("{base}/expire"))
+            .bearer_auth(key.expose())
+            .send()
+            .await;
+        match crate::classify("stripe", res).await {
+            Ok(_) => Ok(CheckoutClosed::Expired),
+            Err(ProviderError::Rejected { .. }) => {
+                let res = self.http.get(&base).bearer_auth(key.expose()).send().await;
+                let session = crate::classify("stripe", res).await?;
+                match session["status"].as_str() {
+                    Some("complete") => Ok(CheckoutClosed::AlreadyPaid),
+                    Some("expired") => Ok(CheckoutClosed::Expired),
+                    other => Err(ProviderError::Rejected {
+                        status: 400,
+                        message: format!("stripe: session cannot be expired (status {other:?})"),
+                    }),
+                }
+            }
+            Err(e) => Err(e),
+        }
     }
 }

@@ -6,6 +6,7 @@ pub mod checkout;
 pub mod create_order;
 pub mod fulfil;
 pub mod read;
+pub mod sweep;
 pub mod webhook;
 
 use std::time::Duration;

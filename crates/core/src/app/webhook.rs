@@ -374,8 +374,11 @@ pub(crate) async fn send_job(
     }
 }
 
-/// Sends an owed fulfilment job if nobody else holds its lease.
-pub async fn resume_outbox(deps: &WebhookDeps<'_>, order_id: &OrderId) -> Result<(), WebhookError> {
+/// Sends an owed fulfilment job if nobody else holds its lease; `true` when this call sent it.
+pub async fn resume_outbox(
+    deps: &WebhookDeps<'_>,
+    order_id: &OrderId,
+) -> Result<bool, WebhookError> {
     let now = deps.clock.now();
     if deps
         .store
@@ -383,8 +386,9 @@ pub async fn resume_outbox(deps: &WebhookDeps<'_>, order_id: &OrderId) -> Result
         .await?
     {
         send_job(deps, order_id, now).await?;
+        return Ok(true);
     }
-    Ok(())
+    Ok(false)
 }
 
 /// Publishing is best effort: the state is already committed and a failure here must not make

@@ -1,0 +1,17 @@
+//! The `cleanup` Lambda.
+
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    oms_http::lambda::init_tracing();
+    let state = oms_http::lambda::state_from_env().await?;
+    let limit = cleanup::batch_limit();
+    let state = &state;
+    lambda_runtime::run(service_fn(move |_: LambdaEvent<Value>| async move {
+        let report = cleanup::run(state, limit).await?;
+        Ok::<Value, Error>(serde_json::to_value(report)?)
+    }))
+    .await
+}

@@ -1,0 +1,106 @@
+//! The scheduled sweep (`cleanup` Lambda, and an interval in the dev server):
+//! 1. cancels unpaid orders whose payment window has ended — closing the provider's checkout
+//!    first so it can no longer take money, and conditioned on the order being unchanged, so an
+//!    order paid a moment ago is left alone — and gives their stock back;
+//! 2. sends fulfilment jobs still owed (the queue failed after the payment was recorded).
+//! Work per run is bounded; what is left waits for the next run.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::json;
+
+use crate::order::TransitionError;
+use crate::ports::{CheckoutClosed, OrderStore, PaymentProviders, StoreError, Topic};
+
+use super::webhook::{WebhookDeps, WebhookError, publish, resume_outbox};
+
+/// Jobs younger than this are left to the webhook that is sending them.
+pub const OUTBOX_GRACE: Duration = Duration::from_secs(60);
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct SweepReport {
+    pub cancelled: u32,
+    pub reenqueued: u32,
+}
+
+pub async fn sweep(
+    deps: &WebhookDeps<'_>,
+    providers: &PaymentProviders,
+    limit: u32,
+) -> Result<SweepReport, WebhookError> {
+    let now = deps.clock.now();
+    let mut report = SweepReport::default();
+    for id in deps.store.stale_unpaid(now, limit).await? {
+        if cancel_one(deps, providers, &id).await? {
+            report.cancelled += 1;
+        }
+    }
+    for entry in deps
+        .store
+        .owed_outbox(now.minus(OUTBOX_GRACE), limit)
+        .await?
+    {
+        if resume_outbox(deps, &entry.order_id).await? {
+            tracing::info!(order_id = %entry.order_id, "owed fulfilment job re-enqueued");
+            report.reenqueued += 1;
+        }
+    }
+    if report != SweepReport::default() {
+        tracing::info!(
+            cancelled = report.cancelled,
+            reenqueued = report.reenqueued,
+            "sweep done"
+        );
+    }
+    Ok(report)
+}
+
+async fn cancel_one(
+    deps: &WebhookDeps<'_>,
+    providers: &PaymentProviders,
+    id: &crate::ids::OrderId,
+) -> Result<bool, StoreError> {
+    let store: &dyn OrderStore = deps.store;
+    let Some(order) = store.get_order(id).await? else {
+        return Ok(false);
+    };
+    let now = deps.clock.now();
+    if !order.status().is_unpaid() || order.expires_at() > now {
+        return Ok(false);
+    }
+    if let Some(provider) = providers.get(order.payment().provider) {
+        match provider.close_checkout(order.payment()).await {
+            Ok(CheckoutClosed::AlreadyPaid) => {
+                tracing::info!(order_id = %id, "checkout was paid meanwhile; not cancelling");
+                return Ok(false);
+            }
+            Ok(CheckoutClosed::Expired | CheckoutClosed::NotApplicable) => {}
+            Err(e) => {
+                // Cancelling while the checkout can still take money would invite a payment
+                // for a cancelled order; try again at the next sweep.
+                tracing::warn!(order_id = %id, error = %e, "could not close the checkout; order left for the next sweep");
+                return Ok(false);
+            }
+        }
+    }
+    let mut next = order.clone();
+    match next.cancel("payment window elapsed", now) {
+        Ok(_) => {}
+        Err(TransitionError::AlreadyApplied) => return Ok(false),
+        Err(e) => return Err(StoreError::Corrupt(e.to_string())),
+    }
+    if !store.cancel_order(&next, order.version()).await? {
+        // It changed (paid a moment ago?): leave it; a later sweep looks again if still unpaid.
+        return Ok(false);
+    }
+    tracing::info!(order_id = %id, "stale unpaid order cancelled, stock released");
+    publish(
+        deps.publisher,
+        Topic::OrderEvents,
+        "order.cancelled",
+        json!({"orderId": id, "orderNumber": next.number(), "reason": "payment window elapsed", "at": now}),
+    )
+    .await;
+    Ok(true)
+}
