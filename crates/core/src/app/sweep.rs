@@ -3,6 +3,7 @@
 //!    first so it can no longer take money, and conditioned on the order being unchanged, so an
 //!    order paid a moment ago is left alone — and gives their stock back;
 //! 2. sends fulfilment jobs still owed (the queue failed after the payment was recorded).
+//!
 //! Work per run is bounded; what is left waits for the next run.
 
 use std::time::Duration;
