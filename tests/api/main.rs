@@ -1,6 +1,7 @@
 //! Black-box API tests: the dev server on a random port, driven over HTTP like a storefront.
 
 mod errors;
+mod fulfilment;
 mod health;
 mod idempotency;
 mod listing;

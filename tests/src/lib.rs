@@ -106,6 +106,8 @@ impl TestApp {
             );
         }
         env.insert("DEV_JWT_SECRET", JWT_SECRET.into());
+        // The worker and the sweep consume the queue; tests that inspect it keep them off.
+        env.insert("DEV_BACKGROUND", "false".into());
         for (k, v) in opts.env {
             env.insert(k, v);
         }

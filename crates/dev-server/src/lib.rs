@@ -6,19 +6,25 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
 use axum::Router;
 use axum::extract::Path;
 use axum::response::Html;
 use axum::routing::get;
 use jsonwebtoken::{EncodingKey, Header};
-use oms_aws::{AwsClients, DynamoStore};
+use oms_aws::{AwsClients, DynamoStore, S3InvoiceStorage};
 use oms_core::Product;
 use oms_core::ports::Clock;
+use oms_core::ports::InvoiceStorage;
 use oms_http::AppState;
 use oms_http::config::{Config, ConfigError, Defaults, ProviderMode};
 use oms_http::identity::{DevJwtKey, IdentitySource};
 use oms_http::wiring::AwsResources;
-use oms_memory::{FaultyQueue, InMemoryPublisher, InMemoryQueue, InMemoryStore, SystemClock};
+use oms_memory::{
+    FaultyQueue, InMemoryInvoices, InMemoryPublisher, InMemoryQueue, InMemoryStore, SystemClock,
+};
+use post_payment_worker::Worker;
+use post_payment_worker::config::FulfilmentConfig;
 use serde::Serialize;
 use tokio::net::TcpListener;
 
@@ -35,6 +41,12 @@ pub struct DevSettings {
     pub catalog: Vec<Product>,
     pub clock: Arc<dyn Clock>,
     pub backend: Backend,
+    /// Run the post-payment worker and the cleanup sweep in-process (`DEV_BACKGROUND`, default
+    /// `true`; the black-box tests turn it off where they inspect the queue themselves).
+    pub background: bool,
+    /// How often the in-process sweep runs (`CLEANUP_INTERVAL_SECONDS`, default 60).
+    pub cleanup_interval: std::time::Duration,
+    pub fulfilment: FulfilmentConfig,
 }
 
 /// Where the dev server keeps its state (`DEV_BACKEND`).
@@ -99,9 +111,31 @@ impl DevSettings {
                 )));
             }
         };
+        let background = match var("DEV_BACKGROUND").as_deref() {
+            None | Some("true") => true,
+            Some("false") => false,
+            Some(other) => {
+                return Err(SettingsError::Invalid(format!(
+                    "DEV_BACKGROUND '{other}' is not true or false"
+                )));
+            }
+        };
+        let cleanup_interval = match var("CLEANUP_INTERVAL_SECONDS") {
+            None => 60,
+            Some(v) => v.parse::<u64>().ok().filter(|s| *s >= 1).ok_or_else(|| {
+                SettingsError::Invalid(format!(
+                    "CLEANUP_INTERVAL_SECONDS '{v}' is not a whole number of seconds"
+                ))
+            })?,
+        };
+        let fulfilment = FulfilmentConfig::from_lookup(&get)
+            .map_err(|e| SettingsError::Invalid(e.to_string()))?;
         Ok(Self {
             config,
             backend,
+            background,
+            cleanup_interval: std::time::Duration::from_secs(cleanup_interval),
+            fulfilment,
             host: var("HOST").unwrap_or_else(|| "127.0.0.1".into()),
             port,
             jwt_secret: var("DEV_JWT_SECRET").unwrap_or_else(|| DEFAULT_JWT_SECRET.into()),
@@ -318,6 +352,7 @@ pub struct DevServer {
     pub state: AppState,
     pub parts: Parts,
     task: tokio::task::JoinHandle<()>,
+    background: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl DevServer {
@@ -329,7 +364,134 @@ impl DevServer {
 impl Drop for DevServer {
     fn drop(&mut self) {
         self.task.abort();
+        for t in &self.background {
+            t.abort();
+        }
     }
+}
+
+/// The post-payment worker for the dev server's adapters.
+fn worker(settings: &DevSettings, state: &AppState, parts: &Parts) -> Worker {
+    let invoices: Arc<dyn InvoiceStorage> = match &parts.aws {
+        Some(aws) => Arc::new(S3InvoiceStorage::new(
+            aws.clients.s3.clone(),
+            aws.resources.invoice_bucket.clone().unwrap_or_default(),
+        )),
+        None => Arc::new(InMemoryInvoices::default()),
+    };
+    let http = oms_providers::http_client();
+    Worker {
+        store: state.store.clone(),
+        invoices,
+        carrier: settings.fulfilment.carrier(http.clone()),
+        publisher: state.publisher.clone(),
+        notifier: settings.fulfilment.notifier(http),
+        clock: state.clock.clone(),
+        seller: settings.fulfilment.seller.clone(),
+        max_receives: settings.fulfilment.max_receives,
+    }
+}
+
+/// The worker loop and the cleanup interval, as the queue and the schedule run them in AWS.
+fn spawn_background(
+    settings: &DevSettings,
+    state: &AppState,
+    parts: &Parts,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let worker = worker(settings, state, parts);
+    let consume = match (&parts.memory, &parts.aws) {
+        (Some(m), _) => {
+            let queue = m.queue.clone();
+            tokio::spawn(async move {
+                loop {
+                    let job = queue.take().await;
+                    let body = serde_json::to_string(&job).unwrap_or_default();
+                    // Like SQS: a failed job comes back after a pause, up to the receive limit.
+                    for receive in 1..=worker.max_receives {
+                        match worker.process(Some(&body)).await {
+                            post_payment_worker::Processed::Failed { error, .. } => {
+                                tracing::warn!(order_id = %job.order_id, receive, error = %error, "fulfilment failed; retrying");
+                                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                            }
+                            _ => break,
+                        }
+                    }
+                }
+            })
+        }
+        (None, Some(aws)) => {
+            let sqs = aws.clients.sqs.clone();
+            let url = aws.resources.queue_url.clone();
+            tokio::spawn(async move {
+                loop {
+                    let got = match sqs
+                        .receive_message()
+                        .queue_url(&url)
+                        .wait_time_seconds(1)
+                        .max_number_of_messages(10)
+                        .message_system_attribute_names(
+                            aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount,
+                        )
+                        .send()
+                        .await
+                    {
+                        Ok(g) => g,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "receive failed");
+                            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                            continue;
+                        }
+                    };
+                    for m in got.messages() {
+                        let attributes = m
+                            .attributes()
+                            .map(|a| {
+                                a.iter()
+                                    .map(|(k, v)| (k.as_str().to_owned(), v.clone()))
+                                    .collect()
+                            })
+                            .unwrap_or_default();
+                        let mut record = SqsMessage::default();
+                        record.message_id = m.message_id().map(str::to_owned);
+                        record.body = m.body().map(str::to_owned);
+                        record.attributes = attributes;
+                        let mut event = SqsEvent::default();
+                        event.records = vec![record];
+                        if worker.handle(event).await.batch_item_failures.is_empty()
+                            && let Some(h) = m.receipt_handle()
+                        {
+                            let _ = sqs
+                                .delete_message()
+                                .queue_url(&url)
+                                .receipt_handle(h)
+                                .send()
+                                .await;
+                        }
+                    }
+                }
+            })
+        }
+        (None, None) => tokio::spawn(async {}),
+    };
+    let sweep_state = state.clone();
+    let every = settings.cleanup_interval;
+    let sweep = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            if let Err(e) = oms_core::app::sweep::sweep(
+                &sweep_state.webhook_deps(),
+                &sweep_state.providers,
+                100,
+            )
+            .await
+            {
+                tracing::warn!(error = %e, "sweep failed");
+            }
+        }
+    });
+    vec![consume, sweep]
 }
 
 /// Binds `settings.host:settings.port` (port 0 picks a free one) and serves in the background.
@@ -340,6 +502,11 @@ pub async fn spawn(settings: &DevSettings) -> std::io::Result<DevServer> {
     let (router, state, parts) = app(settings, &base_url)
         .await
         .map_err(|e| std::io::Error::other(e.to_string()))?;
+    let background = if settings.background {
+        spawn_background(settings, &state, &parts)
+    } else {
+        Vec::new()
+    };
     let task = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, router)
             .with_graceful_shutdown(shutdown())
@@ -354,6 +521,7 @@ pub async fn spawn(settings: &DevSettings) -> std::io::Result<DevServer> {
         state,
         parts,
         task,
+        background,
     })
 }
 

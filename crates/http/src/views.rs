@@ -140,6 +140,10 @@ pub struct OrderView<'a> {
     pub review_reason: Option<oms_core::ReviewReason>,
     pub refunded_amount: i64,
     pub payment: PaymentView<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invoice: Option<&'a oms_core::InvoiceInfo>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shipment: Option<&'a oms_core::ShipmentInfo>,
     pub timeline: &'a [TimelineEntry],
     pub created_at: String,
     pub updated_at: String,
@@ -167,6 +171,8 @@ impl<'a> From<&'a Order> for OrderView<'a> {
                 provider_payment_id: p.provider_payment_id.as_deref(),
                 checkout_url: p.checkout_url.as_deref(),
             },
+            invoice: o.invoice(),
+            shipment: o.shipment(),
             timeline: o.timeline(),
             created_at: o.created_at().to_string(),
             updated_at: o.updated_at().to_string(),
