@@ -315,3 +315,82 @@ async fn the_offline_stand_in_returns_provider_shaped_ids_deterministically() {
         format!("http://127.0.0.1:3000/dev/checkout/{}", s.provider_order_id)
     );
 }
+
+/// A Stripe stand-in that refuses to expire a session (as Stripe does for a completed one) and
+/// reports the session's status.
+async fn stripe_session_stub(
+    expire_ok: bool,
+    status: &'static str,
+) -> (String, Arc<Mutex<Vec<Seen>>>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let app = Router::new().fallback(move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+        let log = log.clone();
+        async move {
+            let path = uri.path().to_owned();
+            log.lock().unwrap().push(Seen { method: method.clone(), path: path.clone(), headers, body });
+            if path.ends_with("/expire") {
+                if expire_ok {
+                    (StatusCode::OK, axum::Json(serde_json::json!({"id": "cs_test_1", "status": "expired"}))).into_response()
+                } else {
+                    (StatusCode::BAD_REQUEST, axum::Json(serde_json::json!({"error": {"message": "Only Checkout Sessions with a status in [\"open\"] can be expired."}}))).into_response()
+                }
+            } else {
+                (StatusCode::OK, axum::Json(serde_json::json!({"id": "cs_test_1", "status": status}))).into_response()
+            }
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}"), seen)
+}
+
+fn session() -> oms_core::PaymentInfo {
+    oms_core::PaymentInfo {
+        provider: oms_core::ProviderKind::Stripe,
+        provider_order_id: "cs_test_1".into(),
+        provider_payment_id: None,
+        checkout_url: None,
+        key_id: None,
+        captured: None,
+    }
+}
+
+#[tokio::test]
+async fn stripe_expires_an_open_session_and_recognises_a_paid_one() {
+    use oms_core::ports::CheckoutClosed;
+    let (base, seen) = stripe_session_stub(true, "expired").await;
+    assert_eq!(
+        stripe(&base).close_checkout(&session()).await.unwrap(),
+        CheckoutClosed::Expired
+    );
+    {
+        let seen = seen.lock().unwrap();
+        assert_eq!(
+            (seen[0].method.clone(), seen[0].path.as_str()),
+            (Method::POST, "/v1/checkout/sessions/cs_test_1/expire")
+        );
+        assert_eq!(seen[0].headers["authorization"], "Bearer sk_test_123");
+    }
+
+    let (base, seen) = stripe_session_stub(false, "complete").await;
+    assert_eq!(
+        stripe(&base).close_checkout(&session()).await.unwrap(),
+        CheckoutClosed::AlreadyPaid
+    );
+    assert_eq!(
+        seen.lock().unwrap()[1].method,
+        Method::GET,
+        "a refused expiry is looked up"
+    );
+
+    let razorpay = razorpay("http://127.0.0.1:9");
+    let mut rzp = session();
+    rzp.provider = oms_core::ProviderKind::Razorpay;
+    assert_eq!(
+        razorpay.close_checkout(&rzp).await.unwrap(),
+        CheckoutClosed::NotApplicable,
+        "Razorpay orders cannot be closed"
+    );
+}
