@@ -5,6 +5,7 @@
 mod catalog;
 mod clock;
 mod faults;
+pub mod fixtures;
 mod ids;
 mod invoices;
 mod queue;

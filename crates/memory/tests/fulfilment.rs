@@ -7,18 +7,17 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use oms_core::app::fulfil::{FulfilDeps, FulfilError, Fulfilment, fulfil};
-use oms_core::customer::{CountryCode, Customer, Email, ShippingAddress};
 use oms_core::invoice::Seller;
-use oms_core::order::{OrderDraft, PaymentCapture};
+use oms_core::order::PaymentCapture;
 use oms_core::ports::{
     Carrier, CarrierError, EventPublisher, InvoiceStorage, Message, Notifier, NotifyError,
     OrderStore, PublishError, StorageError, Topic,
 };
 use oms_core::{
-    Currency, Money, Order, OrderId, OrderLine, OrderNumber, OrderStatus, Owner, PaymentInfo,
-    Product, ProviderKind, Quantity, ShipmentInfo, Sku, TimelineType, Timestamp, UserId,
+    Currency, Money, Order, OrderId, OrderStatus, Product, ShipmentInfo, Sku, TimelineType,
+    Timestamp,
 };
-use oms_memory::{InMemoryInvoices, InMemoryPublisher, InMemoryStore, ManualClock};
+use oms_memory::{InMemoryInvoices, InMemoryPublisher, InMemoryStore, ManualClock, fixtures};
 
 fn inr(minor: i64) -> Money {
     Money::new(minor, Currency::parse("INR").unwrap()).unwrap()
@@ -159,66 +158,25 @@ impl World {
 
     /// A paid order, as the webhook leaves it.
     async fn paid_order(&self, n: u8) -> OrderId {
-        let id = OrderId::parse(&format!("ord_01JDQ7Z3K5M8N9P0QRSTVWXYZ{n}")).unwrap();
         let now = Timestamp::from_unix_millis(1_800_000_000_000);
-        let o = Order::open(
-            OrderDraft {
-                id: id.clone(),
-                number: OrderNumber::parse("ORD-1").unwrap(),
-                owner: Owner::User {
-                    user_id: UserId::parse("u").unwrap(),
-                },
-                customer: Customer {
-                    email: Email::parse("a@example.com").unwrap(),
-                    name: "A".into(),
-                    phone: None,
-                },
-                shipping_address: ShippingAddress {
-                    name: "A".into(),
-                    line1: "1".into(),
-                    line2: None,
-                    city: "C".into(),
-                    state: "S".into(),
-                    postal_code: "560001".into(),
-                    country: CountryCode::parse("IN").unwrap(),
-                },
-                lines: vec![OrderLine {
-                    sku: Sku::parse("A").unwrap(),
-                    name: "A".into(),
-                    quantity: Quantity::new(1).unwrap(),
-                    unit_price: inr(50_000),
-                    line_total: inr(50_000),
-                }],
-                total: inr(50_000),
-                payment: PaymentInfo {
-                    provider: ProviderKind::Razorpay,
-                    provider_order_id: format!("order_{n}"),
-                    provider_payment_id: None,
-                    checkout_url: None,
-                    key_id: None,
-                    captured: None,
-                },
-                expires_at: now,
-            },
+        let o = fixtures::order(
+            &format!("ord_01JDQ7Z3K5M8N9P0QRSTVWXYZ{n}"),
+            "u",
+            &[("A", 1, 50_000)],
             now,
         );
         self.store.create_order(&o, None, now).await.unwrap();
-        let mut paid = o.clone();
-        paid.record_payment(
-            &PaymentCapture {
-                provider_payment_id: format!("pay_{n}"),
-                amount: inr(50_000),
-            },
-            now,
-        )
-        .unwrap();
         assert!(
             self.store
-                .save_order(&paid, o.version(), None)
+                .save_order(
+                    &fixtures::paid(&o, &format!("pay_{n}"), now),
+                    o.version(),
+                    None
+                )
                 .await
                 .unwrap()
         );
-        id
+        o.id().clone()
     }
 
     async fn order(&self, id: &OrderId) -> Order {

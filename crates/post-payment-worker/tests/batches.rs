@@ -3,14 +3,9 @@
 use std::sync::Arc;
 
 use aws_lambda_events::sqs::SqsEvent;
-use oms_core::customer::{CountryCode, Customer, Email, ShippingAddress};
-use oms_core::order::{OrderDraft, PaymentCapture};
 use oms_core::ports::OrderStore;
-use oms_core::{
-    Currency, Money, Order, OrderId, OrderLine, OrderNumber, OrderStatus, Owner, PaymentInfo,
-    Product, ProviderKind, Quantity, Sku, Timestamp, UserId,
-};
-use oms_memory::{InMemoryInvoices, InMemoryPublisher, InMemoryStore, ManualClock};
+use oms_core::{Currency, Money, OrderId, OrderStatus, Product, Sku, Timestamp};
+use oms_memory::{InMemoryInvoices, InMemoryPublisher, InMemoryStore, ManualClock, fixtures};
 use post_payment_worker::Worker;
 use post_payment_worker::config::FulfilmentConfig;
 use serde_json::json;
@@ -54,61 +49,25 @@ fn world(max_receives: u32) -> World {
 }
 
 async fn paid_order(store: &InMemoryStore, n: u8) -> OrderId {
-    let id = OrderId::parse(&format!("ord_01JDQ7Z3K5M8N9P0QRSTVWXYZ{n}")).unwrap();
     let t = Timestamp::from_unix_millis(1_800_000_000_000);
-    let o = Order::open(
-        OrderDraft {
-            id: id.clone(),
-            number: OrderNumber::parse("ORD-1").unwrap(),
-            owner: Owner::User {
-                user_id: UserId::parse("u").unwrap(),
-            },
-            customer: Customer {
-                email: Email::parse("a@example.com").unwrap(),
-                name: "A".into(),
-                phone: None,
-            },
-            shipping_address: ShippingAddress {
-                name: "A".into(),
-                line1: "1".into(),
-                line2: None,
-                city: "C".into(),
-                state: "S".into(),
-                postal_code: "560001".into(),
-                country: CountryCode::parse("IN").unwrap(),
-            },
-            lines: vec![OrderLine {
-                sku: Sku::parse("A").unwrap(),
-                name: "A".into(),
-                quantity: Quantity::new(1).unwrap(),
-                unit_price: inr(1_000),
-                line_total: inr(1_000),
-            }],
-            total: inr(1_000),
-            payment: PaymentInfo {
-                provider: ProviderKind::Razorpay,
-                provider_order_id: format!("order_{n}"),
-                provider_payment_id: None,
-                checkout_url: None,
-                key_id: None,
-                captured: None,
-            },
-            expires_at: t,
-        },
+    let o = fixtures::order(
+        &format!("ord_01JDQ7Z3K5M8N9P0QRSTVWXYZ{n}"),
+        "u",
+        &[("A", 1, 1_000)],
         t,
     );
     store.create_order(&o, None, t).await.unwrap();
-    let mut paid = o.clone();
-    paid.record_payment(
-        &PaymentCapture {
-            provider_payment_id: format!("pay_{n}"),
-            amount: inr(1_000),
-        },
-        t,
-    )
-    .unwrap();
-    assert!(store.save_order(&paid, o.version(), None).await.unwrap());
-    id
+    assert!(
+        store
+            .save_order(
+                &fixtures::paid(&o, &format!("pay_{n}"), t),
+                o.version(),
+                None
+            )
+            .await
+            .unwrap()
+    );
+    o.id().clone()
 }
 
 fn batch(messages: &[(&str, String, u32)]) -> SqsEvent {
