@@ -85,6 +85,13 @@ impl TestApp {
     }
 
     pub async fn spawn_with(opts: Options) -> Self {
+        // `E2E_LOG=warn cargo test -p oms-e2e` shows the server's logs.
+        if let Ok(level) = std::env::var("E2E_LOG") {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(level)
+                .with_test_writer()
+                .try_init();
+        }
         let mut env: HashMap<&str, String> = HashMap::new();
         env.insert("PORT", "0".into());
         // `DEV_BACKEND=aws cargo test -p oms-e2e` runs the whole suite on the AWS adapters

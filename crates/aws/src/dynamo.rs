@@ -81,12 +81,9 @@ fn outbox_pk(id: &OrderId) -> String {
 /// Maps an SDK failure to the port's error: throttling, timeouts and connection trouble are
 /// transient (`Unavailable`, answered 503); anything else is a `Backend` error (500). Both make
 /// a provider retry; neither is swallowed.
-pub(crate) fn sdk_error<
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
->(
+pub(crate) fn sdk_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
     op: &str,
-    e: SdkError<E, R>,
+    e: SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
 ) -> StoreError {
     let transient_code = |code: Option<&str>| {
         matches!(
@@ -105,7 +102,10 @@ pub(crate) fn sdk_error<
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
             StoreError::Unavailable(format!("{op}: {}", crate::error_text(&e)))
         }
-        SdkError::ServiceError(se) if transient_code(se.err().code()) => {
+        // Any 5xx answer is the service's trouble, not the request's: worth retrying.
+        SdkError::ServiceError(se)
+            if transient_code(se.err().code()) || se.raw().status().is_server_error() =>
+        {
             StoreError::Unavailable(format!("{op}: {}", crate::error_text(&e)))
         }
         _ => StoreError::Backend(format!("{op}: {}", crate::error_text(&e))),
@@ -691,20 +691,30 @@ impl OrderStore for DynamoStore {
                 "create order: transaction kept conflicting".into(),
             )),
             Err(Cancelled::Conditions(reasons)) => {
-                if idempotency.is_some()
-                    && reason(&reasons, idem_index) == Some("ConditionalCheckFailed")
-                {
-                    let old = reasons[idem_index]
-                        .item()
-                        .cloned()
-                        .ok_or_else(|| corrupt("idempotency", "no old item"))?;
-                    return Ok(CreateOutcome::IdempotencyKeyTaken(idempotency_from(old)?));
-                }
                 if reason(&reasons, 0) == Some("ConditionalCheckFailed") {
+                    // Order ids are unique per request, so the order can only exist because an
+                    // earlier attempt of this very call committed (a timeout after the commit,
+                    // retried by the SDK): that is success.
+                    if self.get_order(order.id()).await?.is_some() {
+                        return Ok(CreateOutcome::Created);
+                    }
                     return Err(StoreError::Corrupt(format!(
                         "order {} already exists",
                         order.id()
                     )));
+                }
+                if let Some(rec) = idempotency
+                    && reason(&reasons, idem_index) == Some("ConditionalCheckFailed")
+                {
+                    let old = match reasons[idem_index].item() {
+                        Some(item) => idempotency_from(item.clone())?,
+                        // Not every implementation returns the old item: read it.
+                        None => self
+                            .get_idempotency(&rec.scope, Timestamp::from_unix_millis(0))
+                            .await?
+                            .ok_or_else(|| corrupt("idempotency", "the record vanished"))?,
+                    };
+                    return Ok(CreateOutcome::IdempotencyKeyTaken(old));
                 }
                 Ok(CreateOutcome::InsufficientStock(shortages(
                     order, &reasons, 1,
@@ -911,11 +921,15 @@ impl OrderStore for DynamoStore {
             )),
             Err(Cancelled::Conditions(reasons)) => {
                 if reason(&reasons, 0) == Some("ConditionalCheckFailed") {
-                    let old = reasons[0]
-                        .item()
-                        .cloned()
-                        .ok_or_else(|| corrupt("event", "no old item"))?;
-                    return Ok(CommitOutcome::Duplicate(event_from(old)?));
+                    let old = match reasons[0].item() {
+                        Some(item) => event_from(item.clone())?,
+                        // Not every implementation returns the old item: read it.
+                        None => self
+                            .get_event(c.record.provider, &c.record.event_id)
+                            .await?
+                            .ok_or_else(|| corrupt("event", "the record vanished"))?,
+                    };
+                    return Ok(CommitOutcome::Duplicate(old));
                 }
                 if c.order.is_some()
                     && reason(&reasons, order_index) == Some("ConditionalCheckFailed")
@@ -946,6 +960,28 @@ impl OrderStore for DynamoStore {
                 .expression_attribute_values(":v", n(expected_version))
                 .build(),
         )?;
+        if outbox.is_none() {
+            // One item: a conditional put costs half a transaction.
+            let res = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(put.item))
+                .set_condition_expression(put.condition_expression)
+                .set_expression_attribute_values(put.expression_attribute_values)
+                .send()
+                .await;
+            return match res {
+                Ok(_) => Ok(true),
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+                {
+                    Ok(false)
+                }
+                Err(e) => Err(sdk_error("save order", e)),
+            };
+        }
         let mut items = vec![TransactWriteItem::builder().put(put).build()];
         if let Some(entry) = outbox {
             items.push(

@@ -190,6 +190,33 @@ async fn each_route_costs_a_few_dynamodb_requests() {
     rows.push(("POST /webhooks/razorpay (sibling event)", counter.take()));
     assert_eq!(queue.sent().len(), 1);
 
+    let invoices = oms_memory::InMemoryInvoices::default();
+    let seller = oms_core::invoice::Seller::default();
+    let notifier = oms_providers::notify::WhatsApp::new(
+        oms_providers::http_client(),
+        oms_providers::notify::WhatsAppConfig {
+            api_base: String::new(),
+            phone_number_id: String::new(),
+            token: oms_core::Secret::new(""),
+            template: "t".into(),
+            language: "en".into(),
+            dry_run: true,
+        },
+    );
+    let fdeps = oms_core::app::fulfil::FulfilDeps {
+        store: &store,
+        invoices: &invoices,
+        carrier: &oms_providers::shipping::NoShipping,
+        publisher: &publisher,
+        notifier: &notifier,
+        clock: &clock,
+        seller: &seller,
+    };
+    oms_core::app::fulfil::fulfil(&fdeps, &id).await.unwrap();
+    rows.push(("worker: fulfil one job", counter.take()));
+    oms_core::app::fulfil::fulfil(&fdeps, &id).await.unwrap();
+    rows.push(("worker: the same job again", counter.take()));
+
     eprintln!("\n| route | DynamoDB requests | by operation |\n|---|---|---|");
     for (route, m) in &rows {
         eprintln!("| {route} | {} | {m:?} |", total(m));
@@ -220,4 +247,17 @@ async fn each_route_costs_a_few_dynamodb_requests() {
         "order read, event put refused, outbox claim refused"
     );
     assert_eq!(cost("POST /webhooks/razorpay (sibling event)"), 3);
+    assert!(
+        cost("worker: fulfil one job") <= 7,
+        "read, lease, counter read, invoice, shipment+fulfilled, notified"
+    );
+    assert_eq!(
+        cost("worker: the same job again"),
+        1,
+        "one read sees it done"
+    );
+    let lifecycle = cost("POST /orders")
+        + cost("POST /webhooks/razorpay (pays)")
+        + cost("worker: fulfil one job");
+    eprintln!("\ncreate → paid → fulfilled: {lifecycle} DynamoDB requests");
 }
