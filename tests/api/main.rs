@@ -6,5 +6,6 @@ mod health;
 mod idempotency;
 mod listing;
 mod orders;
+mod routes;
 mod stock;
 mod webhooks;

@@ -1,0 +1,109 @@
+//! `docs/openapi.yaml` describes the API exactly: every route it lists is served by a Lambda's
+//! router, and every route a router serves is in it. Both sides are read from the sources, so a
+//! route added in one place only fails here.
+
+use std::collections::BTreeSet;
+
+const LAMBDA_ROUTERS: &[&str] = &[
+    "crates/create-order/src/lib.rs",
+    "crates/orders-api/src/lib.rs",
+    "crates/payment-webhook/src/lib.rs",
+];
+
+fn root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// `(METHOD, path)` pairs under `paths:` in the OpenAPI document.
+fn openapi_routes(yaml: &str) -> BTreeSet<(String, String)> {
+    let mut routes = BTreeSet::new();
+    let mut in_paths = false;
+    let mut path: Option<String> = None;
+    for line in yaml.lines() {
+        if !line.starts_with(' ') && !line.is_empty() {
+            in_paths = line.trim_end() == "paths:";
+            continue;
+        }
+        if !in_paths {
+            continue;
+        }
+        if let Some(p) = line.strip_prefix("  /").and_then(|l| l.strip_suffix(':')) {
+            path = Some(format!("/{p}"));
+        } else if let (Some(p), Some(m)) = (
+            &path,
+            line.strip_prefix("    ").and_then(|l| l.strip_suffix(':')),
+        ) && ["get", "post", "put", "patch", "delete"].contains(&m)
+        {
+            routes.insert((m.to_uppercase(), p.clone()));
+        }
+    }
+    routes
+}
+
+/// `(METHOD, path)` pairs from `.route("path", method(handler))` calls in a router's source.
+fn router_routes(source: &str) -> BTreeSet<(String, String)> {
+    let mut routes = BTreeSet::new();
+    let mut rest = source;
+    while let Some(i) = rest.find(".route(") {
+        rest = &rest[i + ".route(".len()..];
+        let Some(start) = rest.find('"') else { break };
+        let after = &rest[start + 1..];
+        let Some(end) = after.find('"') else { break };
+        let path = &after[..end];
+        let tail = after[end + 1..]
+            .trim_start()
+            .trim_start_matches(',')
+            .trim_start();
+        let method: String = tail
+            .chars()
+            .take_while(|c| c.is_ascii_alphabetic())
+            .collect();
+        routes.insert((method.to_uppercase(), path.to_owned()));
+    }
+    routes
+}
+
+#[test]
+fn the_openapi_document_and_the_routers_list_the_same_routes() {
+    let yaml =
+        std::fs::read_to_string(root().join("docs/openapi.yaml")).expect("docs/openapi.yaml");
+    let documented = openapi_routes(&yaml);
+    let mut served = BTreeSet::new();
+    for file in LAMBDA_ROUTERS {
+        let source = std::fs::read_to_string(root().join(file)).expect(file);
+        served.extend(router_routes(&source));
+    }
+    assert!(
+        documented.len() >= 9,
+        "parsed too few documented routes: {documented:?}"
+    );
+    let undocumented: Vec<_> = served.difference(&documented).collect();
+    let unserved: Vec<_> = documented.difference(&served).collect();
+    assert!(
+        undocumented.is_empty() && unserved.is_empty(),
+        "served but not in docs/openapi.yaml: {undocumented:?}; documented but served by no router: {unserved:?}"
+    );
+}
+
+#[test]
+fn the_route_readers_understand_both_formats() {
+    let yaml = "openapi: 3.0.3\npaths:\n  /a/{id}:\n    get:\n      x: 1\n    post:\n  /b:\n    delete:\ncomponents:\n  /c:\n    get:\n";
+    let got: Vec<_> = openapi_routes(yaml).into_iter().collect();
+    assert_eq!(
+        got,
+        vec![
+            ("DELETE".into(), "/b".into()),
+            ("GET".into(), "/a/{id}".into()),
+            ("POST".into(), "/a/{id}".into())
+        ]
+    );
+    let src = "Router::new()\n  .route(\"/x\", get(h))\n  .route(\n    \"/y/{id}\",\n    post(other),\n  )";
+    let got: Vec<_> = router_routes(src).into_iter().collect();
+    assert_eq!(
+        got,
+        vec![
+            ("GET".into(), "/x".into()),
+            ("POST".into(), "/y/{id}".into())
+        ]
+    );
+}
