@@ -3,6 +3,8 @@
 #                      loopback port, export AWS_ENDPOINT_URL and dummy credentials;
 #   aws_local_stop   — stop it.
 MOTO_VERSION=5.2.5
+CFN_LINT_VERSION=1.58.0
+SAM_CLI_VERSION=1.170.0
 
 aws_local_venv() {
   local venv="${AWS_LOCAL_VENV:-$root/.venv}"
@@ -47,4 +49,19 @@ aws_local_stop() {
     wait "$AWS_LOCAL_PID" 2>/dev/null || true
     AWS_LOCAL_PID=
   fi
+}
+
+# The template checkers, pinned, into the same venv (installed once).
+template_tools() {
+  aws_local_venv
+  local venv="${AWS_LOCAL_VENV:-$root/.venv}"
+  local have_lint="" have_sam=""
+  have_lint=$("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("cfn-lint"))' 2>/dev/null || true)
+  have_sam=$("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("aws-sam-cli"))' 2>/dev/null || true)
+  if [ "$have_lint" != "$CFN_LINT_VERSION" ] || [ "$have_sam" != "$SAM_CLI_VERSION" ]; then
+    echo "installing cfn-lint==${CFN_LINT_VERSION} aws-sam-cli==${SAM_CLI_VERSION} into $venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "cfn-lint==${CFN_LINT_VERSION}" "aws-sam-cli==${SAM_CLI_VERSION}"
+  fi
+  CFN_LINT="$venv/bin/cfn-lint"
+  SAM="$venv/bin/sam"
 }

@@ -1,6 +1,6 @@
 //! `docs/openapi.yaml` describes the API exactly: every route it lists is served by a Lambda's
-//! router, and every route a router serves is in it. Both sides are read from the sources, so a
-//! route added in one place only fails here.
+//! router and routed by `template.yaml`, and the other way round. All three are read from the
+//! sources, so a route added in one place only fails here.
 
 use std::collections::BTreeSet;
 
@@ -63,6 +63,46 @@ fn router_routes(source: &str) -> BTreeSet<(String, String)> {
     routes
 }
 
+/// `(METHOD, path)` pairs of the HTTP API events in the SAM template (`Method: X` followed by
+/// `Path: !Sub "${ApiPrefix}/…"`).
+fn template_routes(template: &str) -> BTreeSet<(String, String)> {
+    let mut routes = BTreeSet::new();
+    let mut rest = template;
+    while let Some(i) = rest.find("Method: ") {
+        // `BuildMethod: rust-cargolambda` is not an event's method.
+        let standalone = !rest[..i].ends_with(|c: char| c.is_ascii_alphabetic());
+        rest = &rest[i + "Method: ".len()..];
+        if !standalone {
+            continue;
+        }
+        let method: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_alphabetic())
+            .collect();
+        let marker = "Path: !Sub \"${ApiPrefix}";
+        let Some(j) = rest.find(marker) else { break };
+        let after = &rest[j + marker.len()..];
+        let Some(end) = after.find('"') else { break };
+        routes.insert((method.to_uppercase(), after[..end].to_owned()));
+    }
+    routes
+}
+
+#[test]
+fn the_template_routes_exactly_the_documented_routes() {
+    let yaml =
+        std::fs::read_to_string(root().join("docs/openapi.yaml")).expect("docs/openapi.yaml");
+    let template = std::fs::read_to_string(root().join("template.yaml")).expect("template.yaml");
+    let documented = openapi_routes(&yaml);
+    let routed = template_routes(&template);
+    let missing: Vec<_> = documented.difference(&routed).collect();
+    let extra: Vec<_> = routed.difference(&documented).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "documented but not routed by template.yaml: {missing:?}; routed but not documented: {extra:?}"
+    );
+}
+
 #[test]
 fn the_openapi_document_and_the_routers_list_the_same_routes() {
     let yaml =
@@ -95,6 +135,15 @@ fn the_route_readers_understand_both_formats() {
             ("DELETE".into(), "/b".into()),
             ("GET".into(), "/a/{id}".into()),
             ("POST".into(), "/a/{id}".into())
+        ]
+    );
+    let tpl = "Metadata:\n  BuildMethod: rust-cargolambda\nEvents:\n  A:\n    Properties: { ApiId: !Ref HttpApi, Method: GET, Path: !Sub \"${ApiPrefix}/a/{id}\" }\n  B:\n    Properties:\n      Method: POST\n      Path: !Sub \"${ApiPrefix}/b\"\n";
+    let got: Vec<_> = template_routes(tpl).into_iter().collect();
+    assert_eq!(
+        got,
+        vec![
+            ("GET".into(), "/a/{id}".into()),
+            ("POST".into(), "/b".into())
         ]
     );
     let src = "Router::new()\n  .route(\"/x\", get(h))\n  .route(\n    \"/y/{id}\",\n    post(other),\n  )";
