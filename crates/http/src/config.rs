@@ -30,6 +30,8 @@ pub struct Config {
     pub secrets: SecretsConfig,
     /// `STRIPE_WEBHOOK_TOLERANCE_SECONDS`: how far a signed timestamp may be from now.
     pub stripe_tolerance: Duration,
+    /// `APP_ENV` (`dev` by default, `prod` turns on the production gate).
+    pub production: bool,
 }
 
 /// Provider secrets read from the environment (local runs, or a deployment without Secrets
@@ -250,7 +252,18 @@ impl Config {
                     reason: format!("'{v}' is not a number of seconds up to 900"),
                 })?,
         };
+        let production = match var("APP_ENV").as_deref() {
+            None | Some("dev") => false,
+            Some("prod") => true,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    name: "APP_ENV",
+                    reason: format!("'{other}' is not 'dev' or 'prod'"),
+                });
+            }
+        };
         Ok(Self {
+            production,
             api_prefix,
             provider_mode,
             policy,

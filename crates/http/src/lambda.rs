@@ -29,6 +29,9 @@ pub async fn state_from_env() -> Result<AppState, Error> {
     })?;
     let clients = oms_aws::AwsClients::from_env().await;
     let (adapters, _) = aws_adapters(&config, &clients, &resources, Arc::new(SystemClock));
+    crate::gate::production_gate(&config, adapters.secrets.as_ref())
+        .await
+        .inspect_err(|e| tracing::error!(error = %e, "production gate"))?;
     Ok(AppState::new(
         &config,
         adapters,

@@ -5,6 +5,7 @@
 pub mod app;
 pub mod config;
 pub mod error;
+pub mod gate;
 pub mod identity;
 pub mod json;
 pub mod lambda;

@@ -26,6 +26,9 @@ async fn main() -> Result<(), Error> {
     let clients = oms_aws::AwsClients::from_env().await;
     let clock = Arc::new(SystemClock);
     let (adapters, _) = aws_adapters(&config, &clients, &resources, clock.clone());
+    oms_http::gate::production_gate(&config, adapters.secrets.as_ref())
+        .await
+        .inspect_err(|e| refuse(e))?;
     let http = oms_providers::http_client();
     let worker = Worker {
         store: adapters.store,

@@ -1,0 +1,178 @@
+//! The production gate: in `APP_ENV=prod` a function refuses to start — one clear log line and
+//! an error the runtime reports, never a crash loop of panics — when it would take money the
+//! wrong way: offline payments, a provider's test credentials, an API base that is not the
+//! provider's production host, or no webhook secret to verify with.
+
+use oms_core::ProviderKind;
+use oms_core::ports::SecretSource;
+
+use crate::config::{Config, ProviderMode, RAZORPAY_API_BASE, STRIPE_API_BASE};
+
+#[derive(Debug, thiserror::Error)]
+#[error("refusing to start in production: {0}")]
+pub struct GateError(pub String);
+
+/// Checks `config` and the secrets it resolves to; does nothing outside production.
+pub async fn production_gate(config: &Config, secrets: &dyn SecretSource) -> Result<(), GateError> {
+    if !config.production {
+        return Ok(());
+    }
+    if config.provider_mode == ProviderMode::Offline {
+        return Err(GateError("PAYMENT_PROVIDER_MODE is offline".into()));
+    }
+    if let Some(s) = &config.stripe {
+        if s.api_base.trim_end_matches('/') != STRIPE_API_BASE {
+            return Err(GateError(format!(
+                "STRIPE_API_BASE is {}, not Stripe's API",
+                s.api_base
+            )));
+        }
+        let p = secrets
+            .provider(ProviderKind::Stripe)
+            .await
+            .map_err(|e| GateError(e.to_string()))?;
+        match p.api_secret {
+            None => return Err(GateError("the Stripe secret key is missing".into())),
+            Some(k) if k.expose().starts_with("sk_test_") || k.expose().starts_with("rk_test_") => {
+                return Err(GateError("the Stripe secret key is a test key".into()));
+            }
+            Some(_) => {}
+        }
+        if p.webhook_secrets.is_empty() {
+            return Err(GateError("no Stripe webhook secret".into()));
+        }
+    }
+    if let Some(r) = &config.razorpay {
+        if r.api_base.trim_end_matches('/') != RAZORPAY_API_BASE {
+            return Err(GateError(format!(
+                "RAZORPAY_API_BASE is {}, not Razorpay's API",
+                r.api_base
+            )));
+        }
+        let p = secrets
+            .provider(ProviderKind::Razorpay)
+            .await
+            .map_err(|e| GateError(e.to_string()))?;
+        match p.key_id.as_deref() {
+            None => return Err(GateError("the Razorpay key id is missing".into())),
+            Some(id) if id.starts_with("rzp_test_") => {
+                return Err(GateError("the Razorpay key is a test key".into()));
+            }
+            Some(_) => {}
+        }
+        if p.api_secret.is_none() || p.webhook_secrets.is_empty() {
+            return Err(GateError(
+                "the Razorpay key secret or webhook secret is missing".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Defaults;
+    use oms_core::Secret;
+    use oms_core::ports::ProviderSecrets;
+    use oms_memory::StaticSecrets;
+
+    fn config(pairs: &[(&str, &str)]) -> Config {
+        let map: std::collections::HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(
+            |k| map.get(k).cloned(),
+            Defaults {
+                provider_mode: None,
+            },
+        )
+        .unwrap()
+    }
+
+    fn secrets(stripe_key: &str, rzp_key: &str) -> StaticSecrets {
+        StaticSecrets {
+            stripe: ProviderSecrets {
+                api_secret: Some(Secret::new(stripe_key)),
+                key_id: None,
+                webhook_secrets: vec![Secret::new("whsec_1")],
+            },
+            razorpay: ProviderSecrets {
+                api_secret: Some(Secret::new("ks")),
+                key_id: Some(rzp_key.into()),
+                webhook_secrets: vec![Secret::new("wh")],
+            },
+        }
+    }
+
+    const LIVE: &[(&str, &str)] = &[
+        ("APP_ENV", "prod"),
+        ("PAYMENT_PROVIDER_MODE", "live"),
+        ("STRIPE_SECRET_ARN", "arn:stripe"),
+        ("RAZORPAY_SECRET_ARN", "arn:razorpay"),
+        ("CHECKOUT_SUCCESS_URL", "https://shop/ok"),
+        ("CHECKOUT_CANCEL_URL", "https://shop/no"),
+    ];
+
+    #[tokio::test]
+    async fn production_with_live_keys_and_official_hosts_starts() {
+        assert!(
+            production_gate(&config(LIVE), &secrets("sk_live_1", "rzp_live_1"))
+                .await
+                .is_ok()
+        );
+    }
+
+    #[tokio::test]
+    async fn production_refuses_test_keys_sandboxes_offline_mode_and_missing_secrets() {
+        let refuse = |c: Config, s: StaticSecrets, why: &'static str| async move {
+            let e = production_gate(&c, &s).await.expect_err(why);
+            assert!(e.to_string().contains(why), "{e}");
+            assert!(
+                !e.to_string().contains("sk_test_1"),
+                "the secret is never printed"
+            );
+        };
+        refuse(
+            config(LIVE),
+            secrets("sk_test_1", "rzp_live_1"),
+            "Stripe secret key is a test key",
+        )
+        .await;
+        refuse(
+            config(LIVE),
+            secrets("sk_live_1", "rzp_test_1"),
+            "Razorpay key is a test key",
+        )
+        .await;
+        let mut sandbox = LIVE.to_vec();
+        sandbox.push(("RAZORPAY_API_BASE", "https://sandbox.razorpay.example"));
+        refuse(
+            config(&sandbox),
+            secrets("sk_live_1", "rzp_live_1"),
+            "not Razorpay's API",
+        )
+        .await;
+        let mut no_hooks = secrets("sk_live_1", "rzp_live_1");
+        no_hooks.stripe.webhook_secrets.clear();
+        refuse(config(LIVE), no_hooks, "no Stripe webhook secret").await;
+        refuse(
+            config(&[("APP_ENV", "prod"), ("PAYMENT_PROVIDER_MODE", "offline")]),
+            StaticSecrets::default(),
+            "offline",
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn outside_production_anything_goes() {
+        let mut dev = LIVE.to_vec();
+        dev[0] = ("APP_ENV", "dev");
+        assert!(
+            production_gate(&config(&dev), &secrets("sk_test_1", "rzp_test_1"))
+                .await
+                .is_ok()
+        );
+    }
+}
