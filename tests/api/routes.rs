@@ -156,3 +156,37 @@ fn the_route_readers_understand_both_formats() {
         ]
     );
 }
+
+#[test]
+fn the_dashboard_charts_every_business_metric_the_code_emits() {
+    let dashboard =
+        std::fs::read_to_string(root().join("infrastructure/dashboard.json")).expect("dashboard");
+    let parsed: serde_json::Value =
+        serde_json::from_str(&dashboard).expect("the dashboard is JSON");
+    assert!(parsed["widgets"].as_array().is_some_and(|w| !w.is_empty()));
+    let mut sources = String::new();
+    for f in [
+        "crates/create-order/src/lib.rs",
+        "crates/payment-webhook/src/lib.rs",
+        "crates/post-payment-worker/src/lib.rs",
+    ] {
+        sources.push_str(&std::fs::read_to_string(root().join(f)).expect(f));
+    }
+    for metric in [
+        "orders_created",
+        "order_processing_time",
+        "payments_success",
+        "payment_failures",
+        "webhook_failures",
+        "fulfilment_failures",
+    ] {
+        assert!(
+            sources.contains(&format!("\"{metric}\"")),
+            "{metric} is not emitted by the code"
+        );
+        assert!(
+            dashboard.contains(&format!("\\\"{metric}\\\"")),
+            "{metric} is not on the dashboard"
+        );
+    }
+}

@@ -1,6 +1,6 @@
 //! The `cleanup` Lambda.
 
-use lambda_runtime::{Error, LambdaEvent, service_fn};
+use lambda_runtime::{Error, LambdaEvent};
 use serde_json::Value;
 
 #[tokio::main]
@@ -9,9 +9,13 @@ async fn main() -> Result<(), Error> {
     let state = oms_http::lambda::state_from_env().await?;
     let limit = cleanup::batch_limit();
     let state = &state;
-    lambda_runtime::run(service_fn(move |_: LambdaEvent<Value>| async move {
-        let report = cleanup::run(state, limit).await?;
-        Ok::<Value, Error>(serde_json::to_value(report)?)
-    }))
+    let metrics = oms_http::metrics::emf_collector("cleanup")?;
+    metrics_cloudwatch_embedded::lambda::handler::run(
+        metrics,
+        move |_: LambdaEvent<Value>| async move {
+            let report = cleanup::run(state, limit).await?;
+            Ok::<Value, Error>(serde_json::to_value(report)?)
+        },
+    )
     .await
 }

@@ -39,6 +39,7 @@ async fn create(
         ),
     };
     let request = input.parse().map_err(|e| ApiError::validation(&e))?;
+    let provider = request.provider.as_str();
     let created = create_order(
         CreateOrderDeps {
             store: state.store.as_ref(),
@@ -54,6 +55,9 @@ async fn create(
     )
     .await?;
 
+    if !created.replayed {
+        metrics::counter!("orders_created", "provider" => provider).increment(1);
+    }
     let mut res = (StatusCode::CREATED, created.body).into_response();
     let h = res.headers_mut();
     h.insert(

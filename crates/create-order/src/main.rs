@@ -4,5 +4,9 @@
 async fn main() -> Result<(), oms_http::lambda::Error> {
     oms_http::lambda::init_tracing();
     let state = oms_http::lambda::state_from_env().await?;
-    oms_http::lambda::run(oms_http::mount(create_order::routes(), state)).await
+    oms_http::lambda::run(
+        "create-order",
+        oms_http::mount(create_order::routes(), state),
+    )
+    .await
 }

@@ -40,7 +40,8 @@ pub async fn state_from_env() -> Result<AppState, Error> {
     ))
 }
 
-/// Serves `app` until the sandbox is shut down.
-pub async fn run(app: Router) -> Result<(), Error> {
-    lambda_http::run(app).await
+/// Serves `app` until the sandbox is shut down, flushing EMF metrics after each invocation.
+pub async fn run(function: &'static str, app: Router) -> Result<(), Error> {
+    let metrics = crate::metrics::emf_collector(function)?;
+    metrics_cloudwatch_embedded::lambda::service::run_http(metrics, app).await
 }

@@ -9,6 +9,7 @@ pub mod gate;
 pub mod identity;
 pub mod json;
 pub mod lambda;
+pub mod metrics;
 pub mod request_id;
 pub mod views;
 pub mod wiring;

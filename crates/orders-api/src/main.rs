@@ -4,5 +4,5 @@
 async fn main() -> Result<(), oms_http::lambda::Error> {
     oms_http::lambda::init_tracing();
     let state = oms_http::lambda::state_from_env().await?;
-    oms_http::lambda::run(oms_http::mount(orders_api::routes(), state)).await
+    oms_http::lambda::run("orders-api", oms_http::mount(orders_api::routes(), state)).await
 }

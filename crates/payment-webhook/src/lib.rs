@@ -43,6 +43,8 @@ fn rejected(provider: ProviderKind, e: SignatureError) -> ApiError {
         return ApiError::internal(&e);
     }
     tracing::warn!(provider = provider.as_str(), reason = %e, "webhook signature rejected");
+    metrics::counter!("webhook_failures", "provider" => provider.as_str(), "reason" => "signature")
+        .increment(1);
     ApiError::invalid_signature()
 }
 
@@ -63,7 +65,23 @@ async fn process(
     event: PaymentEvent,
     body: &[u8],
 ) -> Result<Json<Value>, ApiError> {
-    let handled = handle_event(&state.webhook_deps(), &event, body).await?;
+    let provider = event.provider.as_str();
+    let handled = handle_event(&state.webhook_deps(), &event, body)
+        .await
+        .inspect_err(|_| {
+            metrics::counter!("webhook_failures", "provider" => provider, "reason" => "unavailable").increment(1);
+        })?;
+    if matches!(handled, Handled::Applied { .. }) {
+        match event.action {
+            oms_core::webhook::PaymentAction::Succeeded { .. } => {
+                metrics::counter!("payments_success", "provider" => provider).increment(1)
+            }
+            oms_core::webhook::PaymentAction::Failed { .. } => {
+                metrics::counter!("payment_failures", "provider" => provider).increment(1)
+            }
+            _ => {}
+        }
+    }
     let outcome = match &handled {
         Handled::Applied { .. } => "applied",
         Handled::Duplicate => "duplicate",

@@ -79,7 +79,12 @@ impl Worker {
     }
 
     async fn record(&self, m: &SqsMessage) -> Processed {
+        let started = std::time::Instant::now();
         let outcome = self.process(m.body.as_deref()).await;
+        if outcome == Processed::Done {
+            metrics::histogram!("order_processing_time")
+                .record(started.elapsed().as_secs_f64() * 1000.0);
+        }
         if let Processed::Failed { category, error } = &outcome {
             let receives: u32 = m
                 .attributes
@@ -87,6 +92,7 @@ impl Worker {
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(1);
             tracing::warn!(category, error = %error, receives, "fulfilment failed");
+            metrics::counter!("fulfilment_failures", "category" => *category).increment(1);
             if receives >= self.max_receives {
                 let alert = Message {
                     event_type: "ops.fulfilment_failed".into(),

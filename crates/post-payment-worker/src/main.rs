@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
-use lambda_runtime::{Error, LambdaEvent, service_fn};
+use lambda_runtime::{Error, LambdaEvent};
 use oms_aws::S3InvoiceStorage;
 use oms_http::config::Config;
 use oms_http::wiring::{AwsResources, aws_adapters};
@@ -41,8 +41,12 @@ async fn main() -> Result<(), Error> {
         max_receives: fulfilment.max_receives,
     };
     let worker = &worker;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        Ok::<SqsBatchResponse, Error>(worker.handle(event.payload).await)
-    }))
+    let metrics = oms_http::metrics::emf_collector("post-payment-worker")?;
+    metrics_cloudwatch_embedded::lambda::handler::run(
+        metrics,
+        move |event: LambdaEvent<SqsEvent>| async move {
+            Ok::<SqsBatchResponse, Error>(worker.handle(event.payload).await)
+        },
+    )
     .await
 }
