@@ -64,7 +64,7 @@ fn router_routes(source: &str) -> BTreeSet<(String, String)> {
 }
 
 /// `(METHOD, path)` pairs of the HTTP API events in the SAM template (`Method: X` followed by
-/// `Path: !Sub "${ApiPrefix}/…"`).
+/// `Path: "/api/v1/…"`; SAM wants literal paths, so the prefix is literal too).
 fn template_routes(template: &str) -> BTreeSet<(String, String)> {
     let mut routes = BTreeSet::new();
     let mut rest = template;
@@ -79,7 +79,7 @@ fn template_routes(template: &str) -> BTreeSet<(String, String)> {
             .chars()
             .take_while(|c| c.is_ascii_alphabetic())
             .collect();
-        let marker = "Path: !Sub \"${ApiPrefix}";
+        let marker = "Path: \"/api/v1";
         let Some(j) = rest.find(marker) else { break };
         let after = &rest[j + marker.len()..];
         let Some(end) = after.find('"') else { break };
@@ -137,7 +137,7 @@ fn the_route_readers_understand_both_formats() {
             ("POST".into(), "/a/{id}".into())
         ]
     );
-    let tpl = "Metadata:\n  BuildMethod: rust-cargolambda\nEvents:\n  A:\n    Properties: { ApiId: !Ref HttpApi, Method: GET, Path: !Sub \"${ApiPrefix}/a/{id}\" }\n  B:\n    Properties:\n      Method: POST\n      Path: !Sub \"${ApiPrefix}/b\"\n";
+    let tpl = "Metadata:\n  BuildMethod: rust-cargolambda\nEvents:\n  A:\n    Properties: { ApiId: !Ref HttpApi, Method: GET, Path: \"/api/v1/a/{id}\" }\n  B:\n    Properties:\n      Method: POST\n      Path: \"/api/v1/b\"\n";
     let got: Vec<_> = template_routes(tpl).into_iter().collect();
     assert_eq!(
         got,
