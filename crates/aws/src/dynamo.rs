@@ -354,6 +354,17 @@ impl DynamoStore {
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
     }
 
+    /// Put `order` only if the stored one is still at `expected` (the version it was computed
+    /// from): how every order write after creation is conditioned.
+    fn put_order_if(&self, order: &Order, expected: u64) -> Result<Put, StoreError> {
+        build(
+            self.put(order_item(order)?)
+                .condition_expression("version = :v")
+                .expression_attribute_values(":v", n(expected))
+                .build(),
+        )
+    }
+
     /// `SET available = available - :q` if at least `:q` are available.
     fn take_stock(&self, sku: &Sku, q: u32) -> Result<TransactWriteItem, StoreError> {
         Ok(TransactWriteItem::builder()
@@ -880,12 +891,7 @@ impl OrderStore for DynamoStore {
         if let Some((order, expected)) = c.order {
             items.push(
                 TransactWriteItem::builder()
-                    .put(build(
-                        self.put(order_item(order)?)
-                            .condition_expression("version = :v")
-                            .expression_attribute_values(":v", n(expected))
-                            .build(),
-                    )?)
+                    .put(self.put_order_if(order, expected)?)
                     .build(),
             );
         }
@@ -954,12 +960,7 @@ impl OrderStore for DynamoStore {
         expected_version: u64,
         outbox: Option<&OutboxEntry>,
     ) -> Result<bool, StoreError> {
-        let put = build(
-            self.put(order_item(order)?)
-                .condition_expression("version = :v")
-                .expression_attribute_values(":v", n(expected_version))
-                .build(),
-        )?;
+        let put = self.put_order_if(order, expected_version)?;
         if outbox.is_none() {
             // One item: a conditional put costs half a transaction.
             let res = self
@@ -1002,12 +1003,7 @@ impl OrderStore for DynamoStore {
     async fn cancel_order(&self, order: &Order, expected_version: u64) -> Result<bool, StoreError> {
         let mut items = vec![
             TransactWriteItem::builder()
-                .put(build(
-                    self.put(order_item(order)?)
-                        .condition_expression("version = :v")
-                        .expression_attribute_values(":v", n(expected_version))
-                        .build(),
-                )?)
+                .put(self.put_order_if(order, expected_version)?)
                 .build(),
         ];
         for line in order.lines() {
@@ -1129,12 +1125,7 @@ impl OrderStore for DynamoStore {
                 .update(build(counter.build())?)
                 .build(),
             TransactWriteItem::builder()
-                .put(build(
-                    self.put(order_item(order)?)
-                        .condition_expression("version = :v")
-                        .expression_attribute_values(":v", n(expected_version))
-                        .build(),
-                )?)
+                .put(self.put_order_if(order, expected_version)?)
                 .build(),
         ];
         match self.transact(items, "issue invoice").await? {

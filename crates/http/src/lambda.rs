@@ -7,7 +7,7 @@ use axum::Router;
 pub use lambda_http::Error;
 use oms_memory::SystemClock;
 
-use crate::app::AppState;
+use crate::app::{Adapters, AppState};
 use crate::config::Config;
 use crate::identity::IdentitySource;
 use crate::wiring::{AwsResources, aws_adapters};
@@ -17,24 +17,44 @@ pub fn init_tracing() {
     lambda_http::tracing::init_default_subscriber();
 }
 
-/// Builds the state of an HTTP Lambda once per cold start: typed configuration from the
-/// environment, SDK clients, adapters. Refuses to start (one clear log line, an error the
-/// runtime reports) when configuration is incomplete.
-pub async fn state_from_env() -> Result<AppState, Error> {
-    let config = Config::from_env().inspect_err(|e| {
-        tracing::error!(error = %e, "configuration is incomplete; refusing to start");
-    })?;
-    let resources = AwsResources::from_env().inspect_err(|e| {
-        tracing::error!(error = %e, "configuration is incomplete; refusing to start");
-    })?;
+/// Everything a Lambda builds once per cold start, whatever its trigger.
+pub struct ColdStart {
+    pub config: Config,
+    pub resources: AwsResources,
+    pub clients: oms_aws::AwsClients,
+    pub adapters: Adapters,
+}
+
+/// Refuses to start with one clear log line, an error the runtime reports (never a panic).
+pub fn refuse<E: std::fmt::Display>(e: E) -> E {
+    tracing::error!(error = %e, "refusing to start");
+    e
+}
+
+/// Typed configuration from the environment, SDK clients, adapters, and the production gate:
+/// the same for every function.
+pub async fn cold_start() -> Result<ColdStart, Error> {
+    let config = Config::from_env().map_err(refuse)?;
+    let resources = AwsResources::from_env().map_err(refuse)?;
     let clients = oms_aws::AwsClients::from_env().await;
     let (adapters, _) = aws_adapters(&config, &clients, &resources, Arc::new(SystemClock));
     crate::gate::production_gate(&config, adapters.secrets.as_ref())
         .await
-        .inspect_err(|e| tracing::error!(error = %e, "production gate"))?;
-    Ok(AppState::new(
-        &config,
+        .map_err(refuse)?;
+    Ok(ColdStart {
+        config,
+        resources,
+        clients,
         adapters,
+    })
+}
+
+/// The state of an HTTP Lambda (and the cleanup sweep), built once per cold start.
+pub async fn state_from_env() -> Result<AppState, Error> {
+    let c = cold_start().await?;
+    Ok(AppState::new(
+        &c.config,
+        c.adapters,
         IdentitySource::ApiGateway,
         "https://checkout.invalid/offline",
     ))

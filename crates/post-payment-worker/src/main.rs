@@ -5,30 +5,25 @@ use std::sync::Arc;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{Error, LambdaEvent};
 use oms_aws::S3InvoiceStorage;
-use oms_http::config::Config;
-use oms_http::wiring::{AwsResources, aws_adapters};
-use oms_memory::SystemClock;
+use oms_http::lambda::{ColdStart, cold_start, refuse};
 use post_payment_worker::Worker;
 use post_payment_worker::config::FulfilmentConfig;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     oms_http::lambda::init_tracing();
-    let refuse = |e: &dyn std::fmt::Display| tracing::error!(error = %e, "configuration is incomplete; refusing to start");
-    let config = Config::from_env().inspect_err(|e| refuse(e))?;
-    let resources = AwsResources::from_env().inspect_err(|e| refuse(e))?;
-    let fulfilment = FulfilmentConfig::from_env().inspect_err(|e| refuse(e))?;
-    let bucket = resources
-        .invoice_bucket
-        .clone()
-        .ok_or_else(|| Error::from("INVOICE_BUCKET is required (set by the SAM template)"))
-        .inspect_err(|e| refuse(e))?;
-    let clients = oms_aws::AwsClients::from_env().await;
-    let clock = Arc::new(SystemClock);
-    let (adapters, _) = aws_adapters(&config, &clients, &resources, clock.clone());
-    oms_http::gate::production_gate(&config, adapters.secrets.as_ref())
-        .await
-        .inspect_err(|e| refuse(e))?;
+    let fulfilment = FulfilmentConfig::from_env().map_err(refuse)?;
+    let ColdStart {
+        resources,
+        clients,
+        adapters,
+        ..
+    } = cold_start().await?;
+    let bucket = resources.invoice_bucket.ok_or_else(|| {
+        refuse(Error::from(
+            "INVOICE_BUCKET is required (set by the SAM template)",
+        ))
+    })?;
     let http = oms_providers::http_client();
     let worker = Worker {
         store: adapters.store,
@@ -36,7 +31,7 @@ async fn main() -> Result<(), Error> {
         carrier: fulfilment.carrier(http.clone()),
         publisher: adapters.publisher,
         notifier: fulfilment.notifier(http),
-        clock,
+        clock: adapters.clock,
         seller: fulfilment.seller.clone(),
         max_receives: fulfilment.max_receives,
     };
