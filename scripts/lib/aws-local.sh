@@ -1,6 +1,7 @@
 # Sourced by scripts: a local AWS API server (moto) for tests and the dev server.
 #   aws_local_start  — create .venv once, install the pinned moto[server], start it on a free
-#                      loopback port, export AWS_ENDPOINT_URL and dummy credentials;
+#                      loopback port (DynamoDB requests serialised: moto_serial.py), export
+#                      AWS_ENDPOINT_URL and dummy credentials;
 #   aws_local_stop   — stop it.
 MOTO_VERSION=5.2.5
 CFN_LINT_VERSION=1.58.0
@@ -18,6 +19,7 @@ aws_local_venv() {
     "$venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]==${MOTO_VERSION}"
   fi
   MOTO_BIN="$venv/bin/moto_server"
+  MOTO_PYTHON="$venv/bin/python"
 }
 
 aws_local_start() {
@@ -25,7 +27,9 @@ aws_local_start() {
   local port
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
   AWS_LOCAL_LOG=$(mktemp)
-  "$MOTO_BIN" -H 127.0.0.1 -p "$port" >"$AWS_LOCAL_LOG" 2>&1 &
+  # moto with DynamoDB requests applied one at a time, as DynamoDB's atomicity promises
+  # (scripts/lib/moto_serial.py says why).
+  "$MOTO_PYTHON" "$root/scripts/lib/moto_serial.py" -H 127.0.0.1 -p "$port" >"$AWS_LOCAL_LOG" 2>&1 &
   AWS_LOCAL_PID=$!
   for _ in $(seq 1 100); do
     if curl -fsS "http://127.0.0.1:$port/moto-api/" >/dev/null 2>&1; then

@@ -14,7 +14,7 @@ pub mod sqs;
 pub use clients::AwsClients;
 pub use dynamo::DynamoStore;
 pub use s3::S3InvoiceStorage;
-pub use secrets::SecretsManagerSource;
+pub use secrets::{SecretDocuments, SecretsManagerCredentials, SecretsManagerSource};
 pub use sns::SnsPublisher;
 pub use sqs::SqsJobQueue;
 

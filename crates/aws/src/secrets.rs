@@ -6,6 +6,8 @@
 //! - Stripe: `{"secretKey":"sk_…","webhookSecret":"whsec_…","previousWebhookSecret":"whsec_…"?}`
 //! - Razorpay: `{"keyId":"rzp_…","keySecret":"…","webhookSecret":"…","previousWebhookSecret":"…"?}`
 //!
+//! - Shiprocket: `{"email":"…","password":"…"}`; WhatsApp: `{"token":"…"}`
+//!
 //! A provider without an ARN falls back to the secrets given from the environment.
 
 use std::collections::HashMap;
@@ -13,7 +15,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use oms_core::ports::{Clock, ProviderSecrets, SecretError, SecretSource};
+use oms_core::ports::{
+    Clock, CredentialError, CredentialSource, ProviderSecrets, SecretError, SecretSource,
+};
 use oms_core::{ProviderKind, Secret, Timestamp};
 use serde::Deserialize;
 use tokio::sync::Mutex;
@@ -57,53 +61,96 @@ pub fn parse_secret(kind: ProviderKind, json: &str) -> Result<ProviderSecrets, S
     })
 }
 
-pub struct SecretsManagerSource {
+/// Secret documents (`SecretString`s) by ARN, each cached for the TTL (≤ 900 s). A fetch that
+/// fails after the TTL keeps the expired value, with a warning, until one succeeds. Shared by
+/// the payment providers' secrets and the fulfilment integrations' credentials.
+pub struct SecretDocuments {
     client: aws_sdk_secretsmanager::Client,
-    arns: HashMap<ProviderKind, String>,
-    fallback: HashMap<ProviderKind, ProviderSecrets>,
     ttl: Duration,
     clock: Arc<dyn Clock>,
-    cache: Mutex<HashMap<ProviderKind, (Timestamp, ProviderSecrets)>>,
+    cache: Mutex<HashMap<String, (Timestamp, Arc<str>)>>,
 }
 
-impl SecretsManagerSource {
+impl SecretDocuments {
     pub fn new(
         client: aws_sdk_secretsmanager::Client,
-        stripe_arn: Option<String>,
-        razorpay_arn: Option<String>,
-        fallback_stripe: ProviderSecrets,
-        fallback_razorpay: ProviderSecrets,
         ttl: Duration,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        let mut arns = HashMap::new();
-        arns.extend(stripe_arn.map(|a| (ProviderKind::Stripe, a)));
-        arns.extend(razorpay_arn.map(|a| (ProviderKind::Razorpay, a)));
         Self {
             client,
-            arns,
-            fallback: HashMap::from([
-                (ProviderKind::Stripe, fallback_stripe),
-                (ProviderKind::Razorpay, fallback_razorpay),
-            ]),
             ttl: ttl.min(Duration::from_secs(900)),
             clock,
             cache: Mutex::new(HashMap::new()),
         }
     }
 
-    async fn fetch(&self, kind: ProviderKind, arn: &str) -> Result<ProviderSecrets, SecretError> {
+    /// The document stored under `arn`; `what` names it in errors and logs.
+    pub async fn get(&self, arn: &str, what: &str) -> Result<Arc<str>, SecretError> {
+        let now = self.clock.now();
+        // One fetch at a time per process: concurrent cold requests wait for it.
+        let mut cache = self.cache.lock().await;
+        if let Some((fetched, value)) = cache.get(arn)
+            && now < fetched.plus(self.ttl)
+        {
+            return Ok(value.clone());
+        }
+        match self.fetch(arn, what).await {
+            Ok(value) => {
+                cache.insert(arn.to_owned(), (now, value.clone()));
+                Ok(value)
+            }
+            Err(e) => match cache.get(arn) {
+                Some((_, stale)) => {
+                    tracing::warn!(secret = what, error = %e, "secret refresh failed; keeping the cached value");
+                    Ok(stale.clone())
+                }
+                None => Err(e),
+            },
+        }
+    }
+
+    async fn fetch(&self, arn: &str, what: &str) -> Result<Arc<str>, SecretError> {
         let out = self
             .client
             .get_secret_value()
             .secret_id(arn)
             .send()
             .await
-            .map_err(|e| SecretError(format!("{}: {}", kind.as_str(), crate::error_text(&e))))?;
-        let text = out
-            .secret_string()
-            .ok_or_else(|| SecretError(format!("{} secret has no SecretString", kind.as_str())))?;
-        parse_secret(kind, text)
+            .map_err(|e| SecretError(format!("{what}: {}", crate::error_text(&e))))?;
+        out.secret_string()
+            .map(Arc::from)
+            .ok_or_else(|| SecretError(format!("{what} secret has no SecretString")))
+    }
+}
+
+/// The payment providers' secrets: from Secrets Manager for a provider with an ARN, else from
+/// the environment.
+pub struct SecretsManagerSource {
+    docs: Arc<SecretDocuments>,
+    arns: HashMap<ProviderKind, String>,
+    fallback: HashMap<ProviderKind, ProviderSecrets>,
+}
+
+impl SecretsManagerSource {
+    pub fn new(
+        docs: Arc<SecretDocuments>,
+        stripe_arn: Option<String>,
+        razorpay_arn: Option<String>,
+        fallback_stripe: ProviderSecrets,
+        fallback_razorpay: ProviderSecrets,
+    ) -> Self {
+        let mut arns = HashMap::new();
+        arns.extend(stripe_arn.map(|a| (ProviderKind::Stripe, a)));
+        arns.extend(razorpay_arn.map(|a| (ProviderKind::Razorpay, a)));
+        Self {
+            docs,
+            arns,
+            fallback: HashMap::from([
+                (ProviderKind::Stripe, fallback_stripe),
+                (ProviderKind::Razorpay, fallback_razorpay),
+            ]),
+        }
     }
 }
 
@@ -113,28 +160,54 @@ impl SecretSource for SecretsManagerSource {
         let Some(arn) = self.arns.get(&kind) else {
             return Ok(self.fallback.get(&kind).cloned().unwrap_or_default());
         };
-        let now = self.clock.now();
-        // One fetch at a time per process: concurrent cold requests wait for it.
-        let mut cache = self.cache.lock().await;
-        if let Some((fetched, value)) = cache.get(&kind)
-            && now < fetched.plus(self.ttl)
-        {
-            return Ok(value.clone());
-        }
-        match self.fetch(kind, arn).await {
-            Ok(value) => {
-                cache.insert(kind, (now, value.clone()));
-                Ok(value)
-            }
-            Err(e) => match cache.get(&kind) {
-                Some((_, stale)) => {
-                    tracing::warn!(provider = kind.as_str(), error = %e, "secret refresh failed; keeping the cached value");
-                    Ok(stale.clone())
-                }
-                None => Err(e),
-            },
-        }
+        let doc = self.docs.get(arn, kind.as_str()).await?;
+        parse_secret(kind, &doc)
     }
+}
+
+/// A fulfilment integration's credentials (`{"email","password"}` for Shiprocket,
+/// `{"token"}` for WhatsApp) from a Secrets Manager document, read through the TTL cache at
+/// each use.
+#[derive(Clone)]
+pub struct SecretsManagerCredentials {
+    docs: Arc<SecretDocuments>,
+    arn: String,
+    name: &'static str,
+}
+
+impl SecretsManagerCredentials {
+    pub fn new(docs: Arc<SecretDocuments>, arn: String, name: &'static str) -> Self {
+        Self { docs, arn, name }
+    }
+}
+
+impl std::fmt::Debug for SecretsManagerCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SecretsManagerCredentials({})", self.name)
+    }
+}
+
+#[async_trait]
+impl CredentialSource for SecretsManagerCredentials {
+    async fn field(&self, field: &str) -> Result<Secret, CredentialError> {
+        let doc = self
+            .docs
+            .get(&self.arn, self.name)
+            .await
+            .map_err(|e| CredentialError(e.0))?;
+        credential_field(self.name, &doc, field)
+    }
+}
+
+/// `field` of a credential document, never echoing the document in an error.
+pub fn credential_field(name: &str, doc: &str, field: &str) -> Result<Secret, CredentialError> {
+    let map: HashMap<String, serde_json::Value> = serde_json::from_str(doc)
+        .map_err(|_| CredentialError(format!("the {name} secret is not a JSON object")))?;
+    map.get(field)
+        .and_then(|v| v.as_str())
+        .filter(|v| !v.is_empty())
+        .map(Secret::new)
+        .ok_or_else(|| CredentialError(format!("the {name} secret has no '{field}'")))
 }
 
 #[cfg(test)]
@@ -165,5 +238,20 @@ mod tests {
             !e.to_string().contains("sk_live_plain"),
             "the value is never echoed: {e}"
         );
+    }
+
+    #[test]
+    fn credential_documents_give_their_fields_and_never_echo_their_values() {
+        let doc = r#"{"email":"ops@shop.example","password":"pw-123"}"#;
+        assert_eq!(
+            credential_field("shiprocket", doc, "password")
+                .unwrap()
+                .expose(),
+            "pw-123"
+        );
+        let e = credential_field("shiprocket", doc, "token").unwrap_err();
+        assert!(e.to_string().contains("has no 'token'"), "{e}");
+        let e = credential_field("whatsapp", "EAAG-plain-token", "token").unwrap_err();
+        assert!(!e.to_string().contains("EAAG"), "{e}");
     }
 }

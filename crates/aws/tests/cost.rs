@@ -197,7 +197,7 @@ async fn each_route_costs_a_few_dynamodb_requests() {
         oms_providers::notify::WhatsAppConfig {
             api_base: String::new(),
             phone_number_id: String::new(),
-            token: oms_core::Secret::new(""),
+            credentials: Arc::new(oms_providers::credentials::FixedCredentials::default()),
             template: "t".into(),
             language: "en".into(),
             dry_run: true,

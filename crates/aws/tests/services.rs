@@ -7,7 +7,10 @@ use std::time::Duration;
 
 use aws_sdk_sqs::types::QueueAttributeName;
 use common::{clients, unique};
-use oms_aws::{S3InvoiceStorage, SecretsManagerSource, SnsPublisher, SqsJobQueue, bootstrap};
+use oms_aws::{
+    S3InvoiceStorage, SecretDocuments, SecretsManagerCredentials, SecretsManagerSource,
+    SnsPublisher, SqsJobQueue, bootstrap,
+};
 use oms_core::ports::{
     EventPublisher, FulfilmentJob, InvoiceStorage, JobQueue, Message, ProviderSecrets,
     SecretSource, Topic,
@@ -225,13 +228,15 @@ async fn a_rotated_secret_is_picked_up_after_the_ttl_and_not_before() {
         ..Default::default()
     };
     let source = SecretsManagerSource::new(
-        c.secrets.clone(),
+        Arc::new(SecretDocuments::new(
+            c.secrets.clone(),
+            Duration::from_secs(300),
+            clock.clone(),
+        )),
         None,
         Some(arn.clone()),
         env_stripe.clone(),
         ProviderSecrets::default(),
-        Duration::from_secs(300),
-        clock.clone(),
     );
     let first = source.provider(ProviderKind::Razorpay).await.unwrap();
     assert_eq!(first.key_id.as_deref(), Some("rzp_live_1"));
@@ -267,6 +272,52 @@ async fn a_rotated_secret_is_picked_up_after_the_ttl_and_not_before() {
         source.provider(ProviderKind::Stripe).await.unwrap(),
         env_stripe
     );
+}
+
+#[tokio::test]
+async fn integration_credentials_come_from_their_secret_and_rotate_after_the_ttl() {
+    use oms_core::ports::CredentialSource;
+    let c = clients().await;
+    let arn = c
+        .secrets
+        .create_secret()
+        .name(unique("shiprocket"))
+        .secret_string(r#"{"email":"ops@shop.example","password":"pw-1"}"#)
+        .send()
+        .await
+        .unwrap()
+        .arn
+        .unwrap();
+    let clock = Arc::new(ManualClock::at(Timestamp::from_unix_millis(
+        1_800_000_000_000,
+    )));
+    let docs = Arc::new(SecretDocuments::new(
+        c.secrets.clone(),
+        Duration::from_secs(300),
+        clock.clone(),
+    ));
+    let creds = SecretsManagerCredentials::new(docs, arn.clone(), "shiprocket");
+    assert_eq!(
+        creds.field("email").await.unwrap().expose(),
+        "ops@shop.example"
+    );
+    assert_eq!(creds.field("password").await.unwrap().expose(), "pw-1");
+    assert!(creds.field("token").await.is_err());
+    assert!(
+        !format!("{creds:?}").contains("pw-1"),
+        "Debug names the integration only"
+    );
+
+    c.secrets
+        .put_secret_value()
+        .secret_id(&arn)
+        .secret_string(r#"{"email":"ops@shop.example","password":"pw-2"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(creds.field("password").await.unwrap().expose(), "pw-1");
+    clock.advance(Duration::from_secs(301));
+    assert_eq!(creds.field("password").await.unwrap().expose(), "pw-2");
 }
 
 #[tokio::test]

@@ -61,7 +61,7 @@ fn world(providers: Option<PaymentProviders>) -> World {
     let mut state = AppState::new(
         &config,
         adapters,
-        IdentitySource::ApiGateway,
+        IdentitySource::ApiGateway(None),
         "http://local",
     );
     if let Some(p) = providers {

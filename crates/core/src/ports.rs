@@ -387,6 +387,20 @@ pub trait SecretSource: Send + Sync {
     async fn provider(&self, kind: ProviderKind) -> Result<ProviderSecrets, SecretError>;
 }
 
+/// Credentials of a fulfilment integration (Shiprocket, WhatsApp), read when they are used so
+/// a rotation is picked up without a redeploy: from Secrets Manager (cached, with a TTL) in AWS,
+/// from the environment locally.
+#[async_trait]
+pub trait CredentialSource: Send + Sync + std::fmt::Debug {
+    /// The current value of `field` of the integration's credential document (`email`,
+    /// `password`, `token`, …).
+    async fn field(&self, field: &str) -> Result<Secret, CredentialError>;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("credentials unavailable: {0}")]
+pub struct CredentialError(pub String);
+
 /// What a provider needs to open a payment for an order.
 #[derive(Debug, Clone)]
 pub struct CheckoutRequest {

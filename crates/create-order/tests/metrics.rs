@@ -30,7 +30,12 @@ async fn a_created_order_is_counted_in_the_emf_document() {
     );
     let app = mount(
         create_order::routes(),
-        AppState::new(&config, adapters, IdentitySource::ApiGateway, "http://x"),
+        AppState::new(
+            &config,
+            adapters,
+            IdentitySource::ApiGateway(None),
+            "http://x",
+        ),
     );
     let body = serde_json::json!({
         "items": [{"sku": "CHAI-250G", "quantity": 1}], "currency": "INR", "paymentProvider": "razorpay",

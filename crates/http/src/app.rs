@@ -182,7 +182,7 @@ mod tests {
                 Arc::new(SystemClock),
             )
             .0,
-            IdentitySource::ApiGateway,
+            IdentitySource::ApiGateway(None),
             "http://local",
         );
         let routes: Router<AppState> = Router::new().route(

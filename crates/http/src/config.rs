@@ -7,6 +7,8 @@ use oms_core::Secret;
 use oms_core::app::OrderPolicy;
 use oms_core::ports::ProviderSecrets;
 
+pub use crate::cognito::CognitoConfig;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProviderMode {
     /// Real Stripe and Razorpay APIs.
@@ -32,6 +34,9 @@ pub struct Config {
     pub stripe_tolerance: Duration,
     /// `APP_ENV` (`dev` by default, `prod` turns on the production gate).
     pub production: bool,
+    /// `COGNITO_ISSUER` + `COGNITO_AUDIENCE`: in Lambda, bearer tokens on the routes guests
+    /// share are verified against this user pool.
+    pub cognito: Option<CognitoConfig>,
 }
 
 /// Provider secrets read from the environment (local runs, or a deployment without Secrets
@@ -262,8 +267,49 @@ impl Config {
                 });
             }
         };
+        let cognito = match (var("COGNITO_ISSUER"), var("COGNITO_AUDIENCE")) {
+            (None, None) => None,
+            (Some(issuer), Some(audience)) => {
+                let issuer = issuer.trim_end_matches('/').to_owned();
+                let loopback = ["http://127.0.0.1:", "http://localhost:"]
+                    .iter()
+                    .any(|p| issuer.starts_with(p));
+                if !issuer.starts_with("https://") && !loopback {
+                    return Err(ConfigError::Invalid {
+                        name: "COGNITO_ISSUER",
+                        reason: "must be an https:// URL (the user pool's issuer)".into(),
+                    });
+                }
+                let audiences: Vec<String> = audience
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|a| !a.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+                if audiences.is_empty() {
+                    return Err(ConfigError::Invalid {
+                        name: "COGNITO_AUDIENCE",
+                        reason: "names no app client id".into(),
+                    });
+                }
+                Some(CognitoConfig { issuer, audiences })
+            }
+            (Some(_), None) => {
+                return Err(ConfigError::Missing {
+                    name: "COGNITO_AUDIENCE",
+                    hint: " when COGNITO_ISSUER is set (the app client ids)",
+                });
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::Missing {
+                    name: "COGNITO_ISSUER",
+                    hint: " when COGNITO_AUDIENCE is set",
+                });
+            }
+        };
         Ok(Self {
             production,
+            cognito,
             api_prefix,
             provider_mode,
             policy,
@@ -433,6 +479,54 @@ mod tests {
                 .expose(),
             "k"
         );
+    }
+
+    #[test]
+    fn a_user_pool_needs_an_https_issuer_and_at_least_one_app_client() {
+        let offline = Some(ProviderMode::Offline);
+        assert!(load(&[], offline).unwrap().cognito.is_none());
+        let c = load(
+            &[
+                (
+                    "COGNITO_ISSUER",
+                    "https://cognito-idp.ap-south-1.amazonaws.com/ap-south-1_X/",
+                ),
+                ("COGNITO_AUDIENCE", "web, mobile"),
+            ],
+            offline,
+        )
+        .unwrap()
+        .cognito
+        .unwrap();
+        assert_eq!(
+            c.jwks_url(),
+            "https://cognito-idp.ap-south-1.amazonaws.com/ap-south-1_X/.well-known/jwks.json"
+        );
+        assert_eq!(c.audiences, vec!["web", "mobile"]);
+        for (pairs, named) in [
+            (
+                &[("COGNITO_ISSUER", "https://cognito-idp.x/p")][..],
+                "COGNITO_AUDIENCE",
+            ),
+            (&[("COGNITO_AUDIENCE", "web")][..], "COGNITO_ISSUER"),
+            (
+                &[
+                    ("COGNITO_ISSUER", "http://idp.example.com/p"),
+                    ("COGNITO_AUDIENCE", "web"),
+                ][..],
+                "COGNITO_ISSUER",
+            ),
+            (
+                &[
+                    ("COGNITO_ISSUER", "https://cognito-idp.x/p"),
+                    ("COGNITO_AUDIENCE", " , "),
+                ][..],
+                "COGNITO_AUDIENCE",
+            ),
+        ] {
+            let e = load(pairs, offline).unwrap_err();
+            assert!(e.to_string().contains(named), "{pairs:?}: {e}");
+        }
     }
 
     #[test]

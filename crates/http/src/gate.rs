@@ -1,7 +1,9 @@
 //! The production gate: in `APP_ENV=prod` a function refuses to start — one clear log line and
 //! an error the runtime reports, never a crash loop of panics — when it would take money the
 //! wrong way: offline payments, a provider's test credentials, an API base that is not the
-//! provider's production host, or no webhook secret to verify with.
+//! provider's production host, or no webhook secret to verify with. Secrets are checked for the
+//! providers the function reads them for (a function without that permission is not made to
+//! need it).
 
 use oms_core::ProviderKind;
 use oms_core::ports::SecretSource;
@@ -13,20 +15,40 @@ use crate::config::{Config, ProviderMode, RAZORPAY_API_BASE, STRIPE_API_BASE};
 pub struct GateError(pub String);
 
 /// Checks `config` and the secrets it resolves to; does nothing outside production.
-pub async fn production_gate(config: &Config, secrets: &dyn SecretSource) -> Result<(), GateError> {
+pub async fn production_gate(
+    config: &Config,
+    secrets: &dyn SecretSource,
+    reads: &[ProviderKind],
+) -> Result<(), GateError> {
     if !config.production {
         return Ok(());
     }
     if config.provider_mode == ProviderMode::Offline {
         return Err(GateError("PAYMENT_PROVIDER_MODE is offline".into()));
     }
-    if let Some(s) = &config.stripe {
-        if s.api_base.trim_end_matches('/') != STRIPE_API_BASE {
+    match &config.cognito {
+        None => {
+            return Err(GateError(
+                "COGNITO_ISSUER is not set: signed-in users could not be told from guests".into(),
+            ));
+        }
+        Some(pool) if !pool.issuer.starts_with("https://cognito-idp.") => {
             return Err(GateError(format!(
-                "STRIPE_API_BASE is {}, not Stripe's API",
-                s.api_base
+                "COGNITO_ISSUER is {}, not a Cognito user pool",
+                pool.issuer
             )));
         }
+        Some(_) => {}
+    }
+    if let Some(s) = &config.stripe
+        && s.api_base.trim_end_matches('/') != STRIPE_API_BASE
+    {
+        return Err(GateError(format!(
+            "STRIPE_API_BASE is {}, not Stripe's API",
+            s.api_base
+        )));
+    }
+    if config.stripe.is_some() && reads.contains(&ProviderKind::Stripe) {
         let p = secrets
             .provider(ProviderKind::Stripe)
             .await
@@ -42,13 +64,15 @@ pub async fn production_gate(config: &Config, secrets: &dyn SecretSource) -> Res
             return Err(GateError("no Stripe webhook secret".into()));
         }
     }
-    if let Some(r) = &config.razorpay {
-        if r.api_base.trim_end_matches('/') != RAZORPAY_API_BASE {
-            return Err(GateError(format!(
-                "RAZORPAY_API_BASE is {}, not Razorpay's API",
-                r.api_base
-            )));
-        }
+    if let Some(r) = &config.razorpay
+        && r.api_base.trim_end_matches('/') != RAZORPAY_API_BASE
+    {
+        return Err(GateError(format!(
+            "RAZORPAY_API_BASE is {}, not Razorpay's API",
+            r.api_base
+        )));
+    }
+    if config.razorpay.is_some() && reads.contains(&ProviderKind::Razorpay) {
         let p = secrets
             .provider(ProviderKind::Razorpay)
             .await
@@ -106,6 +130,8 @@ mod tests {
         }
     }
 
+    const BOTH: &[ProviderKind] = &[ProviderKind::Stripe, ProviderKind::Razorpay];
+
     const LIVE: &[(&str, &str)] = &[
         ("APP_ENV", "prod"),
         ("PAYMENT_PROVIDER_MODE", "live"),
@@ -113,12 +139,17 @@ mod tests {
         ("RAZORPAY_SECRET_ARN", "arn:razorpay"),
         ("CHECKOUT_SUCCESS_URL", "https://shop/ok"),
         ("CHECKOUT_CANCEL_URL", "https://shop/no"),
+        (
+            "COGNITO_ISSUER",
+            "https://cognito-idp.ap-south-1.amazonaws.com/ap-south-1_Pool",
+        ),
+        ("COGNITO_AUDIENCE", "client1"),
     ];
 
     #[tokio::test]
     async fn production_with_live_keys_and_official_hosts_starts() {
         assert!(
-            production_gate(&config(LIVE), &secrets("sk_live_1", "rzp_live_1"))
+            production_gate(&config(LIVE), &secrets("sk_live_1", "rzp_live_1"), BOTH)
                 .await
                 .is_ok()
         );
@@ -127,7 +158,7 @@ mod tests {
     #[tokio::test]
     async fn production_refuses_test_keys_sandboxes_offline_mode_and_missing_secrets() {
         let refuse = |c: Config, s: StaticSecrets, why: &'static str| async move {
-            let e = production_gate(&c, &s).await.expect_err(why);
+            let e = production_gate(&c, &s, BOTH).await.expect_err(why);
             assert!(e.to_string().contains(why), "{e}");
             assert!(
                 !e.to_string().contains("sk_test_1"),
@@ -157,6 +188,26 @@ mod tests {
         let mut no_hooks = secrets("sk_live_1", "rzp_live_1");
         no_hooks.stripe.webhook_secrets.clear();
         refuse(config(LIVE), no_hooks, "no Stripe webhook secret").await;
+        let no_pool: Vec<_> = LIVE
+            .iter()
+            .filter(|(k, _)| !k.starts_with("COGNITO_"))
+            .copied()
+            .collect();
+        refuse(
+            config(&no_pool),
+            secrets("sk_live_1", "rzp_live_1"),
+            "COGNITO_ISSUER is not set",
+        )
+        .await;
+        let mut other_idp = LIVE.to_vec();
+        other_idp.retain(|(k, _)| *k != "COGNITO_ISSUER");
+        other_idp.push(("COGNITO_ISSUER", "https://idp.example.com/pool"));
+        refuse(
+            config(&other_idp),
+            secrets("sk_live_1", "rzp_live_1"),
+            "not a Cognito user pool",
+        )
+        .await;
         refuse(
             config(&[("APP_ENV", "prod"), ("PAYMENT_PROVIDER_MODE", "offline")]),
             StaticSecrets::default(),
@@ -166,11 +217,37 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_function_is_checked_only_for_the_secrets_it_reads() {
+        // The read API and the worker may not read provider secrets at all.
+        let unreadable = StaticSecrets::default();
+        assert!(
+            production_gate(&config(LIVE), &unreadable, &[])
+                .await
+                .is_ok()
+        );
+        let e = production_gate(&config(LIVE), &unreadable, &[ProviderKind::Stripe])
+            .await
+            .unwrap_err();
+        assert!(
+            e.to_string().contains("Stripe secret key is missing"),
+            "{e}"
+        );
+        // Hosts and the mode are checked everywhere: they need no secret.
+        let mut sandbox = LIVE.to_vec();
+        sandbox.push(("STRIPE_API_BASE", "https://stripe-mock.example"));
+        assert!(
+            production_gate(&config(&sandbox), &unreadable, &[])
+                .await
+                .is_err()
+        );
+    }
+
+    #[tokio::test]
     async fn outside_production_anything_goes() {
         let mut dev = LIVE.to_vec();
         dev[0] = ("APP_ENV", "dev");
         assert!(
-            production_gate(&config(&dev), &secrets("sk_test_1", "rzp_test_1"))
+            production_gate(&config(&dev), &secrets("sk_test_1", "rzp_test_1"), BOTH)
                 .await
                 .is_ok()
         );

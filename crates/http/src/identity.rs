@@ -1,6 +1,9 @@
-//! Who is calling. In AWS the HTTP API's JWT authorizer has already verified the token and put
-//! its claims in the request context; the dev server verifies HS256 bearer tokens signed with
-//! `DEV_JWT_SECRET` itself. Both yield the same [`Claims`]. No credentials means a guest.
+//! Who is calling. In AWS, on the routes that need a user, the HTTP API's JWT authorizer has
+//! already verified the token and put its claims in the request context; on the routes guests
+//! share, the function verifies a Cognito bearer token itself ([`crate::cognito`]). The dev
+//! server verifies HS256 bearer tokens signed with `DEV_JWT_SECRET`. All yield the same
+//! [`Claims`]. No credentials means a guest; credentials that do not verify are `401`, never a
+//! guest.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,6 +18,7 @@ use oms_core::{Email, UserId};
 use serde::Deserialize;
 
 use crate::app::AppState;
+use crate::cognito::{CognitoVerifier, TokenError};
 use crate::error::ApiError;
 
 /// The group whose members may read any order and clear reviews.
@@ -23,8 +27,10 @@ pub const ADMIN_GROUP: &str = "admin";
 /// Where verified identity comes from.
 #[derive(Clone)]
 pub enum IdentitySource {
-    /// Claims put in the Lambda request context by the API Gateway JWT authorizer.
-    ApiGateway,
+    /// Claims put in the Lambda request context by the API Gateway JWT authorizer; on routes
+    /// without the authorizer, a bearer token verified against the Cognito user pool (when one
+    /// is configured; without one a bearer token there is refused).
+    ApiGateway(Option<Arc<CognitoVerifier>>),
     /// HS256 bearer tokens verified here (dev server and tests).
     DevJwt(Arc<DevJwtKey>),
 }
@@ -130,50 +136,84 @@ fn parse_groups(raw: &str) -> Vec<String> {
         .collect()
 }
 
-fn from_api_gateway(parts: &Parts) -> Result<Caller, ApiError> {
+fn authorizer_claims(parts: &Parts) -> Option<&HashMap<String, String>> {
     #[allow(irrefutable_let_patterns)]
     let Some(lambda_http::request::RequestContext::ApiGatewayV2(ctx)) =
         parts
             .extensions
             .get::<lambda_http::request::RequestContext>()
     else {
-        return Ok(Caller::Guest);
+        return None;
     };
-    let claims: Option<&HashMap<String, String>> = ctx
-        .authorizer
+    ctx.authorizer
         .as_ref()
         .and_then(|a| a.jwt.as_ref())
-        .map(|j| &j.claims);
-    match claims.and_then(|c| c.get("sub").map(|sub| (c, sub))) {
-        None => Ok(Caller::Guest),
-        Some((c, sub)) => {
-            let groups = c
-                .get("cognito:groups")
-                .map(|g| parse_groups(g))
-                .unwrap_or_default();
-            claims_from(sub, c.get("email").map(String::as_str), groups).map(Caller::User)
-        }
-    }
+        .map(|j| &j.claims)
+        .filter(|c| c.contains_key("sub"))
 }
 
-fn from_dev_jwt(parts: &Parts, key: &DevJwtKey) -> Result<Caller, ApiError> {
+/// The bearer token of the request, `None` without an `Authorization` header.
+fn bearer(parts: &Parts) -> Result<Option<&str>, ApiError> {
     let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
-        return Ok(Caller::Guest);
+        return Ok(None);
     };
-    let token = value
+    value
         .to_str()
         .ok()
         .and_then(|v| {
             v.strip_prefix("Bearer ")
                 .or_else(|| v.strip_prefix("bearer "))
         })
-        .ok_or_else(|| ApiError::unauthorized("Authorization must be 'Bearer <token>'"))?;
+        .map(|t| Some(t.trim()))
+        .ok_or_else(|| ApiError::unauthorized("Authorization must be 'Bearer <token>'"))
+}
+
+fn invalid_token() -> ApiError {
+    ApiError::unauthorized("the bearer token is invalid or expired")
+}
+
+async fn from_api_gateway(
+    parts: &Parts,
+    cognito: Option<&CognitoVerifier>,
+) -> Result<Caller, ApiError> {
+    if let Some(c) = authorizer_claims(parts) {
+        let groups = c
+            .get("cognito:groups")
+            .map(|g| parse_groups(g))
+            .unwrap_or_default();
+        let sub = c.get("sub").map(String::as_str).unwrap_or_default();
+        return claims_from(sub, c.get("email").map(String::as_str), groups).map(Caller::User);
+    }
+    let Some(token) = bearer(parts)? else {
+        return Ok(Caller::Guest);
+    };
+    let Some(cognito) = cognito else {
+        return Err(ApiError::unauthorized(
+            "bearer tokens are not accepted: no user pool is configured",
+        ));
+    };
+    match cognito.verify(token).await {
+        Ok(c) => claims_from(&c.sub, c.email.as_deref(), c.groups).map(Caller::User),
+        Err(TokenError::Rejected(why)) => {
+            tracing::info!(reason = why, "bearer token rejected");
+            Err(invalid_token())
+        }
+        Err(e @ TokenError::KeysUnavailable(_)) => {
+            Err(ApiError::unavailable("service_unavailable", &e))
+        }
+    }
+}
+
+fn from_dev_jwt(parts: &Parts, key: &DevJwtKey) -> Result<Caller, ApiError> {
+    let Some(token) = bearer(parts)? else {
+        return Ok(Caller::Guest);
+    };
     let mut validation = Validation::new(Algorithm::HS256);
     validation.set_required_spec_claims(&["exp", "sub"]);
     // Tokens are minted and checked on the same machine: no clock skew to allow for.
     validation.leeway = 0;
-    let data = jsonwebtoken::decode::<JwtClaims>(token.trim(), &key.0, &validation)
-        .map_err(|_| ApiError::unauthorized("the bearer token is invalid or expired"))?;
+    let data = jsonwebtoken::decode::<JwtClaims>(token, &key.0, &validation)
+        .map_err(|_| invalid_token())?;
     let c = data.claims;
     claims_from(&c.sub, c.email.as_deref(), c.groups).map(Caller::User)
 }
@@ -183,7 +223,9 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         match &state.identity {
-            IdentitySource::ApiGateway => from_api_gateway(parts),
+            IdentitySource::ApiGateway(cognito) => {
+                from_api_gateway(parts, cognito.as_deref()).await
+            }
             IdentitySource::DevJwt(key) => from_dev_jwt(parts, key),
         }
     }

@@ -3,6 +3,7 @@
 //! response views, configuration, and the router assembly both hosts mount.
 
 pub mod app;
+pub mod cognito;
 pub mod config;
 pub mod error;
 pub mod gate;

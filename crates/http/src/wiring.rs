@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use oms_aws::{AwsClients, DynamoStore, SecretsManagerSource, SnsPublisher, SqsJobQueue};
+use oms_aws::{
+    AwsClients, DynamoStore, SecretDocuments, SecretsManagerSource, SnsPublisher, SqsJobQueue,
+};
 use oms_core::ports::{Clock, OrderStore};
 use oms_memory::{InMemoryPublisher, InMemoryQueue, StaticSecrets};
 
@@ -67,13 +69,15 @@ pub fn aws_adapters(
     let store = DynamoStore::new(clients.dynamodb.clone(), &res.table);
     let env = env_secrets(config);
     let secrets = SecretsManagerSource::new(
-        clients.secrets.clone(),
+        Arc::new(SecretDocuments::new(
+            clients.secrets.clone(),
+            config.secrets.ttl,
+            clock.clone(),
+        )),
         config.secrets.stripe_arn.clone(),
         config.secrets.razorpay_arn.clone(),
         env.stripe,
         env.razorpay,
-        config.secrets.ttl,
-        clock.clone(),
     );
     let adapters = Adapters {
         store: Arc::new(store.clone()),

@@ -3,6 +3,7 @@
 #[tokio::main]
 async fn main() -> Result<(), oms_http::lambda::Error> {
     oms_http::lambda::init_tracing();
-    let state = oms_http::lambda::state_from_env().await?;
-    oms_http::lambda::run("orders-api", oms_http::mount(orders_api::routes(), state)).await
+    let function = oms_http::lambda::Function::OrdersApi;
+    let state = oms_http::lambda::state_from_env(function).await?;
+    oms_http::lambda::run(function, oms_http::mount(orders_api::routes(), state)).await
 }

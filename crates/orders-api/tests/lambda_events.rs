@@ -31,7 +31,7 @@ fn app() -> Router {
     let state = AppState::new(
         &config,
         adapters,
-        IdentitySource::ApiGateway,
+        IdentitySource::ApiGateway(None),
         "https://checkout.invalid",
     );
     mount(create_order::routes().merge(orders_api::routes()), state)

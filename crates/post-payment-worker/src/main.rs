@@ -4,21 +4,29 @@ use std::sync::Arc;
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{Error, LambdaEvent};
-use oms_aws::S3InvoiceStorage;
-use oms_http::lambda::{ColdStart, cold_start, refuse};
+use oms_aws::{S3InvoiceStorage, SecretDocuments, SecretsManagerCredentials};
+use oms_http::lambda::{ColdStart, Function, cold_start, refuse};
 use post_payment_worker::Worker;
 use post_payment_worker::config::FulfilmentConfig;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     oms_http::lambda::init_tracing();
-    let fulfilment = FulfilmentConfig::from_env().map_err(refuse)?;
+    let mut fulfilment = FulfilmentConfig::from_env().map_err(refuse)?;
     let ColdStart {
+        config,
         resources,
         clients,
         adapters,
-        ..
-    } = cold_start().await?;
+    } = cold_start(Function::PostPaymentWorker).await?;
+    let docs = Arc::new(SecretDocuments::new(
+        clients.secrets.clone(),
+        config.secrets.ttl,
+        adapters.clock.clone(),
+    ));
+    fulfilment.use_secret_store(|arn, name| {
+        Arc::new(SecretsManagerCredentials::new(docs.clone(), arn, name))
+    });
     let bucket = resources.invoice_bucket.ok_or_else(|| {
         refuse(Error::from(
             "INVOICE_BUCKET is required (set by the SAM template)",
@@ -36,7 +44,7 @@ async fn main() -> Result<(), Error> {
         max_receives: fulfilment.max_receives,
     };
     let worker = &worker;
-    let metrics = oms_http::metrics::emf_collector("post-payment-worker")?;
+    let metrics = oms_http::metrics::emf_collector(Function::PostPaymentWorker.name())?;
     metrics_cloudwatch_embedded::lambda::handler::run(
         metrics,
         move |event: LambdaEvent<SqsEvent>| async move {

@@ -6,6 +6,7 @@
 //! - [`offline::OfflineProvider`]: a **stand-in** for local runs and tests that talks to no
 //!   network and returns provider-shaped ids.
 
+pub mod credentials;
 pub mod notify;
 pub mod offline;
 pub mod razorpay;

@@ -2,17 +2,22 @@
 //! message to the buyer's phone), with a **dry run** (`WHATSAPP_DRY_RUN=true`, the default) that
 //! sends nothing and logs what it would send (the phone number masked).
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
+use oms_core::Order;
 use oms_core::ports::{Notifier, NotifyError};
-use oms_core::{Order, Secret};
 use serde_json::{Value, json};
+
+use crate::credentials::CredentialSource;
 
 #[derive(Debug, Clone)]
 pub struct WhatsAppConfig {
     /// `https://graph.facebook.com/v21.0`, or a local stub in tests.
     pub api_base: String,
     pub phone_number_id: String,
-    pub token: Secret,
+    /// `token`: the Cloud API access token, read at each message (so a rotation is picked up).
+    pub credentials: Arc<dyn CredentialSource>,
     /// An approved template taking the order number and the tracking number.
     pub template: String,
     pub language: String,
@@ -85,10 +90,16 @@ impl Notifier for WhatsApp {
             self.config.api_base.trim_end_matches('/'),
             self.config.phone_number_id
         );
+        let token = self
+            .config
+            .credentials
+            .field("token")
+            .await
+            .map_err(|e| NotifyError(format!("whatsapp: {e}")))?;
         let res = self
             .http
             .post(url)
-            .bearer_auth(self.config.token.expose())
+            .bearer_auth(token.expose())
             .json(&self.message(order, &to))
             .send()
             .await

@@ -10,17 +10,19 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use oms_core::ports::{Carrier, CarrierError};
-use oms_core::{Order, Secret, ShipmentInfo};
+use oms_core::{Order, ShipmentInfo};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
+
+use crate::credentials::CredentialSource;
 
 #[derive(Debug, Clone)]
 pub struct ShiprocketConfig {
     /// `https://apiv2.shiprocket.in`, or a local stub in tests.
     pub api_base: String,
-    pub email: String,
-    pub password: Secret,
+    /// `email` and `password` of the API user, read at each login (so a rotation is picked up).
+    pub credentials: Arc<dyn CredentialSource>,
     /// The pickup location's name as configured in Shiprocket (`SHIPROCKET_PICKUP_LOCATION`).
     pub pickup_location: String,
     /// `SHIPROCKET_CHANNEL_ID`, when the account uses one.
@@ -144,7 +146,13 @@ impl Shiprocket {
         {
             return Ok(t.clone());
         }
-        let body = json!({"email": self.config.email, "password": self.config.password.expose()});
+        let creds = &self.config.credentials;
+        let unavailable = |e: crate::credentials::CredentialError| {
+            CarrierError::Unavailable(format!("shiprocket login: {e}"))
+        };
+        let email = creds.field("email").await.map_err(unavailable)?;
+        let password = creds.field("password").await.map_err(unavailable)?;
+        let body = json!({"email": email.expose(), "password": password.expose()});
         let res = self.call("/v1/external/auth/login", None, &body).await?;
         let token = res["token"]
             .as_str()

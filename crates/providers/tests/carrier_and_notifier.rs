@@ -9,11 +9,12 @@ use axum::http::{HeaderMap, Uri};
 use axum::response::IntoResponse;
 use oms_core::customer::{CountryCode, Customer, Email, Phone, ShippingAddress};
 use oms_core::order::OrderDraft;
-use oms_core::ports::{Carrier, Notifier};
+use oms_core::ports::{Carrier, CarrierError, Notifier};
 use oms_core::{
     Currency, Money, Order, OrderId, OrderLine, OrderNumber, Owner, PaymentInfo, ProviderKind,
     Quantity, Secret, ShipmentInfo, Sku, Timestamp, UserId,
 };
+use oms_providers::credentials::{CredentialError, CredentialSource, FixedCredentials};
 use oms_providers::notify::{WhatsApp, WhatsAppConfig};
 use oms_providers::shipping::{CarrierRouter, Shiprocket, ShiprocketConfig};
 use serde_json::{Value, json};
@@ -104,8 +105,10 @@ fn shiprocket(base: &str, dry_run: bool) -> Shiprocket {
         oms_providers::http_client(),
         ShiprocketConfig {
             api_base: base.into(),
-            email: "ops@shop.example".into(),
-            password: Secret::new("sr-password"),
+            credentials: Arc::new(FixedCredentials::new([
+                ("email", "ops@shop.example".into()),
+                ("password", "sr-password".into()),
+            ])),
             pickup_location: "Primary".into(),
             channel_id: Some("42".into()),
             parcel: (20.0, 15.0, 10.0, 0.5),
@@ -198,7 +201,7 @@ async fn whatsapp_sends_the_template_to_the_buyer_and_the_dry_run_sends_nothing(
     let config = WhatsAppConfig {
         api_base: base.clone(),
         phone_number_id: "1099".into(),
-        token: Secret::new("wa-token"),
+        credentials: Arc::new(FixedCredentials::new([("token", "wa-token".into())])),
         template: "order_shipped".into(),
         language: "en".into(),
         dry_run: true,
@@ -254,4 +257,60 @@ async fn whatsapp_sends_the_template_to_the_buyer_and_the_dry_run_sends_nothing(
         m["template"]["components"][0]["parameters"][1]["text"],
         "AWB123456"
     );
+}
+
+/// A credential document that an operator rotates while the worker runs.
+#[derive(Debug)]
+struct Rotating(std::sync::Mutex<String>);
+
+#[async_trait::async_trait]
+impl CredentialSource for Rotating {
+    async fn field(&self, field: &str) -> Result<Secret, CredentialError> {
+        match field {
+            "token" => Ok(Secret::new(self.0.lock().unwrap().clone())),
+            other => Err(CredentialError(format!("no '{other}'"))),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_rotated_whatsapp_token_is_used_from_the_next_message_on() {
+    let (base, log) = stub().await;
+    let creds = Arc::new(Rotating(std::sync::Mutex::new("token-v1".into())));
+    let whatsapp = WhatsApp::new(
+        oms_providers::http_client(),
+        WhatsAppConfig {
+            api_base: base,
+            phone_number_id: "1099".into(),
+            credentials: creds.clone(),
+            template: "order_shipped".into(),
+            language: "en".into(),
+            dry_run: false,
+        },
+    );
+    whatsapp.order_fulfilled(&order()).await.unwrap();
+    *creds.0.lock().unwrap() = "token-v2".into();
+    whatsapp.order_fulfilled(&order()).await.unwrap();
+    let log = log.lock().unwrap();
+    let auth: Vec<_> = log.iter().map(|l| l.1.clone().unwrap()).collect();
+    assert_eq!(auth, vec!["Bearer token-v1", "Bearer token-v2"]);
+}
+
+#[tokio::test]
+async fn missing_shiprocket_credentials_are_a_retryable_failure_not_a_login_attempt() {
+    let (base, log) = stub().await;
+    let carrier = Shiprocket::new(
+        oms_providers::http_client(),
+        ShiprocketConfig {
+            api_base: base,
+            credentials: Arc::new(FixedCredentials::default()),
+            pickup_location: "Primary".into(),
+            channel_id: None,
+            parcel: (20.0, 15.0, 10.0, 0.5),
+            dry_run: false,
+        },
+    );
+    let e = carrier.create_shipment(&order()).await.unwrap_err();
+    assert!(matches!(e, CarrierError::Unavailable(_)), "{e:?}");
+    assert!(log.lock().unwrap().is_empty());
 }

@@ -1,0 +1,82 @@
+//! Webhook CPU: what the payment-webhook Lambda spends on one realistic 3 KB Stripe
+//! `checkout.session.completed` delivery — verify the signature on the raw bytes, normalise the
+//! event, decide the order's transition — next to the bare HMAC-SHA256 over the same signed
+//! bytes, the floor no implementation can go below. `cargo bench -p oms-core --bench webhook`;
+//! figures in docs/benchmarks.md.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use hmac::{KeyInit, Mac};
+use oms_core::app::webhook::apply_action;
+use oms_core::webhook::signature::verify_stripe;
+use oms_core::webhook::{PaymentAction, simulate, stripe};
+use oms_core::{Secret, Timestamp};
+use oms_memory::fixtures;
+
+/// A live-mode event as Stripe sends it (compact JSON, 2 977 bytes), for the order below.
+const BODY: &[u8] = include_bytes!("fixtures/checkout_session_completed.json");
+const ORDER_ID: &str = "ord_01JDQ7Z3K5M8N9P0QRSTVWXYZ0";
+const SIGNED_AT: i64 = 1_800_000_100;
+
+fn webhook(c: &mut Criterion) {
+    let secret = Secret::new("whsec_bench_0123456789abcdef0123456789abcdef");
+    let secrets = [secret.clone()];
+    let body = std::str::from_utf8(BODY).expect("the fixture is UTF-8");
+    let header = simulate::stripe_signature(&secret, SIGNED_AT, body);
+    let now = Timestamp::from_unix_millis(SIGNED_AT * 1000 + 800);
+    let tolerance = Duration::from_secs(300);
+    let order = fixtures::order(
+        ORDER_ID,
+        "user-bench",
+        &[("SAREE-KANJI-RED", 1, 1_299_900)],
+        Timestamp::from_unix_millis(1_800_000_000_000),
+    );
+    // The bench measures the path that pays the order; make sure it does.
+    let event = stripe::normalise(BODY).expect("the fixture is a readable event");
+    assert!(matches!(event.action, PaymentAction::Succeeded { .. }));
+    assert_eq!(
+        event.link.order_id.as_ref().map(|o| o.as_str()),
+        Some(ORDER_ID)
+    );
+    let mut paid = order.clone();
+    apply_action(&mut paid, &event.action, false, now).expect("the fixture pays the order");
+    assert!(!paid.requires_review(), "the amount matches: no review");
+
+    let signed: Vec<u8> = [format!("{SIGNED_AT}.").as_bytes(), BODY].concat();
+    let mut g = c.benchmark_group("webhook_3kb");
+    g.throughput(Throughput::Bytes(BODY.len() as u64));
+    g.bench_function("hmac_sha256_floor", |b| {
+        b.iter(|| {
+            let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.expose().as_bytes())
+                .expect("any key length");
+            mac.update(black_box(&signed));
+            black_box(mac.finalize().into_bytes())
+        })
+    });
+    g.bench_function("verify", |b| {
+        b.iter(|| verify_stripe(Some(&header), black_box(BODY), &secrets, now, tolerance).unwrap())
+    });
+    g.bench_function("normalise", |b| {
+        b.iter(|| stripe::normalise(black_box(BODY)).unwrap())
+    });
+    g.bench_function("decide", |b| {
+        b.iter(|| {
+            let mut o = order.clone();
+            apply_action(&mut o, black_box(&event.action), false, now).unwrap()
+        })
+    });
+    g.bench_function("verify_parse_decide", |b| {
+        b.iter(|| {
+            verify_stripe(Some(&header), black_box(BODY), &secrets, now, tolerance).unwrap();
+            let event = stripe::normalise(BODY).unwrap();
+            let mut o = order.clone();
+            apply_action(&mut o, &event.action, false, now).unwrap()
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, webhook);
+criterion_main!(benches);

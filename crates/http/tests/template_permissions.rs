@@ -1,0 +1,64 @@
+//! `template.yaml` lets each function read exactly the payment providers' secrets that the
+//! function reads — and so that its production gate checks at cold start. A function denied a
+//! secret its gate reads would refuse to start in production; one granted more than it reads
+//! breaks least privilege.
+
+use oms_core::ProviderKind;
+use oms_http::lambda::Function;
+
+fn resource(f: Function) -> &'static str {
+    match f {
+        Function::CreateOrder => "CreateOrderFunction",
+        Function::OrdersApi => "OrdersApiFunction",
+        Function::PaymentWebhook => "PaymentWebhookFunction",
+        Function::PostPaymentWorker => "PostPaymentWorkerFunction",
+        Function::Cleanup => "CleanupFunction",
+    }
+}
+
+/// The lines of a top-level resource, from its name to the next resource.
+fn section<'a>(template: &'a str, name: &str) -> &'a str {
+    let start = template
+        .find(&format!("\n  {name}:\n"))
+        .unwrap_or_else(|| panic!("{name} is not in template.yaml"))
+        + 1;
+    let rest = &template[start..];
+    let end = rest[1..]
+        .match_indices("\n  ")
+        .find(|(i, _)| {
+            let after = &rest[1 + i + 3..];
+            after.starts_with(|c: char| c.is_ascii_alphanumeric())
+        })
+        .map(|(i, _)| i + 1)
+        .unwrap_or(rest.len());
+    &rest[..end]
+}
+
+#[test]
+fn each_function_may_read_exactly_the_provider_secrets_its_gate_checks() {
+    let template = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../template.yaml"),
+    )
+    .expect("template.yaml");
+    for f in Function::ALL {
+        let body = section(&template, resource(f));
+        assert!(body.contains("Policies:"), "{}: {body}", resource(f));
+        for (kind, param) in [
+            (ProviderKind::Stripe, "StripeSecretArn"),
+            (ProviderKind::Razorpay, "RazorpaySecretArn"),
+        ] {
+            let granted = body.contains(&format!(
+                "Action: secretsmanager:GetSecretValue, Resource: !Ref {param}"
+            ));
+            let read = f.reads_provider_secrets().contains(&kind);
+            assert_eq!(
+                granted,
+                read,
+                "{} {} {param} but its code {} it",
+                resource(f),
+                if granted { "may read" } else { "may not read" },
+                if read { "reads" } else { "does not read" },
+            );
+        }
+    }
+}
