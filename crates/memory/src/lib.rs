@@ -14,7 +14,7 @@ mod store;
 
 pub use catalog::{CatalogError, demo_catalog, parse_catalog};
 pub use clock::{ManualClock, SystemClock};
-pub use faults::FaultyQueue;
+pub use faults::{Fault, FaultPlan, Faulty, FaultyQueue};
 pub use ids::RandomIds;
 pub use invoices::InMemoryInvoices;
 pub use queue::{InMemoryPublisher, InMemoryQueue};

@@ -6,6 +6,10 @@
 //! finds the lease held answers [`FulfilError::Busy`] and is retried later by the queue, by which
 //! time the work is done. The order is read again before every step, so an order put under
 //! review or fully refunded after its job was queued is left alone.
+//!
+//! What cannot be made exactly-once — calls to systems outside the table — is ordered so that a
+//! retry errs on the safe side: `order.fulfilled` goes to SNS at least once (it is sent before it
+//! is recorded), the customer message at most once (it is recorded before it is sent).
 
 use std::time::Duration;
 
@@ -177,8 +181,8 @@ async fn run(deps: &FulfilDeps<'_>, order_id: &OrderId) -> Result<Fulfilment, Fu
             continue;
         }
 
-        // Subscribers first (retried with the job if SNS is down), then the customer (best
-        // effort: a failed message is logged, not worth redoing the job for).
+        // Subscribers first, at least once: retried with the job if SNS is down, and sent again
+        // if the job fails after this point (subscribers dedupe on the order id).
         deps.publisher
             .publish(
                 Topic::OrderEvents,
@@ -195,16 +199,19 @@ async fn run(deps: &FulfilDeps<'_>, order_id: &OrderId) -> Result<Fulfilment, Fu
             )
             .await
             .map_err(|e| FulfilError::Publish(e.to_string()))?;
-        if let Err(e) = deps.notifier.order_fulfilled(&order).await {
-            tracing::warn!(order_id = %order_id, error = %e, "customer notification failed");
-        }
+        // Then the customer, at most once: the message is recorded before it is sent, so a
+        // retried or redelivered job never sends it twice. It is best effort — a failed send is
+        // logged, not worth redoing the job for.
         next.record_notified(now)
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        order = if save(deps.store, &next, &order).await? {
-            next
-        } else {
-            read(deps.store, order_id).await?
-        };
+        if !save(deps.store, &next, &order).await? {
+            order = read(deps.store, order_id).await?;
+            continue;
+        }
+        if let Err(e) = deps.notifier.order_fulfilled(&next).await {
+            tracing::warn!(order_id = %order_id, error = %e, "customer notification failed");
+        }
+        return Ok(Fulfilment::Done);
     }
     Err(FulfilError::Contention)
 }
