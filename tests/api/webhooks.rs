@@ -135,6 +135,45 @@ async fn eight_concurrent_deliveries_of_one_event_pay_once_with_one_job() {
     assert_eq!(app.jobs_for(&id).await, 1);
 }
 
+/// The payment webhook and the stale-order sweep racing on the same expired order, three times
+/// over the three units of a scarce product. Whichever lands first, the money is kept — paid
+/// directly, or cancelled and then reinstated with its stock taken again — and each order's
+/// unit is taken exactly once.
+#[tokio::test]
+async fn a_payment_racing_the_sweep_on_an_expired_order_is_kept_with_its_stock_taken_once() {
+    let app = TestApp::spawn().await;
+    assert_eq!(app.available("SAREE-RED").await, 3);
+    for round in 0..3u64 {
+        let (id, rzp_order, _, amount) = app.guest_order("SAREE-RED", 1, "razorpay").await;
+        app.clock.advance(std::time::Duration::from_secs(31 * 60));
+        let body = razorpay_payment_event(
+            "payment.captured",
+            &format!("pay_race{round}"),
+            &rzp_order,
+            Some(&id),
+            inr(amount),
+        );
+        let event_id = format!("evt_race{round}");
+        let (hook, sweep) = tokio::join!(
+            app.razorpay_event(&body, RAZORPAY_SECRET, &event_id),
+            cleanup::run(&app.server.state, 100)
+        );
+        assert_eq!(hook.status, 200, "{}", hook.text);
+        sweep.expect("the sweep runs");
+        let order = app.order(&id).await;
+        assert_eq!(order["status"], "paid", "round {round}: {order}");
+        assert_eq!(order["requiresReview"], false, "round {round}: {order}");
+        assert_eq!(timeline(&order, "payment_succeeded"), 1);
+        // Cancelled by the sweep first? Then reinstated, once.
+        assert_eq!(
+            timeline(&order, "cancelled"),
+            timeline(&order, "reinstated"),
+            "round {round}: {order}"
+        );
+        assert_eq!(app.available("SAREE-RED").await, 2 - round);
+    }
+}
+
 #[tokio::test]
 async fn order_paid_and_payment_captured_for_one_payment_count_once() {
     let app = TestApp::spawn().await;
