@@ -74,10 +74,11 @@ pub fn verify_stripe(
     let mut timestamp: Option<&str> = None;
     let mut signatures: Vec<Vec<u8>> = Vec::new();
     for item in header.split(',') {
-        let (k, v) = item
-            .trim()
-            .split_once('=')
-            .ok_or(SignatureError::Malformed)?;
+        // Like Stripe's own libraries, an element that is not `key=value` (a stray comma) is
+        // skipped, as unknown schemes are: it must not stop a matching v1 from counting.
+        let Some((k, v)) = item.trim().split_once('=') else {
+            continue;
+        };
         match k {
             "t" if timestamp.is_none() => timestamp = Some(v),
             // A v1 that is not hex cannot match; another v1 still may.
