@@ -71,7 +71,7 @@ for n in range(count):
 with open(out, "w") as f:
     f.write("return {\n")
     for method, path, headers, body in requests:
-        h = ", ".join(f"[{lua(k)}] = {lua(v)}" for k, v in headers.items())
+        h = ", ".join(f"[ {lua(k)} ] = {lua(v)}" for k, v in headers.items())
         f.write(f"  {{ {lua(method)}, {lua(path)}, {{ {h} }}, {lua(body)} }},\n")
     f.write("}\n")
 print(f"prepared {len(requests)} requests for {count} orders")

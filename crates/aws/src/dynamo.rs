@@ -58,6 +58,16 @@ fn key(pk: String, sk: &str) -> Item {
     HashMap::from([("PK".to_owned(), s(pk)), ("SK".to_owned(), s(sk))])
 }
 
+/// The gapless invoice counter's partition key (`value`: the last number issued).
+const INVOICE_COUNTER_PK: &str = "COUNTER#invoice";
+
+fn counter_value(item: Option<&Item>) -> u64 {
+    item.and_then(|it| it.get("value"))
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
 fn order_pk(id: &OrderId) -> String {
     format!("ORDER#{id}")
 }
@@ -455,6 +465,50 @@ impl DynamoStore {
         Ok(out.item)
     }
 
+    /// Strongly consistent reads of up to 100 keys in one `BatchGetItem`, retrying keys left
+    /// unprocessed (throttling) with a short back-off. Items come back in no particular order.
+    async fn batch_get(&self, mut keys: Vec<Item>, op: &str) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::with_capacity(keys.len());
+        for attempt in 0..5u32 {
+            if keys.is_empty() {
+                break;
+            }
+            let request = build(
+                KeysAndAttributes::builder()
+                    .set_keys(Some(std::mem::take(&mut keys)))
+                    .consistent_read(true)
+                    .build(),
+            )?;
+            let out = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, request)
+                .send()
+                .await
+                .map_err(|e| sdk_error(op, e))?;
+            items.extend(
+                out.responses
+                    .unwrap_or_default()
+                    .remove(&self.table)
+                    .unwrap_or_default(),
+            );
+            keys = out
+                .unprocessed_keys
+                .and_then(|mut u| u.remove(&self.table))
+                .map(|ka| ka.keys)
+                .unwrap_or_default();
+            if !keys.is_empty() {
+                tokio::time::sleep(Duration::from_millis(20 * 2u64.pow(attempt))).await;
+            }
+        }
+        if !keys.is_empty() {
+            return Err(StoreError::Unavailable(format!(
+                "{op}: keys left unprocessed"
+            )));
+        }
+        Ok(items)
+    }
+
     /// Writes (or replaces) catalog products: for seeding a table.
     pub async fn put_products(&self, products: &[Product]) -> Result<(), StoreError> {
         for p in products {
@@ -591,48 +645,12 @@ impl OrderStore for DynamoStore {
     async fn get_products(&self, skus: &[Sku]) -> Result<Vec<Product>, StoreError> {
         let mut products = Vec::with_capacity(skus.len());
         for chunk in skus.chunks(100) {
-            let mut keys: Vec<Item> = chunk
+            let keys = chunk
                 .iter()
                 .map(|k| key(product_pk(k), "PRODUCT"))
                 .collect();
-            for attempt in 0..5u32 {
-                if keys.is_empty() {
-                    break;
-                }
-                let request = build(
-                    KeysAndAttributes::builder()
-                        .set_keys(Some(std::mem::take(&mut keys)))
-                        .consistent_read(true)
-                        .build(),
-                )?;
-                let out = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, request)
-                    .send()
-                    .await
-                    .map_err(|e| sdk_error("get products", e))?;
-                for item in out
-                    .responses
-                    .unwrap_or_default()
-                    .remove(&self.table)
-                    .unwrap_or_default()
-                {
-                    products.push(product_from(item)?);
-                }
-                keys = out
-                    .unprocessed_keys
-                    .and_then(|mut u| u.remove(&self.table))
-                    .map(|ka| ka.keys)
-                    .unwrap_or_default();
-                if !keys.is_empty() {
-                    tokio::time::sleep(Duration::from_millis(20 * 2u64.pow(attempt))).await;
-                }
-            }
-            if !keys.is_empty() {
-                return Err(StoreError::Unavailable(
-                    "get products: keys left unprocessed".into(),
-                ));
+            for item in self.batch_get(keys, "get products").await? {
+                products.push(product_from(item)?);
             }
         }
         Ok(products)
@@ -1090,15 +1108,37 @@ impl OrderStore for DynamoStore {
 
     async fn last_invoice_number(&self) -> Result<u64, StoreError> {
         let item = self
-            .get_item("COUNTER#invoice".into(), "COUNTER", "read invoice counter")
+            .get_item(INVOICE_COUNTER_PK.into(), "COUNTER", "read invoice counter")
             .await?;
-        Ok(item
-            .and_then(|it| {
-                it.get("value")
-                    .and_then(|v| v.as_n().ok())
-                    .and_then(|v| v.parse().ok())
-            })
-            .unwrap_or(0))
+        Ok(counter_value(item.as_ref()))
+    }
+
+    async fn get_order_and_invoice_counter(
+        &self,
+        id: &OrderId,
+    ) -> Result<(Option<Order>, u64), StoreError> {
+        let order_key = order_pk(id);
+        let keys = vec![
+            key(order_key.clone(), "ORDER"),
+            key(INVOICE_COUNTER_PK.into(), "COUNTER"),
+        ];
+        let items = self
+            .batch_get(keys, "get order and invoice counter")
+            .await?;
+        let is = |item: &Item, pk: &str| {
+            item.get("PK")
+                .and_then(|v| v.as_s().ok())
+                .map(String::as_str)
+                == Some(pk)
+        };
+        let order = items
+            .iter()
+            .find(|it| is(it, &order_key))
+            .cloned()
+            .map(order_from)
+            .transpose()?;
+        let counter = counter_value(items.iter().find(|it| is(it, INVOICE_COUNTER_PK)));
+        Ok((order, counter))
     }
 
     async fn issue_invoice(
@@ -1109,7 +1149,7 @@ impl OrderStore for DynamoStore {
     ) -> Result<InvoiceOutcome, StoreError> {
         let mut counter = Update::builder()
             .table_name(&self.table)
-            .set_key(Some(key("COUNTER#invoice".into(), "COUNTER")))
+            .set_key(Some(key(INVOICE_COUNTER_PK.into(), "COUNTER")))
             .update_expression("SET #v = :n")
             .expression_attribute_names("#v", "value")
             .expression_attribute_values(":n", n(number));

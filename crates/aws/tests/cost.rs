@@ -247,9 +247,10 @@ async fn each_route_costs_a_few_dynamodb_requests() {
         "order read, event put refused, outbox claim refused"
     );
     assert_eq!(cost("POST /webhooks/razorpay (sibling event)"), 3);
-    assert!(
-        cost("worker: fulfil one job") <= 7,
-        "read, lease, counter read, invoice, shipment+fulfilled, notified"
+    assert_eq!(
+        cost("worker: fulfil one job"),
+        5,
+        "order + counter read, lease, invoice, shipment+fulfilled, notified"
     );
     assert_eq!(
         cost("worker: the same job again"),

@@ -271,6 +271,16 @@ pub trait OrderStore: Send + Sync {
     /// The last invoice number issued (0 before the first).
     async fn last_invoice_number(&self) -> Result<u64, StoreError>;
 
+    /// The order and the last invoice number together: the fulfilment job's first read, one
+    /// request where the store can batch them (DynamoDB `BatchGetItem`). The number is a hint
+    /// for [`OrderStore::issue_invoice`], which checks it.
+    async fn get_order_and_invoice_counter(
+        &self,
+        id: &OrderId,
+    ) -> Result<(Option<Order>, u64), StoreError> {
+        Ok((self.get_order(id).await?, self.last_invoice_number().await?))
+    }
+
     /// Writes `order` (now carrying invoice `number`) and moves the invoice counter from
     /// `number - 1` to `number`, together: numbers are sequential and gapless, and an order gets
     /// at most one.

@@ -295,6 +295,16 @@ impl<P: OrderStore + ?Sized> OrderStore for Faulty<P> {
             .await
     }
 
+    async fn get_order_and_invoice_counter(
+        &self,
+        id: &OrderId,
+    ) -> Result<(Option<Order>, u64), StoreError> {
+        let call = self.inner.get_order_and_invoice_counter(id);
+        self.plan
+            .run("store.get_order_and_invoice_counter", store_err, call)
+            .await
+    }
+
     async fn issue_invoice(
         &self,
         order: &Order,

@@ -94,7 +94,11 @@ pub async fn fulfil(deps: &FulfilDeps<'_>, order_id: &OrderId) -> Result<Fulfilm
 }
 
 async fn run(deps: &FulfilDeps<'_>, order_id: &OrderId) -> Result<Fulfilment, FulfilError> {
-    let mut order = read(deps.store, order_id).await?;
+    // The invoice counter comes with the first read (one request); it is only a hint, which
+    // `issue_invoice` checks, and is read again after a clash.
+    let (first, counter) = deps.store.get_order_and_invoice_counter(order_id).await?;
+    let mut order = first.ok_or_else(|| FulfilError::NoSuchOrder(order_id.clone()))?;
+    let mut last_invoice = Some(counter);
     let mut claimed = false;
     for _ in 0..MAX_ATTEMPTS {
         let now = deps.clock.now();
@@ -127,7 +131,10 @@ async fn run(deps: &FulfilDeps<'_>, order_id: &OrderId) -> Result<Fulfilment, Fu
         }
 
         if order.invoice().is_none() {
-            let n = deps.store.last_invoice_number().await? + 1;
+            let n = match last_invoice.take() {
+                Some(n) => n,
+                None => deps.store.last_invoice_number().await?,
+            } + 1;
             let number = invoice_number(n);
             let key = invoice_key(&order);
             let html = render_html(&order, &number, now, deps.seller);
