@@ -20,7 +20,7 @@ pub use sqs::SqsJobQueue;
 
 /// An SDK error and its sources on one line (the SDK's `Display` alone says only "service
 /// error").
-pub(crate) fn error_text(e: &dyn std::error::Error) -> String {
+pub fn error_text(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {

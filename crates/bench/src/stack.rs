@@ -37,18 +37,6 @@ pub enum StackError {
     Read { order: String, detail: String },
 }
 
-/// An error and its sources on one line (an SDK error's own text says only "service error").
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
-}
-
 /// Refuses anything but a loopback endpoint: the benchmark writes orders and must never
 /// reach an account.
 pub fn require_local_endpoint() -> Result<String, StackError> {
@@ -183,7 +171,7 @@ impl Stack {
         };
         let item = get(format!("ORDER#{order}"), "ORDER")
             .await
-            .map_err(|e| read(error_chain(&e)))?
+            .map_err(|e| read(oms_aws::error_text(&e)))?
             .item
             .ok_or_else(|| read("not found".into()))?;
         let status = item
@@ -193,7 +181,7 @@ impl Stack {
             .unwrap_or_default();
         let event = get(format!("EVENT#stripe#{event_id}"), "EVENT")
             .await
-            .map_err(|e| read(error_chain(&e)))?
+            .map_err(|e| read(oms_aws::error_text(&e)))?
             .item
             .is_some();
         Ok((status, event))
