@@ -527,3 +527,194 @@ async fn the_razorpay_checkout_confirmation_is_verified_and_recorded_but_never_p
     );
     assert_eq!(app.order(&id).await["status"], "paid");
 }
+
+/// Found by a hostile run: the buyer paid twice, the duplicate was refunded, and the order
+/// became `refunded` although the payment it kept was untouched (both providers).
+#[tokio::test]
+async fn a_refund_of_a_duplicate_payment_is_shown_apart_and_the_kept_payment_stays_paid() {
+    let app = TestApp::spawn().await;
+    // Razorpay: pay_1 kept, pay_2 a duplicate, refund.processed names pay_2.
+    let (a, rzp_a, _, amount) = app.guest_order("CHAI-250G", 1, "razorpay").await;
+    for (pay, event) in [("pay_1", "e_d1"), ("pay_2", "e_d2")] {
+        let body = razorpay_payment_event("payment.captured", pay, &rzp_a, Some(&a), inr(amount));
+        assert_eq!(
+            app.razorpay_event(&body, RAZORPAY_SECRET, event)
+                .await
+                .status,
+            200
+        );
+    }
+    assert_eq!(app.order(&a).await["reviewReason"], "duplicate_payment");
+    let refund =
+        razorpay_refund_processed("rfnd_d2", "pay_2", &rzp_a, Some(&a), inr(amount), amount);
+    assert_eq!(
+        app.razorpay_event(&refund, RAZORPAY_SECRET, "e_d3")
+            .await
+            .status,
+        200
+    );
+    let order = app.order(&a).await;
+    assert_eq!(order["status"], "paid", "{order}");
+    assert_eq!(order["refundedAmount"], 0);
+    assert_eq!(order["refunds"], serde_json::json!([]));
+    assert_eq!(order["otherPaymentRefunds"][0]["refundId"], "rfnd_d2");
+    assert_eq!(order["otherPaymentRefunds"][0]["paymentId"], "pay_2");
+    assert_eq!(order["otherPaymentRefunds"][0]["amount"], amount);
+    assert_eq!(timeline(&order, "refund_other_payment"), 1);
+    assert_eq!(
+        order["requiresReview"], true,
+        "a person still decides on the duplicate"
+    );
+
+    // Stripe: pi_1 paid the session, pi_2 paid again, charge.refunded for pi_2's charge.
+    let (b, session, _, amount) = app.guest_order("MUG-BRASS", 1, "stripe").await;
+    let now = app.clock_now().unix_seconds();
+    let paid = stripe_session_paid(
+        "evt_s1",
+        "checkout.session.completed",
+        &session,
+        "pi_1",
+        Some(&b),
+        inr(amount),
+        now,
+    );
+    let again = stripe_intent_succeeded("evt_s2", "pi_2", Some(&b), inr(amount), now);
+    let refund = stripe_charge_refunded("evt_s3", "ch_2", "pi_2", inr(amount), amount, None, now);
+    for body in [&paid, &again, &refund] {
+        let r = app.stripe_event(body, STRIPE_SECRET).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+    let order = app.order(&b).await;
+    assert_eq!(order["status"], "paid", "{order}");
+    assert_eq!(order["refundedAmount"], 0);
+    assert_eq!(order["otherPaymentRefunds"][0]["paymentId"], "pi_2");
+    assert_eq!(order["otherPaymentRefunds"][0]["chargeId"], "ch_2");
+}
+
+/// Found by a hostile run: Razorpay auto-refunded a failed attempt after the buyer's retry
+/// succeeded; when that refund landed first, the retry's capture took it as its own and the
+/// paid order was never fulfilled.
+#[tokio::test]
+async fn a_refunded_failed_attempt_landing_before_the_retry_leaves_the_retry_paid_and_fulfilled() {
+    let app = TestApp::spawn().await;
+    let (id, rzp, _, amount) = app.guest_order("CHAI-250G", 1, "razorpay").await;
+    let failed = razorpay_payment_event("payment.failed", "pay_0", &rzp, Some(&id), inr(amount));
+    let refund = razorpay_refund_processed("rfnd_0", "pay_0", &rzp, Some(&id), inr(amount), amount);
+    let retry = razorpay_payment_event("payment.captured", "pay_1", &rzp, Some(&id), inr(amount));
+    for (body, event) in [(&failed, "e_f0"), (&refund, "e_f1"), (&retry, "e_f2")] {
+        assert_eq!(
+            app.razorpay_event(body, RAZORPAY_SECRET, event)
+                .await
+                .status,
+            200
+        );
+    }
+    let order = app.order(&id).await;
+    assert_eq!(order["payment"]["providerPaymentId"], "pay_1");
+    assert_eq!(order["refundedAmount"], 0, "{order}");
+    assert_eq!(order["requiresReview"], false);
+    assert!(
+        ["paid", "fulfilled"].contains(&order["status"].as_str().unwrap()),
+        "{order}"
+    );
+    assert_eq!(order["otherPaymentRefunds"][0]["refundId"], "rfnd_0");
+    assert_eq!(app.jobs_for(&id).await, 1, "its fulfilment is queued");
+}
+
+/// Found by a hostile run: a charge reported first with only its cumulative `amount_refunded`
+/// and later with its refund list was counted twice (400 refunded of a 300 refund history).
+#[tokio::test]
+async fn both_charge_refunded_shapes_count_each_refunded_unit_once_in_either_order() {
+    let app = TestApp::spawn().await;
+    for (round, first_cumulative) in [(0, true), (1, false)] {
+        let (id, session, _, amount) = app.guest_order("MUG-BRASS", 1, "stripe").await;
+        let now = app.clock_now().unix_seconds();
+        let pi = format!("pi_c{round}");
+        let ch = format!("ch_c{round}");
+        let paid = stripe_session_paid(
+            &format!("evt_c{round}"),
+            "checkout.session.completed",
+            &session,
+            &pi,
+            Some(&id),
+            inr(amount),
+            now,
+        );
+        assert_eq!(app.stripe_event(&paid, STRIPE_SECRET).await.status, 200);
+        let cumulative = stripe_charge_refunded(
+            &format!("evt_c{round}a"),
+            &ch,
+            &pi,
+            inr(amount),
+            100,
+            None,
+            now,
+        );
+        let listed = stripe_charge_refunded(
+            &format!("evt_c{round}b"),
+            &ch,
+            &pi,
+            inr(amount),
+            300,
+            Some(&[("re_1", 100), ("re_2", 200)]),
+            now,
+        );
+        let sequence = if first_cumulative {
+            [&cumulative, &listed]
+        } else {
+            [&listed, &cumulative]
+        };
+        for body in sequence {
+            assert_eq!(app.stripe_event(body, STRIPE_SECRET).await.status, 200);
+        }
+        let order = app.order(&id).await;
+        assert_eq!(order["refundedAmount"], 300, "round {round}: {order}");
+        assert_eq!(order["status"], "partially_refunded");
+    }
+}
+
+/// Found by a hostile run: a signed capture whose amount could not be read was answered 200 and
+/// ignored; the sweep then cancelled the order and gave its stock away while the provider held
+/// the money. Now the order is held for a person, alerted, and kept out of the sweep.
+#[tokio::test]
+async fn a_signed_capture_with_an_unreadable_amount_holds_the_order_alerts_and_survives_the_sweep()
+{
+    let app = TestApp::spawn().await;
+    let before = app.available("SAREE-RED").await;
+    let (id, rzp, _, amount) = app.guest_order("SAREE-RED", 1, "razorpay").await;
+    let good = razorpay_payment_event("payment.captured", "pay_u", &rzp, Some(&id), inr(amount));
+    let body = good.replace(
+        &format!(r#""amount":{amount}"#),
+        &format!(r#""amount":"{amount}""#),
+    );
+    assert_ne!(body, good);
+    let r = app
+        .razorpay_event(&body, RAZORPAY_SECRET, "e_unreadable")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let order = app.order(&id).await;
+    assert_eq!(order["status"], "pending_payment");
+    assert_eq!(order["requiresReview"], true);
+    assert_eq!(order["reviewReason"], "unreadable_payment_event");
+    let alerts = app.alerts("ops.unreadable_payment_event").await;
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0]["orderId"], id.as_str());
+    assert_eq!(alerts[0]["eventId"], "e_unreadable");
+
+    app.clock
+        .advance(std::time::Duration::from_secs(24 * 60 * 60));
+    cleanup::run(&app.server.state, 100)
+        .await
+        .expect("the sweep runs");
+    let order = app.order(&id).await;
+    assert_eq!(order["status"], "pending_payment", "{order}");
+    assert_eq!(
+        app.available("SAREE-RED").await,
+        before - 1,
+        "its unit stays reserved"
+    );
+    // A retry of the same delivery changes nothing and does not alert again.
+    app.razorpay_event(&body, RAZORPAY_SECRET, "e_unreadable")
+        .await;
+    assert_eq!(app.alerts("ops.unreadable_payment_event").await.len(), 1);
+}

@@ -151,7 +151,7 @@ struct OrderItem {
 
 fn order_item(o: &Order) -> Result<Item, StoreError> {
     let user = o.user_id().map(|u| format!("USER#{u}"));
-    let unpaid = o.status().is_unpaid();
+    let unpaid = o.awaits_payment();
     let item = OrderItem {
         pk: order_pk(o.id()),
         sk: "ORDER".into(),

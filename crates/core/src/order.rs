@@ -113,6 +113,8 @@ pub enum ReviewReason {
     CurrencyMismatch,
     PaidAfterCancel,
     DuplicatePayment,
+    /// A signed capture or refund for this order whose amount or payment could not be read.
+    UnreadablePaymentEvent,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -130,6 +132,8 @@ pub enum TimelineType {
     Reinstated,
     RefundPartial,
     RefundFull,
+    /// A refund of a payment the order did not keep (a duplicate, a failed attempt).
+    RefundOtherPayment,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -216,13 +220,31 @@ pub struct ShipmentInfo {
     pub status: String,
 }
 
-/// One applied refund, keyed by the provider's refund id so a redelivery counts once.
+/// One refund the provider reported, keyed by its refund id so a redelivery counts once. The
+/// ledger keeps every refund of every payment of the order, as reported; which of them count
+/// against the order (those of the payment it kept) is derived, never stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Refund {
+    /// The provider's refund id, or `<charge>:unitemised` for the part of a Stripe charge's
+    /// reported total whose refunds have not been listed yet.
     pub refund_id: String,
     pub amount: Money,
     pub at: Timestamp,
+    /// The payment refunded, when the provider named it (all current events do).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_id: Option<String>,
+    /// Stripe's charge, for refunds reported on one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub charge_id: Option<String>,
+}
+
+/// The refund ledger's totals at one moment: what counts against the kept payment (clamped to
+/// its capture) and what each other payment of the order got back.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct RefundTotals {
+    kept: i64,
+    others: std::collections::BTreeMap<String, i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -279,11 +301,10 @@ pub struct Order {
     requires_review: bool,
     #[serde(default)]
     review_reason: Option<ReviewReason>,
+    /// Every refund reported for this order's payments. Before any capture they are only held;
+    /// once a payment is kept, its refunds count and other payments' refunds are shown apart.
     #[serde(default)]
     refunds: Vec<Refund>,
-    /// Refunds reported before the capture they refund; applied when it is recorded.
-    #[serde(default)]
-    held_refunds: Vec<Refund>,
     #[serde(default)]
     invoice: Option<InvoiceInfo>,
     #[serde(default)]
@@ -323,7 +344,6 @@ impl Order {
             requires_review: false,
             review_reason: None,
             refunds: Vec::new(),
-            held_refunds: Vec::new(),
             invoice: None,
             shipment: None,
             notified_at: None,
@@ -369,8 +389,43 @@ impl Order {
     pub fn review_reason(&self) -> Option<ReviewReason> {
         self.review_reason
     }
-    pub fn refunds(&self) -> &[Refund] {
-        &self.refunds
+    /// Refunds of the payment the order kept (all reported refunds while none is kept yet).
+    pub fn refunds(&self) -> impl Iterator<Item = &Refund> {
+        self.refunds.iter().filter(|r| self.is_kept(r))
+    }
+
+    /// Refunds of other payments: recorded and shown, never counted against the order.
+    pub fn other_payment_refunds(&self) -> impl Iterator<Item = &Refund> {
+        self.refunds.iter().filter(|r| !self.is_kept(r))
+    }
+
+    /// Whether a refund is of the payment the order kept. A refund that names no payment is
+    /// taken to be of it; before any capture every refund is held as if it were.
+    fn is_kept(&self, r: &Refund) -> bool {
+        match (&r.payment_id, &self.payment.provider_payment_id) {
+            (Some(refunded), Some(kept)) if self.payment.captured.is_some() => refunded == kept,
+            _ => true,
+        }
+    }
+
+    fn refund_totals(&self) -> RefundTotals {
+        let mut totals = RefundTotals::default();
+        let Some(captured) = self.payment.captured else {
+            return totals;
+        };
+        let mut kept = 0i64;
+        for r in &self.refunds {
+            if self.is_kept(r) {
+                kept = kept.saturating_add(r.amount.minor());
+            } else if let Some(p) = &r.payment_id {
+                let t = totals.others.entry(p.clone()).or_default();
+                *t = t.saturating_add(r.amount.minor());
+            }
+        }
+        // Providers never refund more than was captured; clamp so a malformed event cannot
+        // make the order claim otherwise.
+        totals.kept = kept.clamp(0, captured.minor());
+        totals
     }
     pub fn timeline(&self) -> &[TimelineEntry] {
         &self.timeline
@@ -388,14 +443,14 @@ impl Order {
         self.version
     }
 
-    /// Sum of applied refunds, in the captured currency (the order's until something is).
+    /// What has been refunded of the payment the order kept, never more than it captured, in
+    /// the captured currency (the order's, and zero, until something is captured).
     pub fn refunded(&self) -> Money {
         let currency = self
             .payment
             .captured
             .map_or(self.total.currency(), |c| c.currency());
-        let minor = self.refunds.iter().map(|r| r.amount.minor()).sum();
-        Money::new(minor, currency).unwrap_or(Money::zero(currency))
+        Money::new(self.refund_totals().kept, currency).unwrap_or(Money::zero(currency))
     }
 
     pub fn user_id(&self) -> Option<&UserId> {
@@ -531,11 +586,10 @@ impl Order {
         } else {
             None
         };
-        for held in std::mem::take(&mut self.held_refunds) {
-            if let Ok(entry) = self.apply_refund(&held.refund_id, held.amount, capture.amount, at) {
-                entries.push(entry);
-            }
-        }
+        // Refunds reported before this capture now count (if of this payment) or are shown
+        // as refunds of other payments.
+        let held: Vec<String> = self.refunds.iter().map(|r| r.refund_id.clone()).collect();
+        entries.extend(self.account_refunds(&RefundTotals::default(), &held, at));
         if let Some(reason) = forced_review.or(mismatch) {
             entries.push(self.flag_review(
                 reason,
@@ -602,11 +656,15 @@ impl Order {
     }
 
     /// The sweep gives up on an unpaid order; the caller releases its stock in the same write.
+    /// An order held for review is a person's to decide: it is never cancelled by the sweep.
     pub fn cancel(
         &mut self,
         reason: &str,
         at: Timestamp,
     ) -> Result<TimelineEntry, TransitionError> {
+        if self.requires_review && self.status.is_unpaid() {
+            return Err(TransitionError::UnderReview);
+        }
         match self.status {
             OrderStatus::PendingPayment | OrderStatus::PaymentFailed => {
                 self.status = OrderStatus::Cancelled;
@@ -622,120 +680,196 @@ impl Order {
         }
     }
 
-    /// A refund reported by the provider, counted once per refund id and never above what was
-    /// captured; `refund_full` once everything captured has been returned. A refund that
-    /// arrives before the capture it refunds is held (no entry yet) and applied when the
-    /// capture is recorded, so the final state does not depend on delivery order.
-    pub fn record_refund(
+    /// Refunds reported by the provider for one payment. Each refund id counts once; a Stripe
+    /// charge's ledger converges to the largest total reported for it (its listed refunds plus
+    /// an `unitemised` rest), so the cumulative and the itemised `charge.refunded` shapes,
+    /// repeated or in any order, count each unit once. Only refunds of the payment the order
+    /// kept move `refunded` and the status (`refund_partial`/`refund_full`); refunds of other
+    /// payments are recorded as `refund_other_payment`. Before any capture refunds are held
+    /// (no entry) and sorted out when the capture is recorded, so the final state does not
+    /// depend on delivery order. A report that adds nothing (a repeat, a refund of 0) is
+    /// [`TransitionError::AlreadyApplied`].
+    pub fn record_refunds(
         &mut self,
-        refund_id: &str,
-        amount: Money,
+        report: &crate::webhook::RefundReport,
         at: Timestamp,
     ) -> Result<Vec<TimelineEntry>, TransitionError> {
-        if self
-            .refunds
-            .iter()
-            .chain(&self.held_refunds)
-            .any(|r| r.refund_id == refund_id)
-        {
+        let before_ledger = self.refunds.clone();
+        let before = self.refund_totals();
+        let mut new_ids = Vec::new();
+        let charge_id = report.charge.as_ref().map(|c| c.charge_id.clone());
+        let charge_before = charge_id.as_deref().map_or(0, |c| self.charge_total(c));
+        for (id, amount) in &report.refunds {
+            if amount.minor() <= 0 || self.refunds.iter().any(|r| &r.refund_id == id) {
+                continue;
+            }
+            new_ids.push(id.clone());
+            self.refunds.push(Refund {
+                refund_id: id.clone(),
+                amount: *amount,
+                at,
+                payment_id: report.payment_id.clone(),
+                charge_id: charge_id.clone(),
+            });
+        }
+        if let Some(charge) = &report.charge {
+            self.converge_charge(charge, report.payment_id.as_deref(), charge_before, at);
+        }
+        if self.refunds == before_ledger {
             return Err(TransitionError::AlreadyApplied);
         }
-        match (self.status, self.payment.captured) {
-            (
-                OrderStatus::Paid
-                | OrderStatus::Fulfilled
-                | OrderStatus::PartiallyRefunded
-                | OrderStatus::Refunded,
-                Some(captured),
-            ) => {
-                let entry = self.apply_refund(refund_id, amount, captured, at)?;
-                self.bump();
-                Ok(vec![entry])
-            }
-            (
-                OrderStatus::PendingPayment | OrderStatus::PaymentFailed | OrderStatus::Cancelled,
-                _,
-            ) => {
-                self.held_refunds.push(Refund {
-                    refund_id: refund_id.to_owned(),
-                    amount,
-                    at,
-                });
-                self.bump();
-                Ok(Vec::new())
-            }
-            (from, _) => Err(TransitionError::NotAllowed {
-                from,
-                action: "refund",
-            }),
-        }
+        let entries = self.account_refunds(&before, &new_ids, at);
+        self.bump();
+        Ok(entries)
     }
 
-    /// A refund reported only as the cumulative amount refunded on a charge (Stripe
-    /// `charge.refunded` without its refund list): the increase over what is already known is
-    /// recorded under the id `<charge>:<total>`, so a repeat or an older total changes nothing.
-    pub fn record_refund_total(
+    /// What the ledger holds for one Stripe charge.
+    fn charge_total(&self, charge_id: &str) -> i64 {
+        self.refunds
+            .iter()
+            .filter(|r| r.charge_id.as_deref() == Some(charge_id))
+            .map(|r| r.amount.minor())
+            .sum()
+    }
+
+    /// Sets the `<charge>:unitemised` entry so the charge's ledger totals the largest of: what
+    /// it totalled before this report (`previous`), the total just reported, and the sum of
+    /// its listed refunds. Each is a lower bound of what the provider refunded on the charge,
+    /// and the latest report equals it, so the ledger ends at the provider's own total.
+    fn converge_charge(
         &mut self,
-        charge_id: &str,
-        total: Money,
+        charge: &crate::webhook::ChargeTotal,
+        payment_id: Option<&str>,
+        previous: i64,
         at: Timestamp,
-    ) -> Result<Vec<TimelineEntry>, TransitionError> {
-        let known: i64 = self
+    ) {
+        let rest_id = format!("{}:unitemised", charge.charge_id);
+        let listed: i64 = self
             .refunds
             .iter()
-            .chain(&self.held_refunds)
+            .filter(|r| r.charge_id.as_deref() == Some(charge.charge_id.as_str()))
+            .filter(|r| r.refund_id != rest_id)
             .map(|r| r.amount.minor())
             .sum();
-        let delta = total.minor() - known;
-        if delta <= 0 {
-            return Err(TransitionError::AlreadyApplied);
+        let rest = charge.total.minor().max(listed).max(previous) - listed;
+        let existing = self.refunds.iter().position(|r| r.refund_id == rest_id);
+        match (existing, Money::new(rest, charge.total.currency())) {
+            (Some(i), Ok(m)) if rest > 0 => {
+                if self.refunds[i].amount != m {
+                    self.refunds[i].amount = m;
+                    self.refunds[i].at = at;
+                }
+            }
+            (Some(i), _) => {
+                self.refunds.remove(i);
+            }
+            (None, Ok(m)) if rest > 0 => self.refunds.push(Refund {
+                refund_id: rest_id,
+                amount: m,
+                at,
+                payment_id: payment_id.map(str::to_owned),
+                charge_id: Some(charge.charge_id.clone()),
+            }),
+            (None, _) => {}
         }
-        let delta =
-            Money::new(delta, total.currency()).map_err(|_| TransitionError::AlreadyApplied)?;
-        self.record_refund(&format!("{charge_id}:{}", total.minor()), delta, at)
     }
 
-    fn apply_refund(
+    /// Timeline entries and status for the ledger's change since `before`: the kept payment's
+    /// refunded amount went up (`refund_partial`/`refund_full`), or another payment's did
+    /// (`refund_other_payment`). Nothing while no payment is captured.
+    fn account_refunds(
         &mut self,
-        refund_id: &str,
-        amount: Money,
-        captured: Money,
+        before: &RefundTotals,
+        refund_ids: &[String],
+        at: Timestamp,
+    ) -> Vec<TimelineEntry> {
+        let Some(captured) = self.payment.captured else {
+            return Vec::new();
+        };
+        let after = self.refund_totals();
+        let ids = |o: &Self, kept: Option<&str>| -> Vec<String> {
+            refund_ids
+                .iter()
+                .filter(|id| {
+                    o.refunds.iter().any(|r| {
+                        &r.refund_id == *id
+                            && match kept {
+                                None => o.is_kept(r),
+                                Some(p) => !o.is_kept(r) && r.payment_id.as_deref() == Some(p),
+                            }
+                    })
+                })
+                .cloned()
+                .collect()
+        };
+        let mut entries = Vec::new();
+        if after.kept > before.kept {
+            let refund_ids = ids(self, None);
+            let full = after.kept >= captured.minor();
+            self.status = if full {
+                OrderStatus::Refunded
+            } else {
+                OrderStatus::PartiallyRefunded
+            };
+            let kind = if full {
+                TimelineType::RefundFull
+            } else {
+                TimelineType::RefundPartial
+            };
+            entries.push(self.push(
+                kind,
+                at,
+                json!({
+                    "refundIds": refund_ids,
+                    "providerPaymentId": self.payment.provider_payment_id,
+                    "amount": after.kept - before.kept,
+                    "refundedAmount": after.kept,
+                }),
+            ));
+        }
+        for (payment, total) in &after.others {
+            let was = before.others.get(payment).copied().unwrap_or(0);
+            if *total > was {
+                let review = self.review_reason;
+                let refund_ids = ids(self, Some(payment));
+                entries.push(self.push(
+                    TimelineType::RefundOtherPayment,
+                    at,
+                    json!({
+                        "refundIds": refund_ids,
+                        "providerPaymentId": payment,
+                        "amount": total - was,
+                        "refundedOnPayment": total,
+                        "review": review,
+                    }),
+                ));
+            }
+        }
+        entries
+    }
+
+    /// A signed capture or refund that names this order but whose amount or payment cannot be
+    /// read: the provider may hold money for it, so the order is held for review (and out of
+    /// the stale-order sweep) until a person decides. Once per event (the caller dedupes; the
+    /// event's record names this order, and the ops alert names the event).
+    pub fn hold_unreadable(
+        &mut self,
+        reason: &str,
         at: Timestamp,
     ) -> Result<TimelineEntry, TransitionError> {
-        let already = self.refunds.iter().map(|r| r.amount.minor()).sum::<i64>();
-        let room = (captured.minor() - already).max(0);
-        if room == 0 {
-            return Err(TransitionError::AlreadyApplied);
-        }
-        // Providers never refund more than was captured; clamp so a malformed event cannot
-        // make the ledger claim otherwise.
-        let applied = amount.minor().clamp(0, room);
-        let applied = Money::new(applied, captured.currency()).unwrap_or(captured);
-        self.refunds.push(Refund {
-            refund_id: refund_id.to_owned(),
-            amount: applied,
+        let entry = self.flag_review(
+            ReviewReason::UnreadablePaymentEvent,
             at,
-        });
-        let full = already + applied.minor() >= captured.minor();
-        self.status = if full {
-            OrderStatus::Refunded
-        } else {
-            OrderStatus::PartiallyRefunded
-        };
-        let kind = if full {
-            TimelineType::RefundFull
-        } else {
-            TimelineType::RefundPartial
-        };
-        Ok(self.push(
-            kind,
-            at,
-            json!({
-                "refundId": refund_id,
-                "amount": applied.minor(),
-                "refundedAmount": already + applied.minor(),
-            }),
-        ))
+            json!({ "detail": reason }),
+        );
+        self.bump();
+        Ok(entry)
+    }
+
+    /// Whether the stale-order sweep may cancel this order once it expires: unpaid and not
+    /// held for a person. Stores index only these orders for the sweep.
+    pub fn awaits_payment(&self) -> bool {
+        self.status.is_unpaid() && !self.requires_review
     }
 
     /// An admin releases the hold; fulfilment may proceed if the order is paid.

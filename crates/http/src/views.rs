@@ -124,6 +124,33 @@ pub struct PaymentView<'a> {
     pub checkout_url: Option<&'a str>,
 }
 
+/// One refund as the provider reported it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RefundView<'a> {
+    pub refund_id: &'a str,
+    pub amount: i64,
+    pub currency: Currency,
+    pub at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payment_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub charge_id: Option<&'a str>,
+}
+
+impl<'a> From<&'a oms_core::order::Refund> for RefundView<'a> {
+    fn from(r: &'a oms_core::order::Refund) -> Self {
+        Self {
+            refund_id: &r.refund_id,
+            amount: r.amount.minor(),
+            currency: r.amount.currency(),
+            at: r.at.to_string(),
+            payment_id: r.payment_id.as_deref(),
+            charge_id: r.charge_id.as_deref(),
+        }
+    }
+}
+
 /// `GET /orders/{orderId}` and the entries of `GET /orders`.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -139,6 +166,8 @@ pub struct OrderView<'a> {
     pub requires_review: bool,
     pub review_reason: Option<oms_core::ReviewReason>,
     pub refunded_amount: i64,
+    pub refunds: Vec<RefundView<'a>>,
+    pub other_payment_refunds: Vec<RefundView<'a>>,
     pub payment: PaymentView<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub invoice: Option<&'a oms_core::InvoiceInfo>,
@@ -165,6 +194,8 @@ impl<'a> From<&'a Order> for OrderView<'a> {
             requires_review: o.requires_review(),
             review_reason: o.review_reason(),
             refunded_amount: o.refunded().minor(),
+            refunds: o.refunds().map(RefundView::from).collect(),
+            other_payment_refunds: o.other_payment_refunds().map(RefundView::from).collect(),
             payment: PaymentView {
                 provider: p.provider.as_str(),
                 provider_order_id: &p.provider_order_id,

@@ -361,7 +361,7 @@ impl OrderStore for InMemoryStore {
         let mut stale: Vec<&Order> = s
             .orders
             .values()
-            .filter(|o| o.status().is_unpaid() && o.expires_at() < before)
+            .filter(|o| o.awaits_payment() && o.expires_at() < before)
             .collect();
         stale.sort_by_key(|o| (o.expires_at(), o.id().clone()));
         Ok(stale

@@ -339,9 +339,12 @@ async fn orders_under_review_or_fully_refunded_are_never_fulfilled() {
     let o = w.order(&id).await;
     let mut refunded = o.clone();
     refunded
-        .record_refund(
-            "rfnd_1",
-            inr(50_000),
+        .record_refunds(
+            &oms_core::webhook::RefundReport {
+                payment_id: None,
+                refunds: vec![("rfnd_1".into(), inr(50_000))],
+                charge: None,
+            },
             Timestamp::from_unix_millis(1_800_000_001_000),
         )
         .unwrap();

@@ -1,7 +1,9 @@
 //! Property: whatever the order, duplication and concurrency of a payment's events — success,
-//! its sibling (`order.paid` + `payment.captured`), failure, refunds, a sweep cancelling the
-//! order, someone else buying the released stock — the final order equals a simple reference
-//! model, stock is conserved, and at most one fulfilment job exists.
+//! its sibling (`order.paid` + `payment.captured`), a second payment (a duplicate), failure,
+//! refunds of the kept payment, of the duplicate and of the failed attempt, a sweep cancelling
+//! the order, someone else buying the released stock — the final order equals a simple
+//! reference model, stock is conserved, and at most one fulfilment job exists. A second
+//! property does the same for a Stripe charge reported in both `charge.refunded` shapes.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,7 +12,7 @@ use oms_core::app::webhook::{WebhookDeps, handle_event};
 use oms_core::customer::{CountryCode, Customer, Email, ShippingAddress};
 use oms_core::order::OrderDraft;
 use oms_core::ports::{Clock, CreateOutcome, OrderStore};
-use oms_core::webhook::{razorpay, simulate};
+use oms_core::webhook::{razorpay, simulate, stripe};
 use oms_core::{
     Currency, Money, Order, OrderId, OrderLine, OrderNumber, OrderStatus, Owner, PaymentInfo,
     Product, ProviderKind, Quantity, ReviewReason, Sku, TimelineType, Timestamp, UserId,
@@ -90,17 +92,26 @@ enum Step {
     RefundSmall,
     /// `refund.processed` rfnd_2 of more than was paid (clamped).
     RefundHuge,
+    /// `payment.captured` for pay_9: the buyer paid a second time.
+    CapturedOther,
+    /// `refund.processed` rfnd_9: the whole of pay_9 returned.
+    RefundOther,
+    /// `refund.processed` rfnd_0: Razorpay returns the failed attempt pay_0.
+    RefundFailedAttempt,
     /// The stale-order sweep cancels the order if it is unpaid, then another buyer takes all
     /// stock left.
     Sweep,
 }
 
-const STEPS: [Step; 6] = [
+const STEPS: [Step; 9] = [
     Step::Captured,
     Step::OrderPaid,
     Step::Failed,
     Step::RefundSmall,
     Step::RefundHuge,
+    Step::CapturedOther,
+    Step::RefundOther,
+    Step::RefundFailedAttempt,
     Step::Sweep,
 ];
 
@@ -164,6 +175,38 @@ impl World {
                     10_000_000,
                 ),
                 "e_r2",
+            ),
+            Step::CapturedOther => (
+                simulate::razorpay_payment_event(
+                    "payment.captured",
+                    "pay_9",
+                    RZP_ORDER,
+                    Some(ORDER),
+                    paid,
+                ),
+                "e_cap9",
+            ),
+            Step::RefundOther => (
+                simulate::razorpay_refund_processed(
+                    "rfnd_9",
+                    "pay_9",
+                    RZP_ORDER,
+                    Some(ORDER),
+                    paid,
+                    paid.minor(),
+                ),
+                "e_r9",
+            ),
+            Step::RefundFailedAttempt => (
+                simulate::razorpay_refund_processed(
+                    "rfnd_0",
+                    "pay_0",
+                    RZP_ORDER,
+                    Some(ORDER),
+                    paid,
+                    paid.minor(),
+                ),
+                "e_r0",
             ),
             Step::Sweep => return self.sweep().await,
         };
@@ -263,7 +306,8 @@ proptest! {
             let kinds: Vec<TimelineType> = o.timeline().iter().map(|e| e.kind).collect();
             let count = |k| kinds.iter().filter(|x| **x == k).count();
             let has = |s: Step| deliveries.contains(&s);
-            let succeeded = has(Step::Captured) || has(Step::OrderPaid);
+            let pay_1 = has(Step::Captured) || has(Step::OrderPaid);
+            let succeeded = pay_1 || has(Step::CapturedOther);
             let cancelled_first = count(TimelineType::Cancelled) == 1;
             let jobs = world.queue.sent().len();
             let available = world.store.get_products(&[Sku::parse("A").unwrap()]).await.unwrap()[0].available;
@@ -271,7 +315,7 @@ proptest! {
 
             // The sweep can only have cancelled an order nobody had paid yet.
             let first = |s: &[Step]| batches.iter().position(|b| b.iter().any(|x| s.contains(x)));
-            if let (Some(pay), Some(sweep)) = (first(&[Step::Captured, Step::OrderPaid]), first(&[Step::Sweep])) {
+            if let (Some(pay), Some(sweep)) = (first(&[Step::Captured, Step::OrderPaid, Step::CapturedOther]), first(&[Step::Sweep])) {
                 if pay < sweep { prop_assert!(!cancelled_first, "cancelled a paid order"); }
                 if sweep < pay { prop_assert!(cancelled_first, "the sweep did not cancel an unpaid order"); }
             }
@@ -281,7 +325,13 @@ proptest! {
             if succeeded {
                 prop_assert_eq!(count(TimelineType::PaymentSucceeded), 1, "one payment, counted once: {:?}", kinds);
                 let restocked = cancelled_first && count(TimelineType::Reinstated) == 1;
-                let review = if cancelled_first && !restocked {
+                // Whichever capture was processed first is the payment the order keeps; the
+                // other, if it came, is a duplicate held for review.
+                let kept = o.payment().provider_payment_id.clone().unwrap();
+                let both_paid = pay_1 && has(Step::CapturedOther);
+                let review = if both_paid {
+                    Some(ReviewReason::DuplicatePayment)
+                } else if cancelled_first && !restocked {
                     Some(ReviewReason::PaidAfterCancel)
                 } else if mismatch {
                     Some(ReviewReason::AmountMismatch)
@@ -295,9 +345,20 @@ proptest! {
                 prop_assert_eq!(o.requires_review(), review.is_some());
                 let captured = world.paid_amount;
                 let mut refunds = 0;
-                if has(Step::RefundSmall) { refunds += 10_000; }
-                if has(Step::RefundHuge) { refunds += 10_000_000; }
+                let mut others = 0;
+                for (step, payment, amount) in [
+                    (Step::RefundSmall, "pay_1", 10_000),
+                    (Step::RefundHuge, "pay_1", 10_000_000),
+                    (Step::RefundOther, "pay_9", captured),
+                    (Step::RefundFailedAttempt, "pay_0", captured),
+                ] {
+                    if has(step) {
+                        if payment == kept { refunds += amount } else { others += 1 }
+                    }
+                }
                 let refunded = refunds.min(captured);
+                // Refunds of payments the order did not keep are recorded apart, never counted.
+                prop_assert_eq!(o.other_payment_refunds().count(), others, "{:?}", kinds);
                 prop_assert_eq!(o.refunded().minor(), refunded);
                 let status = if refunded == 0 { OrderStatus::Paid } else if refunded == captured { OrderStatus::Refunded } else { OrderStatus::PartiallyRefunded };
                 prop_assert_eq!(o.status(), status);
@@ -305,7 +366,10 @@ proptest! {
                 // review, not fully refunded. A full refund that lands before the capture is
                 // processed means it never becomes ready; one that lands after finds the job
                 // queued, and the worker checks the order again before doing anything.
-                if review.is_some() {
+                if both_paid {
+                    // The first capture may have queued the job before the duplicate came; the
+                    // worker checks the review flag before doing anything.
+                } else if review.is_some() {
                     prop_assert_eq!(jobs, 0);
                 } else if refunded < captured {
                     prop_assert_eq!(jobs, 1);
@@ -375,4 +439,138 @@ async fn a_reinstatement_with_a_held_refund_still_takes_its_stock_back() {
         .unwrap()[0]
         .available;
     assert_eq!(left, 0, "the reinstated order holds its unit again");
+}
+
+/// Stripe reports for the property below: pi_1 pays the session; pi_9 pays a second time;
+/// pi_1's charge ch_1 was refunded 100 (re_1) then 200 more (re_2), and pi_9's charge ch_9 was
+/// refunded whole (re_9). Each refund state is reported in both `charge.refunded` shapes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Report {
+    Cumulative100,
+    Listed100,
+    Cumulative300,
+    Listed300,
+    OtherCumulative,
+    OtherListed,
+}
+
+const REPORTS: [Report; 6] = [
+    Report::Cumulative100,
+    Report::Listed100,
+    Report::Cumulative300,
+    Report::Listed300,
+    Report::OtherCumulative,
+    Report::OtherListed,
+];
+
+/// A report's refund list, when it has one.
+type Listed = Option<&'static [(&'static str, i64)]>;
+
+impl Report {
+    fn body(self, captured: Money, at: i64) -> String {
+        let (id, charge, pi, total, listed): (&str, &str, &str, i64, Listed) = match self {
+            Report::Cumulative100 => ("evt_c100", "ch_1", "pi_1", 100, None),
+            Report::Listed100 => ("evt_l100", "ch_1", "pi_1", 100, Some(&[("re_1", 100)])),
+            Report::Cumulative300 => ("evt_c300", "ch_1", "pi_1", 300, None),
+            Report::Listed300 => (
+                "evt_l300",
+                "ch_1",
+                "pi_1",
+                300,
+                Some(&[("re_1", 100), ("re_2", 200)]),
+            ),
+            Report::OtherCumulative => ("evt_c9", "ch_9", "pi_9", captured.minor(), None),
+            Report::OtherListed => (
+                "evt_l9",
+                "ch_9",
+                "pi_9",
+                captured.minor(),
+                Some(&[("re_9", PRICE)]),
+            ),
+        };
+        simulate::stripe_charge_refunded(id, charge, pi, captured, total, listed, at)
+    }
+
+    /// The charge's total this report states, and whose charge it is.
+    fn total(self, captured: i64) -> (&'static str, i64) {
+        match self {
+            Report::Cumulative100 | Report::Listed100 => ("pi_1", 100),
+            Report::Cumulative300 | Report::Listed300 => ("pi_1", 300),
+            Report::OtherCumulative | Report::OtherListed => ("pi_9", captured),
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1024, ..ProptestConfig::default() })]
+
+    /// Whatever shapes of `charge.refunded` arrive, repeated, concurrent and in any order, the
+    /// kept payment's refunded amount is its charge's own latest total, each refunded unit is
+    /// in the timeline once, and the duplicate payment's refund is never counted.
+    #[test]
+    fn a_stripe_charge_ledger_converges_to_the_providers_total(
+        reports in prop::collection::vec((0..REPORTS.len(), 1..=2usize), 0..8).prop_shuffle(),
+        breaks in prop::collection::vec(any::<bool>(), 16),
+        duplicate in any::<bool>(),
+    ) {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        rt.block_on(async {
+            let t0 = Timestamp::from_unix_millis(1_800_000_000_000);
+            let world = World {
+                store: Arc::new(InMemoryStore::new([Product { sku: Sku::parse("A").unwrap(), name: "A".into(), unit_price: inr(PRICE), available: 1 }])),
+                queue: Arc::new(InMemoryQueue::default()),
+                publisher: Arc::new(InMemoryPublisher::default()),
+                clock: Arc::new(ManualClock::at(t0)),
+                paid_amount: PRICE,
+            };
+            let mine = order(ORDER, 1, t0);
+            assert_eq!(world.store.create_order(&mine, None, t0).await.unwrap(), CreateOutcome::Created);
+            let at = t0.unix_seconds();
+            let deliver = |body: String| {
+                let world = &world;
+                async move {
+                    let event = stripe::normalise(body.as_bytes()).unwrap();
+                    handle_event(&world.deps(), &event, body.as_bytes()).await.unwrap();
+                }
+            };
+            // The captures come first (a refund's charge is found through its payment intent,
+            // learned at capture); the duplicate races the session's own payment.
+            let mut captures = vec![simulate::stripe_session_paid("evt_paid", "checkout.session.completed", "cs_1", "pi_1", Some(ORDER), inr(PRICE), at)];
+            if duplicate {
+                captures.push(simulate::stripe_intent_succeeded("evt_pi9", "pi_9", Some(ORDER), inr(PRICE), at));
+            }
+            futures_util::future::join_all(captures.into_iter().map(deliver)).await;
+
+            let deliveries: Vec<Report> = reports.iter().flat_map(|(i, n)| std::iter::repeat_n(REPORTS[*i], *n)).collect();
+            let mut batches: Vec<Vec<Report>> = vec![Vec::new()];
+            for (i, r) in deliveries.iter().enumerate() {
+                if i > 0 && breaks[i % breaks.len()] {
+                    batches.push(Vec::new());
+                }
+                batches.last_mut().unwrap().push(*r);
+            }
+            for batch in &batches {
+                futures_util::future::join_all(batch.iter().map(|r| deliver(r.body(inr(PRICE), at)))).await;
+                world.clock.advance(Duration::from_secs(1));
+            }
+
+            let o = world.store.get_order(&OrderId::parse(ORDER).unwrap()).await.unwrap().unwrap();
+            let kept = o.payment().provider_payment_id.clone().unwrap();
+            // pi_9's refunds find the order only once pi_9 is known to it.
+            let counted = |r: &Report| r.total(PRICE).0 == kept && (kept == "pi_1" || duplicate);
+            let expected = deliveries.iter().filter(|r| counted(r)).map(|r| r.total(PRICE).1).max().unwrap_or(0).min(PRICE);
+            prop_assert_eq!(o.refunded().minor(), expected, "kept {} after {:?}", kept, deliveries);
+            let in_timeline: i64 = o.timeline().iter()
+                .filter(|e| matches!(e.kind, TimelineType::RefundPartial | TimelineType::RefundFull))
+                .map(|e| e.meta["amount"].as_i64().unwrap())
+                .sum();
+            prop_assert_eq!(in_timeline, expected, "each refunded unit reported once");
+            let status = if expected == 0 { OrderStatus::Paid } else if expected == PRICE { OrderStatus::Refunded } else { OrderStatus::PartiallyRefunded };
+            prop_assert_eq!(o.status(), status);
+            prop_assert_eq!(o.requires_review(), duplicate);
+            let others_delivered = duplicate && deliveries.iter().any(|r| r.total(PRICE).0 != kept);
+            prop_assert_eq!(o.other_payment_refunds().next().is_some(), others_delivered);
+            Ok(())
+        })?;
+    }
 }

@@ -18,7 +18,7 @@ use crate::ports::{
     JobQueue, Message, OrderStore, OutboxEntry, QueueError, StoreError, Topic,
 };
 use crate::time::Timestamp;
-use crate::webhook::{PaymentAction, PaymentEvent, RefundReport};
+use crate::webhook::{PaymentAction, PaymentEvent};
 
 /// How long event records are kept: beyond Stripe's 3-day retry window.
 pub const EVENT_RETENTION: Duration = Duration::from_secs(4 * 24 * 60 * 60);
@@ -106,28 +106,8 @@ pub fn apply_action(
         PaymentAction::Failed { payment_id, reason } => order
             .record_payment_failure(payment_id.as_deref(), reason, at)
             .map(|e| vec![e]),
-        PaymentAction::Refunded(RefundReport::Itemised { refunds, .. }) => {
-            let mut entries = Vec::new();
-            let mut changed = false;
-            for (id, amount) in refunds {
-                match order.record_refund(id, *amount, at) {
-                    Ok(e) => {
-                        changed = true;
-                        entries.extend(e);
-                    }
-                    Err(TransitionError::AlreadyApplied) => {}
-                    Err(e) => return Err(e),
-                }
-            }
-            if changed {
-                Ok(entries)
-            } else {
-                Err(TransitionError::AlreadyApplied)
-            }
-        }
-        PaymentAction::Refunded(RefundReport::Cumulative {
-            charge_id, total, ..
-        }) => order.record_refund_total(charge_id, *total, at),
+        PaymentAction::Refunded(report) => order.record_refunds(report, at),
+        PaymentAction::Unreadable { reason } => order.hold_unreadable(reason, at).map(|e| vec![e]),
         PaymentAction::Pending { .. } | PaymentAction::Ignored { .. } => {
             Err(TransitionError::AlreadyApplied)
         }
@@ -312,6 +292,26 @@ pub async fn handle_event(
                     )
                     .await;
                 }
+                if let PaymentAction::Unreadable { reason } = &event.action {
+                    tracing::warn!(order_id = %order_id, event_id = %event.event_id, "unreadable payment event; order held for review");
+                    publish(
+                        deps.publisher,
+                        Topic::OpsAlerts,
+                        "ops.unreadable_payment_event",
+                        json!({
+                            "category": "payment",
+                            "severity": "high",
+                            "title": "Signed payment event for an order could not be read; the order is held for review",
+                            "provider": event.provider.as_str(),
+                            "eventId": event.event_id,
+                            "eventType": event.event_type,
+                            "orderId": order_id,
+                            "detail": reason,
+                            "at": now,
+                        }),
+                    )
+                    .await;
+                }
                 if outbox.is_some() {
                     send_job(deps, &order_id, now).await?;
                 }
@@ -412,6 +412,7 @@ pub async fn publish(
 mod tests {
     use super::*;
     use crate::money::{Currency, Money};
+    use crate::webhook::RefundReport;
 
     fn inr(minor: i64) -> Money {
         Money::new(minor, Currency::parse("INR").unwrap()).unwrap()
@@ -432,9 +433,10 @@ mod tests {
     }
 
     fn refund(id: &str, minor: i64) -> PaymentAction {
-        PaymentAction::Refunded(RefundReport::Itemised {
+        PaymentAction::Refunded(RefundReport {
             payment_id: None,
             refunds: vec![(id.into(), inr(minor))],
+            charge: None,
         })
     }
 
@@ -624,9 +626,10 @@ mod tests {
         );
         assert_eq!(o, before);
         let inr = Currency::parse("INR").unwrap();
-        let refunds = PaymentAction::Refunded(RefundReport::Itemised {
+        let refunds = PaymentAction::Refunded(RefundReport {
             payment_id: None,
             refunds: vec![("r1".into(), Money::new(1, inr).unwrap())],
+            charge: None,
         });
         apply_action(&mut o, &refunds, true, t).unwrap();
         assert_eq!(

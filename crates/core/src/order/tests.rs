@@ -1,6 +1,7 @@
 use super::*;
 use crate::customer::{CountryCode, Email};
 use crate::money::Currency;
+use crate::webhook::{ChargeTotal, RefundReport};
 
 fn inr(minor: i64) -> Money {
     Money::new(minor, Currency::parse("INR").unwrap()).unwrap()
@@ -212,31 +213,163 @@ fn a_payment_after_cancel_reinstates_when_restocked_and_is_reviewed_otherwise() 
     assert_eq!(b.review_reason(), Some(ReviewReason::PaidAfterCancel));
 }
 
+fn refund_of(payment: Option<&str>, refunds: &[(&str, i64)]) -> RefundReport {
+    RefundReport {
+        payment_id: payment.map(str::to_owned),
+        refunds: refunds
+            .iter()
+            .map(|(id, minor)| ((*id).to_owned(), inr(*minor)))
+            .collect(),
+        charge: None,
+    }
+}
+
+fn charge_refunded(
+    payment: &str,
+    charge: &str,
+    total: i64,
+    refunds: &[(&str, i64)],
+) -> RefundReport {
+    RefundReport {
+        charge: Some(ChargeTotal {
+            charge_id: charge.into(),
+            total: inr(total),
+        }),
+        ..refund_of(Some(payment), refunds)
+    }
+}
+
 #[test]
 fn refunds_accumulate_once_per_id_and_never_exceed_the_capture() {
     let mut o = user_order();
     o.record_payment(&capture("pay_1", 50_000), at(1)).unwrap();
     let e = o
-        .record_refund("rfnd_1", inr(20_000), at(2))
+        .record_refunds(&refund_of(Some("pay_1"), &[("rfnd_1", 20_000)]), at(2))
         .unwrap()
         .remove(0);
     assert_eq!(e.kind, TimelineType::RefundPartial);
     assert_eq!(o.status(), OrderStatus::PartiallyRefunded);
     assert_eq!(
-        o.record_refund("rfnd_1", inr(20_000), at(3)),
+        o.record_refunds(&refund_of(Some("pay_1"), &[("rfnd_1", 20_000)]), at(3)),
         Err(TransitionError::AlreadyApplied)
     );
     let e = o
-        .record_refund("rfnd_2", inr(90_000), at(4))
+        .record_refunds(&refund_of(Some("pay_1"), &[("rfnd_2", 90_000)]), at(4))
         .unwrap()
         .remove(0);
     assert_eq!(e.kind, TimelineType::RefundFull);
+    assert_eq!(e.meta["refundedAmount"], 50_000);
     assert_eq!(o.status(), OrderStatus::Refunded);
     assert_eq!(o.refunded(), inr(50_000));
+    let entries = o
+        .record_refunds(&refund_of(Some("pay_1"), &[("rfnd_3", 1)]), at(5))
+        .unwrap();
+    assert!(entries.is_empty(), "recorded, but nothing more to count");
+    assert_eq!(o.refunded(), inr(50_000));
+}
+
+#[test]
+fn a_refund_of_nothing_changes_nothing() {
+    let mut o = user_order();
+    o.record_payment(&capture("pay_1", 50_000), at(1)).unwrap();
+    o.mark_fulfilled(at(2)).unwrap();
+    let before = o.clone();
     assert_eq!(
-        o.record_refund("rfnd_3", inr(1), at(5)),
+        o.record_refunds(&refund_of(Some("pay_1"), &[("rfnd_0", 0)]), at(3)),
         Err(TransitionError::AlreadyApplied)
     );
+    assert_eq!(
+        o.record_refunds(&charge_refunded("pay_1", "ch_1", 0, &[]), at(3)),
+        Err(TransitionError::AlreadyApplied)
+    );
+    assert_eq!(o, before);
+    assert_eq!(o.status(), OrderStatus::Fulfilled);
+}
+
+#[test]
+fn a_refund_of_a_duplicate_payment_is_recorded_apart_and_never_counted_against_the_order() {
+    let mut o = user_order();
+    o.record_payment(&capture("pay_1", 50_000), at(1)).unwrap();
+    o.record_payment(&capture("pay_2", 50_000), at(2)).unwrap();
+    assert_eq!(o.review_reason(), Some(ReviewReason::DuplicatePayment));
+    let entries = o
+        .record_refunds(&refund_of(Some("pay_2"), &[("rfnd_2", 50_000)]), at(3))
+        .unwrap();
+    assert_eq!(kinds_of(&entries), vec![TimelineType::RefundOtherPayment]);
+    assert_eq!(entries[0].meta["providerPaymentId"], "pay_2");
+    assert_eq!(entries[0].meta["review"], "duplicate_payment");
+    assert_eq!(
+        o.status(),
+        OrderStatus::Paid,
+        "its own payment is untouched"
+    );
+    assert_eq!(o.refunded(), inr(0));
+    assert_eq!(o.other_payment_refunds().count(), 1);
+    assert_eq!(o.refunds().count(), 0);
+}
+
+#[test]
+fn a_refunded_failed_attempt_that_lands_before_the_retry_does_not_refund_the_retry() {
+    let mut o = user_order();
+    o.record_payment_failure(Some("pay_0"), "declined", at(1))
+        .unwrap();
+    // Razorpay auto-refunds the failed attempt before the buyer's retry is reported.
+    assert_eq!(
+        o.record_refunds(&refund_of(Some("pay_0"), &[("rfnd_0", 50_000)]), at(2))
+            .unwrap(),
+        vec![],
+        "held until a capture says which payment the order keeps"
+    );
+    let entries = o.record_payment(&capture("pay_1", 50_000), at(3)).unwrap();
+    assert_eq!(
+        kinds_of(&entries),
+        vec![
+            TimelineType::PaymentSucceeded,
+            TimelineType::RefundOtherPayment
+        ]
+    );
+    assert_eq!(o.status(), OrderStatus::Paid);
+    assert!(o.ready_for_fulfilment());
+    assert_eq!(o.refunded(), inr(0));
+}
+
+#[test]
+fn a_stripe_charge_converges_to_its_own_total_whichever_shapes_arrive_in_whatever_order() {
+    // ch_1 was refunded 100 (re_1), then 200 more (re_2). The events: the cumulative shape at
+    // 100 and at 300, and the itemised shape at 100 and at 300.
+    let reports = [
+        charge_refunded("pi_1", "ch_1", 100, &[]),
+        charge_refunded("pi_1", "ch_1", 100, &[("re_1", 100)]),
+        charge_refunded("pi_1", "ch_1", 300, &[]),
+        charge_refunded("pi_1", "ch_1", 300, &[("re_1", 100), ("re_2", 200)]),
+    ];
+    let orders: [&[usize]; 6] = [
+        &[0, 3],
+        &[3, 0],
+        &[0, 1, 2, 3],
+        &[3, 2, 1, 0],
+        &[2, 1, 0, 3, 3, 0],
+        &[1, 2],
+    ];
+    for order in orders {
+        let mut o = user_order();
+        o.record_payment(&capture("pi_1", 50_000), at(1)).unwrap();
+        for (i, r) in order.iter().enumerate() {
+            let _ = o.record_refunds(&reports[*r], at(2 + i as i64));
+        }
+        assert_eq!(o.refunded(), inr(300), "delivered {order:?}");
+        assert_eq!(o.status(), OrderStatus::PartiallyRefunded);
+        let refunded_in_timeline: i64 = o
+            .timeline()
+            .iter()
+            .filter(|e| e.kind == TimelineType::RefundPartial)
+            .map(|e| e.meta["amount"].as_i64().unwrap())
+            .sum();
+        assert_eq!(
+            refunded_in_timeline, 300,
+            "each unit reported once: {order:?}"
+        );
+    }
 }
 
 #[test]
@@ -297,19 +430,17 @@ fn an_order_survives_a_serde_round_trip() {
 #[test]
 fn a_refund_before_its_capture_is_held_then_applied_with_it() {
     let mut o = user_order();
-    assert_eq!(
-        o.record_refund("rfnd_0", inr(10_000), at(0)).unwrap(),
-        vec![]
-    );
+    let report = refund_of(Some("pay_1"), &[("rfnd_0", 10_000)]);
+    assert_eq!(o.record_refunds(&report, at(0)).unwrap(), vec![]);
     assert_eq!(o.status(), OrderStatus::PendingPayment);
     assert_eq!(o.refunded(), inr(0));
     assert_eq!(
-        o.record_refund("rfnd_0", inr(10_000), at(1)),
+        o.record_refunds(&report, at(1)),
         Err(TransitionError::AlreadyApplied)
     );
     let entries = o.record_payment(&capture("pay_1", 50_000), at(2)).unwrap();
     assert_eq!(
-        entries.iter().map(|e| e.kind).collect::<Vec<_>>(),
+        kinds_of(&entries),
         vec![TimelineType::PaymentSucceeded, TimelineType::RefundPartial]
     );
     assert_eq!(o.status(), OrderStatus::PartiallyRefunded);
@@ -317,19 +448,24 @@ fn a_refund_before_its_capture_is_held_then_applied_with_it() {
 }
 
 #[test]
-fn cumulative_refund_totals_apply_only_their_increase() {
+fn an_unpaid_order_held_for_an_unreadable_event_is_not_swept() {
     let mut o = user_order();
-    o.record_payment(&capture("pay_1", 50_000), at(1)).unwrap();
-    o.record_refund_total("ch_1", inr(20_000), at(2)).unwrap();
+    assert!(o.awaits_payment());
+    o.hold_unreadable("payment without a readable amount", at(1))
+        .unwrap();
     assert_eq!(
-        o.record_refund_total("ch_1", inr(20_000), at(3)),
-        Err(TransitionError::AlreadyApplied)
+        o.review_reason(),
+        Some(ReviewReason::UnreadablePaymentEvent)
     );
-    assert_eq!(
-        o.record_refund_total("ch_1", inr(10_000), at(3)),
-        Err(TransitionError::AlreadyApplied)
+    assert!(!o.awaits_payment(), "out of the sweep's index");
+    assert_eq!(o.cancel("stale", at(2)), Err(TransitionError::UnderReview));
+    o.clear_review("admin", at(3)).unwrap();
+    assert!(
+        o.awaits_payment(),
+        "a person decided: back in the sweep's hands"
     );
-    o.record_refund_total("ch_1", inr(50_000), at(4)).unwrap();
-    assert_eq!(o.refunded(), inr(50_000));
-    assert_eq!(o.status(), OrderStatus::Refunded);
+}
+
+fn kinds_of(entries: &[TimelineEntry]) -> Vec<TimelineType> {
+    entries.iter().map(|e| e.kind).collect()
 }

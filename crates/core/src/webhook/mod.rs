@@ -49,26 +49,33 @@ pub enum PaymentAction {
     Refunded(RefundReport),
     /// In progress (authorised, or an asynchronous method still settling): recorded only.
     Pending { payment_id: Option<String> },
-    /// Nothing to do for an order (other event types, or a shape we could not read).
+    /// A capture or refund whose payment id or amount cannot be read. Money may have moved, so
+    /// when the event names one of our orders it is held for a person, never dropped.
+    Unreadable { reason: String },
+    /// Nothing to do for an order (other event types, or a body we could not read at all).
     Ignored { reason: String },
 }
 
-/// Refunds as the provider reports them.
+/// Refunds of one payment as the provider reports them. Every refund counts once by its id;
+/// a Stripe charge also reports its own running total, which the order's ledger for that charge
+/// converges to whichever shapes (listed refunds or only the total) arrive, in any order.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RefundReport {
+pub struct RefundReport {
+    /// The payment refunded (Razorpay `pay_…`, Stripe PaymentIntent), when the event names it.
+    /// Only refunds of the payment the order kept count against the order.
+    pub payment_id: Option<String>,
     /// Individual refunds with their ids (Razorpay `refund.processed`, Stripe charges that list
     /// their refunds).
-    Itemised {
-        payment_id: Option<String>,
-        refunds: Vec<(String, Money)>,
-    },
-    /// Only the cumulative amount refunded on a charge (Stripe `charge.refunded` without an
-    /// expanded refund list).
-    Cumulative {
-        payment_id: Option<String>,
-        charge_id: String,
-        total: Money,
-    },
+    pub refunds: Vec<(String, Money)>,
+    /// Stripe: the charge and its cumulative `amount_refunded`.
+    pub charge: Option<ChargeTotal>,
+}
+
+/// A Stripe charge's cumulative refunded amount, as the provider reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChargeTotal {
+    pub charge_id: String,
+    pub total: Money,
 }
 
 impl PaymentEvent {

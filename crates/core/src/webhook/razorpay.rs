@@ -54,7 +54,9 @@ pub fn normalise(body: &[u8], event_id: Option<&str>) -> Result<PaymentEvent, St
                 payment.and_then(|p| money(int_at(p, "/amount"), str_at(p, "/currency"))),
             ) {
                 (Some(payment_id), Some(amount)) => PaymentAction::Succeeded { payment_id, amount },
-                _ => PaymentAction::ignored("payment entity without an id, amount or currency"),
+                _ => PaymentAction::Unreadable {
+                    reason: "payment entity without a readable id, amount or currency".into(),
+                },
             }
         }
         "payment.failed" => PaymentAction::Failed {
@@ -72,11 +74,14 @@ pub fn normalise(body: &[u8], event_id: Option<&str>) -> Result<PaymentEvent, St
                 str_at(r, "/payment_id").map(str::to_owned),
             ))
         }) {
-            Some((id, amount, refund_payment)) => PaymentAction::Refunded(RefundReport::Itemised {
+            Some((id, amount, refund_payment)) => PaymentAction::Refunded(RefundReport {
                 payment_id: refund_payment.or(payment_id),
                 refunds: vec![(id, amount)],
+                charge: None,
             }),
-            None => PaymentAction::ignored("refund entity without an id, amount or currency"),
+            None => PaymentAction::Unreadable {
+                reason: "refund entity without a readable id, amount or currency".into(),
+            },
         },
         other => PaymentAction::ignored(format!("event type {other} is not handled")),
     };

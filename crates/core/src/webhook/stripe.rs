@@ -5,7 +5,8 @@
 use serde_json::Value;
 
 use super::{
-    OrderLink, PaymentAction, PaymentEvent, RefundReport, int_at, money, order_id_at, str_at,
+    ChargeTotal, OrderLink, PaymentAction, PaymentEvent, RefundReport, int_at, money, order_id_at,
+    str_at,
 };
 use crate::order::ProviderKind;
 
@@ -92,36 +93,43 @@ fn succeeded(payment_id: Option<String>, obj: &Value, amount_at: &str) -> Paymen
         money(int_at(obj, amount_at), str_at(obj, "/currency")),
     ) {
         (Some(payment_id), Some(amount)) => PaymentAction::Succeeded { payment_id, amount },
-        _ => PaymentAction::ignored("payment without an id, amount or currency"),
+        _ => PaymentAction::Unreadable {
+            reason: "payment without a readable id, amount or currency".into(),
+        },
     }
 }
 
 fn refunded(obj: &Value, payment_id: Option<String>, charge_id: Option<String>) -> PaymentAction {
     let currency = str_at(obj, "/currency");
+    let mut refunds = Vec::new();
     if let Some(list) = obj.pointer("/refunds/data").and_then(Value::as_array) {
-        let refunds: Vec<(String, crate::money::Money)> = list
+        for r in list
             .iter()
             .filter(|r| !matches!(str_at(r, "/status"), Some("failed" | "canceled")))
-            .filter_map(|r| {
-                Some((
-                    str_at(r, "/id")?.to_owned(),
-                    money(int_at(r, "/amount"), str_at(r, "/currency").or(currency))?,
-                ))
-            })
-            .collect();
-        if !refunds.is_empty() {
-            return PaymentAction::Refunded(RefundReport::Itemised {
-                payment_id,
-                refunds,
-            });
+        {
+            match (
+                str_at(r, "/id"),
+                money(int_at(r, "/amount"), str_at(r, "/currency").or(currency)),
+            ) {
+                (Some(id), Some(amount)) => refunds.push((id.to_owned(), amount)),
+                _ => return unreadable_refund(),
+            }
         }
     }
+    // `amount_refunded` is on every charge, whichever API version shaped the event: the
+    // provider's own total, which the ledger for this charge converges to.
     match (charge_id, money(int_at(obj, "/amount_refunded"), currency)) {
-        (Some(charge_id), Some(total)) => PaymentAction::Refunded(RefundReport::Cumulative {
+        (Some(charge_id), Some(total)) => PaymentAction::Refunded(RefundReport {
             payment_id,
-            charge_id,
-            total,
+            refunds,
+            charge: Some(ChargeTotal { charge_id, total }),
         }),
-        _ => PaymentAction::ignored("refund without a charge id or amount"),
+        _ => unreadable_refund(),
+    }
+}
+
+fn unreadable_refund() -> PaymentAction {
+    PaymentAction::Unreadable {
+        reason: "refund without a readable charge id or amount".into(),
     }
 }

@@ -151,18 +151,25 @@ fn a_charge_refund_is_itemised_when_listed_and_cumulative_otherwise() {
     );
     assert_eq!(
         e.action,
-        PaymentAction::Refunded(RefundReport::Itemised {
+        PaymentAction::Refunded(RefundReport {
             payment_id: Some("pi_1".into()),
-            refunds: vec![("re_1".into(), inr(300))]
+            refunds: vec![("re_1".into(), inr(300))],
+            charge: Some(ChargeTotal {
+                charge_id: "ch_1".into(),
+                total: inr(300)
+            }),
         })
     );
     let body = stripe_charge_refunded("evt_7", "ch_1", "pi_1", inr(1_000), 1_000, None, 1);
     assert_eq!(
         stripe::normalise(body.as_bytes()).unwrap().action,
-        PaymentAction::Refunded(RefundReport::Cumulative {
+        PaymentAction::Refunded(RefundReport {
             payment_id: Some("pi_1".into()),
-            charge_id: "ch_1".into(),
-            total: inr(1_000)
+            refunds: vec![],
+            charge: Some(ChargeTotal {
+                charge_id: "ch_1".into(),
+                total: inr(1_000)
+            }),
         })
     );
 }
@@ -226,9 +233,10 @@ fn razorpay_failures_and_refunds_normalise() {
     .unwrap();
     assert_eq!(
         e.action,
-        PaymentAction::Refunded(RefundReport::Itemised {
+        PaymentAction::Refunded(RefundReport {
             payment_id: Some("pay_3".into()),
-            refunds: vec![("rfnd_1".into(), inr(400))]
+            refunds: vec![("rfnd_1".into(), inr(400))],
+            charge: None,
         })
     );
     assert_eq!(e.link.order_id, oid());
@@ -256,5 +264,64 @@ fn a_foreign_currency_is_kept_as_reported() {
     match e.action {
         PaymentAction::Succeeded { amount, .. } => assert_eq!(amount.currency().as_str(), "THB"),
         other => panic!("{other:?}"),
+    }
+}
+
+/// Found by a hostile run: a signed capture whose amount was a string, a float, negative or
+/// out of bounds was ignored, and the sweep later gave the stock away while the provider held
+/// the money. Such events stay linked to their order and are marked unreadable.
+#[test]
+fn a_capture_or_refund_with_an_unreadable_amount_is_unreadable_not_ignored() {
+    let good = razorpay_payment_event(
+        "payment.captured",
+        "pay_1",
+        "order_1",
+        Some(OID),
+        inr(34_900),
+    );
+    let paid = stripe_session_paid(
+        "evt_1",
+        "checkout.session.completed",
+        "cs_1",
+        "pi_1",
+        Some(OID),
+        inr(34_900),
+        1,
+    );
+    let refund = stripe_charge_refunded("evt_2", "ch_1", "pi_1", inr(34_900), 100, None, 1);
+    for bad in [r#""34900""#, "34900.0", "-34900", "99999999999999999999"] {
+        let body = good.replace(r#""amount":34900"#, &format!(r#""amount":{bad}"#));
+        assert_ne!(body, good, "the fixture carries the amount");
+        let e = razorpay::normalise(body.as_bytes(), Some("e1")).unwrap();
+        assert!(
+            matches!(e.action, PaymentAction::Unreadable { .. }),
+            "razorpay amount {bad}: {:?}",
+            e.action
+        );
+        assert_eq!(e.link.order_id, oid(), "still names its order");
+
+        let body = paid.replace(
+            r#""amount_total":34900"#,
+            &format!(r#""amount_total":{bad}"#),
+        );
+        assert_ne!(body, paid);
+        let e = stripe::normalise(body.as_bytes()).unwrap();
+        assert!(
+            matches!(e.action, PaymentAction::Unreadable { .. }),
+            "stripe amount {bad}"
+        );
+        assert_eq!(e.link.order_id, oid());
+
+        let body = refund.replace(
+            r#""amount_refunded":100"#,
+            &format!(r#""amount_refunded":{bad}"#),
+        );
+        assert_ne!(body, refund);
+        let e = stripe::normalise(body.as_bytes()).unwrap();
+        assert!(
+            matches!(e.action, PaymentAction::Unreadable { .. }),
+            "stripe refund {bad}"
+        );
+        assert_eq!(e.link.refs, vec!["pi_1"]);
     }
 }
