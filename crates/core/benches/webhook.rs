@@ -1,8 +1,9 @@
 //! Webhook CPU: what the payment-webhook Lambda spends on one realistic 3 KB Stripe
 //! `checkout.session.completed` delivery — verify the signature on the raw bytes, normalise the
 //! event, decide the order's transition — next to the bare HMAC-SHA256 over the same signed
-//! bytes, the floor no implementation can go below. `cargo bench -p oms-core --bench webhook`;
-//! figures in docs/benchmarks.md.
+//! bytes, the floor no implementation can go below. Then a hostile `Stripe-Signature` over a
+//! 1 MiB body: what refusing it costs next to accepting a genuine one and next to one bare HMAC.
+//! `cargo bench -p oms-core --bench webhook`; figures in docs/benchmarks.md.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -10,7 +11,7 @@ use std::time::Duration;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use hmac::{KeyInit, Mac};
 use oms_core::app::webhook::apply_action;
-use oms_core::webhook::signature::verify_stripe;
+use oms_core::webhook::signature::{MAX_STRIPE_ELEMENTS, SignatureError, verify_stripe};
 use oms_core::webhook::{PaymentAction, simulate, stripe};
 use oms_core::{Secret, Timestamp};
 use oms_memory::fixtures;
@@ -78,5 +79,56 @@ fn webhook(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, webhook);
+/// An unauthenticated caller controls both the body (up to `oms_http::json::MAX_BODY_BYTES`,
+/// 1 MiB) and the header; before the element cap, 2 000 bogus `v1` values cost 2 000 HMACs over
+/// the body.
+fn hostile_stripe_signature(c: &mut Criterion) {
+    let secret = Secret::new("whsec_bench_0123456789abcdef0123456789abcdef");
+    let secrets = [secret.clone()];
+    // Verification never parses the body, so its content does not matter, only its size.
+    let body = "x".repeat(1 << 20);
+    let now = Timestamp::from_unix_millis(SIGNED_AT * 1000 + 800);
+    let tolerance = Duration::from_secs(300);
+    let good = simulate::stripe_signature(&secret, SIGNED_AT, &body);
+    let bogus = |n: usize| {
+        std::iter::once(format!("t={SIGNED_AT}"))
+            .chain((0..n).map(|i| format!("v1={i:064x}")))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let thousands = bogus(2_000);
+    // The most bogus v1 values a header may carry: every element but `t`.
+    let at_cap = bogus(MAX_STRIPE_ELEMENTS - 1);
+    let verify = |header: &str| {
+        verify_stripe(
+            Some(header),
+            black_box(body.as_bytes()),
+            &secrets,
+            now,
+            tolerance,
+        )
+    };
+    // Each benchmark measures the outcome it names.
+    assert_eq!(verify(&good), Ok(SIGNED_AT));
+    assert_eq!(verify(&thousands), Err(SignatureError::Malformed));
+    assert_eq!(verify(&at_cap), Err(SignatureError::Mismatch));
+
+    let signed: Vec<u8> = [format!("{SIGNED_AT}.").as_bytes(), body.as_bytes()].concat();
+    let mut g = c.benchmark_group("stripe_signature_1mib");
+    g.throughput(Throughput::Bytes(body.len() as u64));
+    g.bench_function("hmac_sha256_floor", |b| {
+        b.iter(|| {
+            let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.expose().as_bytes())
+                .expect("any key length");
+            mac.update(black_box(&signed));
+            black_box(mac.finalize().into_bytes())
+        })
+    });
+    g.bench_function("accept_one_v1", |b| b.iter(|| verify(&good)));
+    g.bench_function("refuse_2000_bogus_v1", |b| b.iter(|| verify(&thousands)));
+    g.bench_function("refuse_63_bogus_v1_at_cap", |b| b.iter(|| verify(&at_cap)));
+    g.finish();
+}
+
+criterion_group!(benches, webhook, hostile_stripe_signature);
 criterion_main!(benches);

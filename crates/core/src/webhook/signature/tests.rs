@@ -284,3 +284,135 @@ fn the_razorpay_checkout_and_subscription_vectors_verify() {
         Ok(())
     );
 }
+
+/// A bogus `v1` element: well-formed hex of the right length that no secret produces.
+fn bogus_v1(i: usize) -> String {
+    format!("v1={i:064x}")
+}
+
+/// `t=<t>`, then `bogus` bogus v1 elements, then the genuine `v1` of the Stripe vector last.
+fn header_with_bogus_v1s(t: &str, bogus: usize, genuine_last: bool) -> String {
+    let mut elements = vec![format!("t={t}")];
+    elements.extend((0..bogus).map(bogus_v1));
+    if genuine_last {
+        elements
+            .push("v1=d7373bc68f4bd320b253cd7461f87af6e1cdf1b4d7db1614d8d1d746972d2d0a".to_owned());
+    }
+    elements.join(",")
+}
+
+/// Found by a hostile black-box run: 2 000 bogus `v1` values over a 1 MiB body cost one full
+/// HMAC each (seconds of CPU for one unauthenticated request). Such a header is now refused
+/// as it is read, before any MAC — even when the genuine `v1` is among the elements. (The
+/// cost itself is measured in `benches/webhook.rs`, not timed here.)
+#[test]
+fn a_header_with_thousands_of_bogus_v1_values_is_refused_without_computing_a_mac_for_each() {
+    let genuine_first = format!(
+        "{STRIPE_HEADER},{}",
+        (0..2_000).map(bogus_v1).collect::<Vec<_>>().join(",")
+    );
+    for header in [
+        genuine_first,
+        header_with_bogus_v1s("1533204620", 2_000, true),
+    ] {
+        assert_eq!(
+            verify_stripe(
+                Some(&header),
+                STRIPE_BODY,
+                &secret("secret"),
+                at(1_533_204_620),
+                STRIPE_TOLERANCE
+            ),
+            Err(SignatureError::Malformed)
+        );
+    }
+}
+
+#[test]
+fn the_real_v1_last_among_bogus_ones_passes_at_the_element_cap_and_not_one_element_beyond() {
+    // `t` and the genuine v1 are two of the elements.
+    let at_cap = header_with_bogus_v1s("1533204620", MAX_STRIPE_ELEMENTS - 2, true);
+    assert_eq!(
+        verify_stripe(
+            Some(&at_cap),
+            STRIPE_BODY,
+            &secret("secret"),
+            at(1_533_204_620),
+            STRIPE_TOLERANCE
+        ),
+        Ok(1_533_204_620)
+    );
+    let beyond = header_with_bogus_v1s("1533204620", MAX_STRIPE_ELEMENTS - 1, true);
+    assert_eq!(
+        verify_stripe(
+            Some(&beyond),
+            STRIPE_BODY,
+            &secret("secret"),
+            at(1_533_204_620),
+            STRIPE_TOLERANCE
+        ),
+        Err(SignatureError::Malformed)
+    );
+}
+
+/// The timestamp is checked before any MAC, so a stale header costs no HMAC over the body
+/// however many signatures it carries; its error is therefore `OutsideTolerance`, where it
+/// used to be `Mismatch`.
+#[test]
+fn an_expired_timestamp_is_refused_as_outside_the_tolerance_even_with_bogus_signatures() {
+    let stale = at(1_533_204_620 + 301);
+    for header in [
+        header_with_bogus_v1s("1533204620", MAX_STRIPE_ELEMENTS - 1, false),
+        "t=1533204620,v1=00".to_owned(),
+    ] {
+        assert_eq!(
+            verify_stripe(
+                Some(&header),
+                STRIPE_BODY,
+                &secret("secret"),
+                stale,
+                STRIPE_TOLERANCE
+            ),
+            Err(SignatureError::OutsideTolerance),
+            "{header:?}"
+        );
+    }
+    // The genuine vector under a secret that is not its own: stale first, too.
+    assert_eq!(
+        verify_stripe(
+            Some(STRIPE_HEADER),
+            STRIPE_BODY,
+            &secret("other"),
+            stale,
+            STRIPE_TOLERANCE
+        ),
+        Err(SignatureError::OutsideTolerance)
+    );
+}
+
+/// Found by a hostile black-box run: `now - t` overflowed (a panic in debug builds) for a
+/// correctly signed `t=-9223372036854775808`.
+#[test]
+fn the_most_negative_timestamp_is_outside_the_tolerance_not_a_panic() {
+    let key = Secret::new("secret");
+    for t in [i64::MIN, i64::MAX] {
+        let header = super::super::simulate::stripe_signature(
+            &key,
+            t,
+            std::str::from_utf8(STRIPE_BODY).expect("the fixture is UTF-8"),
+        );
+        for now in [at(1_533_204_620), at(0)] {
+            assert_eq!(
+                verify_stripe(
+                    Some(&header),
+                    STRIPE_BODY,
+                    std::slice::from_ref(&key),
+                    now,
+                    STRIPE_TOLERANCE
+                ),
+                Err(SignatureError::OutsideTolerance),
+                "t = {t}"
+            );
+        }
+    }
+}
