@@ -226,3 +226,38 @@ async fn unknown_routes_and_methods_answer_in_the_envelope() {
         .await;
     assert_eq!(r.status, 404, "routes live under the API prefix only");
 }
+
+#[tokio::test]
+async fn an_order_id_with_an_invalid_percent_escape_is_a_json_404() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token("ops-1");
+    let verify_body = json!({
+        "razorpayOrderId": "order_x", "razorpayPaymentId": "pay_x", "razorpaySignature": "00"
+    });
+    let request = |id: &str, route: usize| match route {
+        0 => app.http.get(app.url(&format!("/orders/{id}"))),
+        1 => app
+            .http
+            .post(app.url(&format!("/orders/{id}/razorpay/verify")))
+            .json(&verify_body),
+        _ => app
+            .http
+            .post(app.url(&format!("/admin/orders/{id}/clear-review")))
+            .bearer_auth(&admin),
+    };
+    for route in 0..3 {
+        // An id that does not parse: the answer an undecodable one must match.
+        let malformed = app.send(request("not-an-order-id", route)).await;
+        assert_eq!(malformed.status, 404, "{}", malformed.text);
+        for id in ["%FF", "%C3%28", "ord_%80"] {
+            let r = app.send(request(id, route)).await;
+            assert_eq!(r.status, 404, "{id} on route {route}: {}", r.text);
+            assert_eq!(r.header("content-type"), Some("application/json"));
+            assert_eq!(r.error_code(), "not_found");
+            assert_eq!(
+                r.body["error"]["message"],
+                malformed.body["error"]["message"]
+            );
+        }
+    }
+}

@@ -29,6 +29,7 @@ use serde::Serialize;
 use tokio::net::TcpListener;
 
 pub mod pay;
+pub mod serve;
 
 /// The documented default for `DEV_JWT_SECRET`. Local use only.
 pub const DEFAULT_JWT_SECRET: &str = "dev-jwt-secret-not-for-production";
@@ -47,7 +48,14 @@ pub struct DevSettings {
     /// How often the in-process sweep runs (`CLEANUP_INTERVAL_SECONDS`, default 60).
     pub cleanup_interval: std::time::Duration,
     pub fulfilment: FulfilmentConfig,
+    /// How long a connection may take to send a whole request head (10 s): past it the
+    /// connection is closed, so half-sent requests cannot hold connections for ever.
+    pub header_read_timeout: std::time::Duration,
 }
+
+/// The default [`DevSettings::header_read_timeout`]: far beyond any real client's request head
+/// on a local machine.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Where the dev server keeps its state (`DEV_BACKEND`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,6 +144,7 @@ impl DevSettings {
             background,
             cleanup_interval: std::time::Duration::from_secs(cleanup_interval),
             fulfilment,
+            header_read_timeout: HEADER_READ_TIMEOUT,
             host: var("HOST").unwrap_or_else(|| "127.0.0.1".into()),
             port,
             jwt_secret: var("DEV_JWT_SECRET").unwrap_or_else(|| DEFAULT_JWT_SECRET.into()),
@@ -507,14 +516,12 @@ pub async fn spawn(settings: &DevSettings) -> std::io::Result<DevServer> {
     } else {
         Vec::new()
     };
-    let task = tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown())
-            .await
-        {
-            tracing::error!(error = %e, "server stopped");
-        }
-    });
+    let task = tokio::spawn(serve::serve(
+        listener,
+        router,
+        settings.header_read_timeout,
+        shutdown(),
+    ));
     Ok(DevServer {
         addr,
         base_url,

@@ -3,7 +3,7 @@
 //! authorizer answers 401 to any request without a token, so those routes carry none, and the
 //! function checks a bearer token itself with the authorizer's rules: RS256 with a key from the
 //! user pool's JWKS, `iss` equal to the pool's issuer, `aud` (ID tokens) or `client_id` (access
-//! tokens) among the configured app clients, not expired.
+//! tokens) among the configured app clients, not expired, and not used before its `nbf`.
 //!
 //! The key set is fetched on the first token a sandbox sees (guests and webhooks never pay for
 //! it), kept for a day, and fetched again for a key id it does not know — at most once per
@@ -47,7 +47,7 @@ pub enum TokenError {
 
 /// A key set is trusted for this long before it is fetched again.
 const KEYS_MAX_AGE: Duration = Duration::from_secs(24 * 60 * 60);
-/// Accepted clock difference for `exp`, as between Cognito and this sandbox.
+/// Accepted clock difference for `exp` and `nbf`, as between Cognito and this sandbox.
 const LEEWAY_SECONDS: u64 = 60;
 const FETCH_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -123,9 +123,12 @@ impl CognitoVerifier {
         validation.set_required_spec_claims(&["exp", "iss", "sub"]);
         // Checked below: ID tokens carry `aud`, access tokens `client_id`.
         validation.validate_aud = false;
+        // As the authorizer does: a token carrying `nbf` is refused before that time (within
+        // the same leeway as `exp`); jsonwebtoken ignores `nbf` unless asked.
+        validation.validate_nbf = true;
         validation.leeway = LEEWAY_SECONDS;
         let claims = jsonwebtoken::decode::<CognitoClaims>(token, &key, &validation)
-            .map_err(|_| TokenError::Rejected("bad signature, issuer or expiry"))?
+            .map_err(|_| TokenError::Rejected("bad signature, issuer, expiry or not-before"))?
             .claims;
         let client = match claims.token_use.as_deref() {
             Some("id") => claims.aud.as_deref(),

@@ -34,18 +34,28 @@ impl ApiError {
         self
     }
 
+    /// `400 validation_failed` listing the fields at fault; `details.omitted` counts those
+    /// found beyond the listed ones (see [`oms_core::validation::MAX_FIELD_ERRORS`]).
     pub fn validation(errors: &ValidationErrors) -> Self {
         let fields: Vec<Value> = errors
             .fields()
             .iter()
             .map(|f| json!({"field": f.field, "message": f.message}))
             .collect();
-        let message = match errors.fields() {
-            [one] => format!("{}: {}", one.field, one.message),
-            many => format!("{} fields are invalid; see details", many.len()),
+        let message = match (errors.fields(), errors.omitted()) {
+            ([one], 0) => format!("{}: {}", one.field, one.message),
+            (listed, 0) => format!("{} fields are invalid; see details", listed.len()),
+            (listed, _) => format!(
+                "{} fields are invalid; the first {} are in details",
+                errors.total(),
+                listed.len()
+            ),
         };
-        Self::new(StatusCode::BAD_REQUEST, "validation_failed", message)
-            .with_details(json!({ "fields": fields }))
+        let details = match errors.omitted() {
+            0 => json!({ "fields": fields }),
+            omitted => json!({ "fields": fields, "omitted": omitted }),
+        };
+        Self::new(StatusCode::BAD_REQUEST, "validation_failed", message).with_details(details)
     }
 
     pub fn field(field: &str, message: &str) -> Self {

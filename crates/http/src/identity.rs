@@ -210,6 +210,8 @@ fn from_dev_jwt(parts: &Parts, key: &DevJwtKey) -> Result<Caller, ApiError> {
     };
     let mut validation = Validation::new(Algorithm::HS256);
     validation.set_required_spec_claims(&["exp", "sub"]);
+    // jsonwebtoken ignores `nbf` unless asked: a token that is not valid yet is refused.
+    validation.validate_nbf = true;
     // Tokens are minted and checked on the same machine: no clock skew to allow for.
     validation.leeway = 0;
     let data = jsonwebtoken::decode::<JwtClaims>(token, &key.0, &validation)
@@ -234,6 +236,53 @@ impl FromRequestParts<AppState> for Caller {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use jsonwebtoken::{EncodingKey, Header};
+    use serde_json::json;
+
+    const SECRET: &[u8] = b"identity-test-secret";
+
+    fn now() -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    }
+
+    /// The dev-JWT caller of a request bearing an HS256 token with `claims`.
+    fn dev_caller(claims: serde_json::Value) -> Result<Caller, ApiError> {
+        let token = jsonwebtoken::encode(
+            &Header::default(),
+            &claims,
+            &EncodingKey::from_secret(SECRET),
+        )
+        .unwrap();
+        let (parts, ()) = axum::http::Request::get("/")
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .body(())
+            .unwrap()
+            .into_parts();
+        from_dev_jwt(&parts, &DevJwtKey::new(SECRET))
+    }
+
+    #[test]
+    fn a_dev_token_whose_nbf_is_an_hour_ahead_is_unauthorized() {
+        let early = dev_caller(json!({"sub": "alice", "exp": now() + 7200, "nbf": now() + 3600}));
+        assert_eq!(
+            early.unwrap_err().status,
+            axum::http::StatusCode::UNAUTHORIZED
+        );
+    }
+
+    #[test]
+    fn a_dev_token_already_valid_or_without_nbf_is_the_user() {
+        for claims in [
+            json!({"sub": "alice", "exp": now() + 3600, "nbf": now() - 10}),
+            json!({"sub": "alice", "exp": now() + 3600}),
+        ] {
+            let caller = dev_caller(claims.clone()).unwrap();
+            assert_eq!(caller.claims().unwrap().sub.as_str(), "alice", "{claims}");
+        }
+    }
 
     #[test]
     fn group_claims_are_read_in_every_shape_the_gateway_uses() {

@@ -223,6 +223,23 @@ async fn tokens_of_another_pool_client_or_signer_are_rejected() {
 }
 
 #[tokio::test]
+async fn a_token_not_yet_valid_beyond_the_leeway_is_rejected() {
+    let signer = Signer::new("key-1");
+    let (pool, _) = stand_in_pool(&[&signer]).await;
+    let v = verifier(&pool, Duration::from_secs(60));
+    let with_nbf = |nbf: u64| {
+        let mut c = id_token_claims(&pool);
+        c["nbf"] = json!(nbf);
+        signer.sign(&c)
+    };
+
+    assert!(rejected(v.verify(&with_nbf(now() + 3600)).await));
+    // Within the leeway allowed for clock difference with Cognito, as for `exp`.
+    assert!(v.verify(&with_nbf(now() + 30)).await.is_ok());
+    assert!(v.verify(&with_nbf(now() - 60)).await.is_ok());
+}
+
+#[tokio::test]
 async fn a_rotated_key_is_fetched_and_forged_key_ids_do_not_hammer_the_pool() {
     let old = Signer::new("key-old");
     let new = Signer::new("key-new");

@@ -2,13 +2,13 @@
 //! HTTP to [`oms_core::app::read`].
 
 use axum::Router;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderName};
 use axum::response::Json;
 use axum::routing::{get, post};
 use oms_core::app::read;
 use oms_http::views::{OrderView, ProductView};
-use oms_http::{ApiError, AppState, Caller, RequestId};
+use oms_http::{ApiError, AppState, Caller, PathParam, RequestId};
 use serde_json::{Value, json};
 
 pub static X_ORDER_TOKEN: HeaderName = HeaderName::from_static("x-order-token");
@@ -27,7 +27,7 @@ pub fn routes() -> Router<AppState> {
 async fn clear_review(
     State(state): State<AppState>,
     caller: Caller,
-    Path(order_id): Path<String>,
+    PathParam(order_id): PathParam<String>,
 ) -> Result<Json<Value>, ApiError> {
     let admin = caller.require_admin()?;
     let order =
@@ -54,7 +54,7 @@ async fn get_order(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
-    Path(order_id): Path<String>,
+    PathParam(order_id): PathParam<String>,
 ) -> Result<Json<Value>, ApiError> {
     let token = headers
         .get(&X_ORDER_TOKEN)
@@ -66,6 +66,18 @@ async fn get_order(
     Ok(Json(json!(OrderView::from(&order))))
 }
 
+/// A `limit` value: a whole number of at least 1, with everything above [`read::MAX_PAGE`]
+/// capped to it — including a number too large for any integer type, which is still a number
+/// above the cap, not nonsense.
+fn page_limit(v: &str) -> Option<u32> {
+    match v.parse::<u32>() {
+        Ok(0) => None,
+        Ok(n) => Some(n.min(read::MAX_PAGE)),
+        Err(e) if *e.kind() == std::num::IntErrorKind::PosOverflow => Some(read::MAX_PAGE),
+        Err(_) => None,
+    }
+}
+
 /// `limit` (1 or more; above 100 is capped) and `cursor` from the query string.
 fn page_params(raw: Option<&str>) -> Result<(Option<u32>, Option<String>), ApiError> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.unwrap_or(""))
@@ -75,10 +87,9 @@ fn page_params(raw: Option<&str>) -> Result<(Option<u32>, Option<String>), ApiEr
     for (k, v) in pairs {
         match k.as_str() {
             "limit" => {
-                let n = v.parse::<u64>().ok().filter(|n| *n >= 1).ok_or_else(|| {
+                limit = Some(page_limit(&v).ok_or_else(|| {
                     ApiError::field("limit", "must be a whole number of at least 1")
-                })?;
-                limit = Some(n.min(u64::from(read::MAX_PAGE)) as u32);
+                })?);
             }
             "cursor" if !v.is_empty() => cursor = Some(v),
             _ => {}
@@ -116,18 +127,37 @@ mod tests {
             (Some(5), Some("abc".into()))
         );
         assert_eq!(page_params(Some("limit=1000")).unwrap().0, Some(100));
-        assert_eq!(
-            page_params(Some("limit=99999999999999999999"))
-                .unwrap_err()
-                .code,
-            "validation_failed"
-        );
-        for bad in ["limit=0", "limit=-1", "limit=ten", "limit=1.5"] {
+        for bad in [
+            "limit=0",
+            "limit=00000000000000000000000",
+            "limit=-1",
+            "limit=-99999999999999999999",
+            "limit=ten",
+            "limit=1.5",
+            "limit=",
+            "limit=1e3",
+        ] {
             assert_eq!(
                 page_params(Some(bad)).unwrap_err().code,
                 "validation_failed",
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn a_limit_too_large_for_any_integer_is_capped_like_any_other_large_limit() {
+        for big in [
+            "limit=4294967296",
+            "limit=18446744073709551616",
+            "limit=99999999999999999999",
+            "limit=99999999999999999999999999999999999999999999999999",
+        ] {
+            assert_eq!(page_params(Some(big)).unwrap().0, Some(100), "{big}");
+        }
+        assert_eq!(
+            page_params(Some("limit=0000000000000000000007")).unwrap().0,
+            Some(7)
+        );
     }
 }

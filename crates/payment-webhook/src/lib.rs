@@ -7,7 +7,7 @@
 //! `POST /orders/{orderId}/razorpay/verify`: the storefront's Razorpay Checkout confirmation.
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Json;
 use axum::routing::post;
@@ -16,7 +16,7 @@ use oms_core::app::checkout::{CheckoutConfirmation, verify_razorpay};
 use oms_core::app::webhook::{Handled, handle_event};
 use oms_core::webhook::signature::{SignatureError, verify_razorpay as verify_rzp, verify_stripe};
 use oms_core::webhook::{PaymentEvent, razorpay, stripe};
-use oms_http::{ApiError, AppState, Caller, JsonBody, RawBody};
+use oms_http::{ApiError, AppState, Caller, JsonBody, PathParam, RawBody};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -141,7 +141,7 @@ async fn razorpay_checkout_verify(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
-    Path(order_id): Path<String>,
+    PathParam(order_id): PathParam<String>,
     JsonBody(body): JsonBody<CheckoutVerifyBody>,
 ) -> Result<Json<Value>, ApiError> {
     let key_secret = state

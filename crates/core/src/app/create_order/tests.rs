@@ -80,6 +80,30 @@ fn an_order_needs_between_one_and_fifty_distinct_items() {
 }
 
 #[test]
+fn more_lines_than_the_maximum_are_one_error_on_items_without_checking_each_line() {
+    let mut v = valid();
+    v["items"] = (0..20_000)
+        .map(|_| serde_json::json!({"sku": "not a sku!", "quantity": 0}))
+        .collect();
+    let e = parse(v).unwrap_err();
+    assert_eq!(fields(e.clone()), vec!["items"]);
+    assert_eq!(e.fields()[0].message, "must contain at most 50 items");
+    assert_eq!(e.omitted(), 0);
+}
+
+#[test]
+fn the_field_errors_of_one_request_are_bounded_whatever_is_wrong_with_it() {
+    let mut v = valid();
+    v["items"] = (0..MAX_LINES)
+        .map(|i| serde_json::json!({"sku": format!("bad sku {i}"), "quantity": 0}))
+        .collect();
+    v["currency"] = "inr".into();
+    let e = parse(v).unwrap_err();
+    assert_eq!(e.fields().len(), crate::validation::MAX_FIELD_ERRORS);
+    assert_eq!(e.total(), 2 * MAX_LINES + 1);
+}
+
+#[test]
 fn quantities_above_the_line_maximum_are_refused() {
     let mut v = valid();
     v["items"][0]["quantity"] = 101.into();
