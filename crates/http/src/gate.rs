@@ -10,6 +10,9 @@ use oms_core::ports::SecretSource;
 
 use crate::config::{Config, ProviderMode, RAZORPAY_API_BASE, STRIPE_API_BASE};
 
+/// What samconfig.toml's prod overrides hold until an operator puts in their own values.
+pub const PLACEHOLDER: &str = "REPLACEME";
+
 #[derive(Debug, thiserror::Error)]
 #[error("refusing to start in production: {0}")]
 pub struct GateError(pub String);
@@ -25,6 +28,32 @@ pub async fn production_gate(
     }
     if config.provider_mode == ProviderMode::Offline {
         return Err(GateError("PAYMENT_PROVIDER_MODE is offline".into()));
+    }
+    // samconfig.toml ships prod's account-specific values as placeholders; a stack deployed
+    // before they were filled in must say so, not fail later on a pool or secret that is not there.
+    let audiences = config.cognito.as_ref().map(|c| c.audiences.join(","));
+    let placeholders = [
+        (
+            "COGNITO_ISSUER",
+            config.cognito.as_ref().map(|c| c.issuer.as_str()),
+        ),
+        ("COGNITO_AUDIENCE", audiences.as_deref()),
+        ("STRIPE_SECRET_ARN", config.secrets.stripe_arn.as_deref()),
+        (
+            "RAZORPAY_SECRET_ARN",
+            config.secrets.razorpay_arn.as_deref(),
+        ),
+    ];
+    let unfilled: Vec<&str> = placeholders
+        .iter()
+        .filter(|(_, v)| v.is_some_and(|v| v.contains(PLACEHOLDER)))
+        .map(|(name, _)| *name)
+        .collect();
+    if !unfilled.is_empty() {
+        return Err(GateError(format!(
+            "{} still hold samconfig.toml's {PLACEHOLDER} placeholder",
+            unfilled.join(", ")
+        )));
     }
     match &config.cognito {
         None => {
@@ -152,6 +181,29 @@ mod tests {
             production_gate(&config(LIVE), &secrets("sk_live_1", "rzp_live_1"), BOTH)
                 .await
                 .is_ok()
+        );
+    }
+
+    #[tokio::test]
+    async fn production_refuses_samconfigs_placeholders_naming_each_one() {
+        let mut placeholders = LIVE.to_vec();
+        placeholders.retain(|(k, _)| !matches!(*k, "COGNITO_AUDIENCE" | "STRIPE_SECRET_ARN"));
+        placeholders.push(("COGNITO_AUDIENCE", "REPLACEME"));
+        placeholders.push((
+            "STRIPE_SECRET_ARN",
+            "arn:aws:secretsmanager:ap-south-1:000000000000:secret:oms-prod/stripe-REPLACEME",
+        ));
+        let e = production_gate(
+            &config(&placeholders),
+            &secrets("sk_live_1", "rzp_live_1"),
+            BOTH,
+        )
+        .await
+        .expect_err("placeholders refused");
+        assert_eq!(
+            e.to_string(),
+            "refusing to start in production: COGNITO_AUDIENCE, STRIPE_SECRET_ARN still hold \
+             samconfig.toml's REPLACEME placeholder"
         );
     }
 
