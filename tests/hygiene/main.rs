@@ -185,6 +185,30 @@ async fn no_secret_token_or_signature_reaches_the_logs() {
         )
         .await;
     }
+    // The catalog routes, as a non-admin and as an admin.
+    for token in [&user, &admin] {
+        app.send(
+            app.http
+                .put(app.url("/admin/products/HYGIENE-1"))
+                .bearer_auth(token)
+                .json(&json!({"name": "Hygiene", "unitPrice": 100, "currency": "INR", "available": 2})),
+        )
+        .await;
+        app.send(
+            app.http
+                .post(app.url("/admin/products/HYGIENE-1/stock"))
+                .bearer_auth(token)
+                .json(&json!({"delta": 3, "reason": "restock"})),
+        )
+        .await;
+        app.send(
+            app.http
+                .get(app.url("/admin/products/HYGIENE-1/stock"))
+                .bearer_auth(token),
+        )
+        .await;
+    }
+    assert_eq!(app.available("HYGIENE-1").await, 5);
     // Paid (the in-process worker may already have fulfilled it).
     let status = app.order(&stripe_order).await["status"].clone();
     assert!(status == "paid" || status == "fulfilled", "{status}");

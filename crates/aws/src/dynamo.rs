@@ -4,6 +4,7 @@
 //! |---|---|---|---|
 //! | order | `ORDER#<id>` | `ORDER` | GSI1 `USER#<sub>` / `<createdAt>#<id>`; GSI2 `UNPAID` / `<expiresAt>#<id>` while unpaid |
 //! | product | `PRODUCT#<sku>` | `PRODUCT` | GSI2 `PRODUCT` / `<sku>` |
+//! | stock adjustment | `PRODUCT#<sku>` | `STOCK#<number, 20 digits>` | |
 //! | payment reference | `PAYREF#<provider>#<providerId>` | `PAYREF` | |
 //! | provider event | `EVENT#<provider>#<eventId>` | `EVENT` | TTL |
 //! | idempotency key | `IDEMP#<scope>` | `IDEMP` | TTL |
@@ -21,16 +22,19 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, CancellationReason, KeysAndAttributes, Put,
+    AttributeValue, CancellationReason, KeysAndAttributes, Put, ReturnValue,
     ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use oms_core::ports::{
     CommitOutcome, CreateOutcome, EventCommit, EventOutcome, EventRecord, IdempotencyRecord,
-    InvoiceOutcome, OrderPage, OrderStore, OutboxEntry, StockShortage, StoreError,
+    InvoiceOutcome, OrderPage, OrderStore, OutboxEntry, StockLevel, StockShortage, StoreError,
+    Upserted,
 };
-use oms_core::{Currency, Money, Order, OrderId, Product, ProviderKind, Sku, Timestamp, UserId};
+use oms_core::{
+    Currency, Money, Order, OrderId, Product, ProviderKind, Sku, StockRecord, Timestamp, UserId,
+};
 use serde::{Deserialize, Serialize};
 
 type Item = HashMap<String, AttributeValue>;
@@ -74,6 +78,12 @@ fn order_pk(id: &OrderId) -> String {
 
 fn product_pk(sku: &Sku) -> String {
     format!("PRODUCT#{sku}")
+}
+
+/// A stock adjustment's sort key: the number zero-padded, so the records of a product sort in
+/// the order they were made.
+fn stock_sk(number: u64) -> String {
+    format!("STOCK#{number:020}")
 }
 
 fn payref_pk(provider: ProviderKind, reference: &str) -> String {
@@ -190,17 +200,75 @@ struct ProductItem {
     unit_price: i64,
     currency: String,
     available: u32,
+    /// Stock adjustments recorded for the product; absent (0) on products never adjusted.
+    #[serde(default)]
+    adjustments: u64,
 }
 
 fn product_from(item: Item) -> Result<Product, StoreError> {
+    stock_from(item).map(|s| s.product)
+}
+
+fn stock_from(item: Item) -> Result<StockLevel, StoreError> {
     let p: ProductItem =
         serde_dynamo::from_item(item).map_err(|e| corrupt("decoding a product", e))?;
     let currency = Currency::parse_any(&p.currency).map_err(|e| corrupt("product currency", e))?;
-    Ok(Product {
-        sku: Sku::parse(&p.sku).map_err(|e| corrupt("product sku", e))?,
-        name: p.name,
-        unit_price: Money::new(p.unit_price, currency).map_err(|e| corrupt("product price", e))?,
-        available: p.available,
+    Ok(StockLevel {
+        product: Product {
+            sku: Sku::parse(&p.sku).map_err(|e| corrupt("product sku", e))?,
+            name: p.name,
+            unit_price: Money::new(p.unit_price, currency)
+                .map_err(|e| corrupt("product price", e))?,
+            available: p.available,
+        },
+        adjustments: p.adjustments,
+    })
+}
+
+/// One stock adjustment, in its product's partition: no index attribute, so the catalog query
+/// (GSI2 `PRODUCT`) never sees it.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StockItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    sku: Sku,
+    number: u64,
+    at: Timestamp,
+    by: UserId,
+    delta: i64,
+    reason: String,
+    level: u32,
+}
+
+fn stock_item(r: &StockRecord) -> Result<Item, StoreError> {
+    serde_dynamo::to_item(StockItem {
+        pk: product_pk(&r.sku),
+        sk: stock_sk(r.number),
+        sku: r.sku.clone(),
+        number: r.number,
+        at: r.at,
+        by: r.by.clone(),
+        delta: r.delta,
+        reason: r.reason.clone(),
+        level: r.level,
+    })
+    .map_err(|e| corrupt("encoding a stock record", e))
+}
+
+fn stock_record_from(item: Item) -> Result<StockRecord, StoreError> {
+    let i: StockItem =
+        serde_dynamo::from_item(item).map_err(|e| corrupt("decoding a stock record", e))?;
+    Ok(StockRecord {
+        sku: i.sku,
+        number: i.number,
+        at: i.at,
+        by: i.by,
+        delta: i.delta,
+        reason: i.reason,
+        level: i.level,
     })
 }
 
@@ -522,6 +590,7 @@ impl DynamoStore {
                 unit_price: p.unit_price.minor(),
                 currency: p.unit_price.currency().as_str().into(),
                 available: p.available,
+                adjustments: 0,
             })
             .map_err(|e| corrupt("encoding a product", e))?;
             self.client
@@ -654,6 +723,149 @@ impl OrderStore for DynamoStore {
             }
         }
         Ok(products)
+    }
+
+    async fn upsert_product(&self, product: &Product) -> Result<Upserted, StoreError> {
+        // One conditional-free update: the stock is only written when the item is new
+        // (`if_not_exists`), and the old item says which of the two happened.
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(product_pk(&product.sku), "PRODUCT")))
+            .update_expression(
+                "SET #sku = :sku, #name = :name, #price = :price, #currency = :currency, \
+                 GSI2PK = :catalog, GSI2SK = :sku, #available = if_not_exists(#available, :available)",
+            )
+            .expression_attribute_names("#sku", "sku")
+            .expression_attribute_names("#name", "name")
+            .expression_attribute_names("#price", "unitPrice")
+            .expression_attribute_names("#currency", "currency")
+            .expression_attribute_names("#available", "available")
+            .expression_attribute_values(":sku", s(product.sku.as_str()))
+            .expression_attribute_values(":name", s(&product.name))
+            .expression_attribute_values(":price", n(product.unit_price.minor()))
+            .expression_attribute_values(
+                ":currency",
+                s(product.unit_price.currency().as_str()),
+            )
+            .expression_attribute_values(":catalog", s("PRODUCT"))
+            .expression_attribute_values(":available", n(product.available))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| sdk_error("upsert product", e))?;
+        match out.attributes.filter(|old| !old.is_empty()) {
+            None => Ok(Upserted::Created(product.clone())),
+            Some(old) => {
+                let available = old
+                    .get("available")
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|v| v.parse().ok())
+                    .ok_or_else(|| corrupt("product", "no available"))?;
+                Ok(Upserted::Updated(Product {
+                    available,
+                    ..product.clone()
+                }))
+            }
+        }
+    }
+
+    async fn get_stock(&self, sku: &Sku) -> Result<Option<StockLevel>, StoreError> {
+        self.get_item(product_pk(sku), "PRODUCT", "get stock")
+            .await?
+            .map(stock_from)
+            .transpose()
+    }
+
+    async fn adjust_stock(&self, record: &StockRecord, expected: u32) -> Result<bool, StoreError> {
+        let previous = record.number.saturating_sub(1);
+        // A product never adjusted has no `adjustments` attribute (seeded by `put_products`
+        // before it existed, or by another tool).
+        let condition = if previous == 0 {
+            "available = :expected AND (attribute_not_exists(adjustments) OR adjustments = :previous)"
+        } else {
+            "available = :expected AND adjustments = :previous"
+        };
+        let items = vec![
+            TransactWriteItem::builder()
+                .update(build(
+                    Update::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(key(product_pk(&record.sku), "PRODUCT")))
+                        .update_expression("SET available = :level, adjustments = :number")
+                        .condition_expression(condition)
+                        .expression_attribute_values(":level", n(record.level))
+                        .expression_attribute_values(":number", n(record.number))
+                        .expression_attribute_values(":expected", n(expected))
+                        .expression_attribute_values(":previous", n(previous))
+                        .build(),
+                )?)
+                .build(),
+            TransactWriteItem::builder()
+                .put(build(
+                    self.put(stock_item(record)?)
+                        .condition_expression("attribute_not_exists(PK)")
+                        .build(),
+                )?)
+                .build(),
+        ];
+        match self.transact(items, "adjust stock").await? {
+            Ok(()) => Ok(true),
+            Err(Cancelled::Conflict) => Err(StoreError::Unavailable(
+                "adjust stock: transaction kept conflicting".into(),
+            )),
+            Err(Cancelled::Conditions(_)) => {
+                // The product moved on, perhaps because an earlier attempt of this very call
+                // committed (a timeout after the commit, retried by the SDK): then the record
+                // under this number is ours, and that is success.
+                let existing = self
+                    .get_item(
+                        product_pk(&record.sku),
+                        &stock_sk(record.number),
+                        "get stock record",
+                    )
+                    .await?
+                    .map(stock_record_from)
+                    .transpose()?;
+                Ok(existing.as_ref() == Some(record))
+            }
+        }
+    }
+
+    async fn stock_records(
+        &self,
+        sku: &Sku,
+        before: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<StockRecord>, StoreError> {
+        // The product item (`SK = PRODUCT`) shares the partition; the `STOCK#` range keeps it out.
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .expression_attribute_values(":pk", s(product_pk(sku)))
+            .scan_index_forward(false)
+            .consistent_read(true)
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX));
+        let query = match before {
+            None => query
+                .key_condition_expression("PK = :pk AND begins_with(SK, :stock)")
+                .expression_attribute_values(":stock", s("STOCK#")),
+            Some(b) => query
+                .key_condition_expression("PK = :pk AND SK BETWEEN :lowest AND :highest")
+                .expression_attribute_values(":lowest", s("STOCK#"))
+                .expression_attribute_values(":highest", s(stock_sk(b.saturating_sub(1)))),
+        };
+        let out = query
+            .send()
+            .await
+            .map_err(|e| sdk_error("list stock records", e))?;
+        out.items
+            .unwrap_or_default()
+            .into_iter()
+            .map(stock_record_from)
+            .collect()
     }
 
     async fn get_idempotency(

@@ -10,11 +10,11 @@ use oms_core::customer::{CountryCode, Customer, Email, ShippingAddress};
 use oms_core::order::{OrderDraft, PaymentCapture};
 use oms_core::ports::{
     CommitOutcome, CreateOutcome, EventCommit, EventOutcome, EventRecord, IdGenerator,
-    IdempotencyRecord, OrderStore, OutboxEntry, StoreError,
+    IdempotencyRecord, OrderStore, OutboxEntry, StockLevel, StoreError, Upserted,
 };
 use oms_core::{
     Currency, Money, Order, OrderId, OrderLine, OrderNumber, OrderStatus, Owner, PaymentInfo,
-    Product, ProviderKind, Quantity, Sku, Timestamp, UserId,
+    Product, ProviderKind, Quantity, Sku, StockRecord, Timestamp, UserId,
 };
 use oms_memory::RandomIds;
 
@@ -156,6 +156,9 @@ on_both_backends!(
     cancelling_gives_the_stock_back_only_if_the_order_did_not_change,
     the_outbox_lease_lets_one_sender_at_a_time,
     invoice_numbers_are_gapless_and_one_per_order,
+    a_product_is_created_once_and_repricing_keeps_its_stock,
+    a_stock_adjustment_applies_only_to_the_level_and_count_it_was_computed_from,
+    stock_records_page_newest_first,
 );
 
 async fn the_catalog_lists_and_reads_products(b: Backend) {
@@ -646,5 +649,170 @@ async fn idempotency_and_event_records_carry_a_ttl_on_dynamodb() {
             .time_to_live_description
             .and_then(|t| t.attribute_name),
         Some("ttl".to_owned())
+    );
+}
+
+fn stock_record(sku: &str, number: u64, delta: i64, level: u32) -> StockRecord {
+    StockRecord {
+        sku: Sku::parse(sku).unwrap(),
+        number,
+        at: t(number as i64),
+        by: UserId::parse("ops-admin").unwrap(),
+        delta,
+        reason: format!("adjustment {number}"),
+        level,
+    }
+}
+
+async fn stock(store: &dyn OrderStore, sku: &str) -> (u32, u64) {
+    let StockLevel {
+        product,
+        adjustments,
+    } = store
+        .get_stock(&Sku::parse(sku).unwrap())
+        .await
+        .unwrap()
+        .expect("the product exists");
+    (product.available, adjustments)
+}
+
+async fn a_product_is_created_once_and_repricing_keeps_its_stock(b: Backend) {
+    let h = store(b, vec![]).await;
+    let s = h.store.as_ref();
+    let new = product("NEW", 7);
+    assert_eq!(
+        s.upsert_product(&new).await.unwrap(),
+        Upserted::Created(new.clone())
+    );
+    assert_eq!(s.list_products().await.unwrap(), vec![new.clone()]);
+    assert_eq!(stock(s, "NEW").await, (7, 0));
+
+    let repriced = Product {
+        name: "Renamed".into(),
+        unit_price: inr(2_500),
+        available: 999,
+        ..new.clone()
+    };
+    let kept = Product {
+        available: 7,
+        ..repriced.clone()
+    };
+    assert_eq!(
+        s.upsert_product(&repriced).await.unwrap(),
+        Upserted::Updated(kept.clone()),
+        "the stock is not the upsert's to change"
+    );
+    assert_eq!(s.list_products().await.unwrap(), vec![kept.clone()]);
+    assert_eq!(
+        s.get_products(&[Sku::parse("NEW").unwrap()]).await.unwrap(),
+        vec![kept]
+    );
+}
+
+async fn a_stock_adjustment_applies_only_to_the_level_and_count_it_was_computed_from(b: Backend) {
+    // "A" as seeded by the catalog loader, "B" created through the upsert.
+    let h = store(b, vec![product("A", 5)]).await;
+    let s = h.store.as_ref();
+    s.upsert_product(&product("B", 2)).await.unwrap();
+    for sku in ["A", "B"] {
+        let (level, count) = stock(s, sku).await;
+        assert_eq!(count, 0);
+        let first = stock_record(sku, 1, 3, level + 3);
+        assert!(s.adjust_stock(&first, level).await.unwrap(), "{sku}");
+        assert_eq!(stock(s, sku).await, (level + 3, 1), "{sku}");
+        assert!(
+            s.adjust_stock(&first, level).await.unwrap(),
+            "the same record again is the retry of a committed call: {sku}"
+        );
+        assert_eq!(stock(s, sku).await, (level + 3, 1), "{sku}");
+
+        let stale_level = stock_record(sku, 2, -1, level - 1);
+        assert!(!s.adjust_stock(&stale_level, level).await.unwrap(), "{sku}");
+        let stale_count = stock_record(sku, 1, -1, level + 2);
+        assert!(
+            !s.adjust_stock(&stale_count, level + 3).await.unwrap(),
+            "{sku}"
+        );
+        assert_eq!(
+            stock(s, sku).await,
+            (level + 3, 1),
+            "nothing written: {sku}"
+        );
+    }
+
+    // An order takes stock between the read and the write: the write is refused.
+    let (level, count) = stock(s, "A").await;
+    let o = order("u1", t(0), &[("A", 2)]);
+    assert_eq!(
+        s.create_order(&o, None, t(0)).await.unwrap(),
+        CreateOutcome::Created
+    );
+    let late = stock_record("A", count + 1, -1, level - 1);
+    assert!(!s.adjust_stock(&late, level).await.unwrap());
+    assert_eq!(stock(s, "A").await, (level - 2, count));
+    let ghost = stock_record("GHOST", 1, 1, 1);
+    assert!(!s.adjust_stock(&ghost, 0).await.unwrap());
+    assert!(
+        s.get_stock(&Sku::parse("GHOST").unwrap())
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // Records never show in the catalog.
+    let mut skus: Vec<String> = s
+        .list_products()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.sku.to_string())
+        .collect();
+    skus.sort();
+    assert_eq!(skus, vec!["A", "B"]);
+}
+
+async fn stock_records_page_newest_first(b: Backend) {
+    let h = store(b, vec![product("A", 0), product("B", 0)]).await;
+    let s = h.store.as_ref();
+    for n in 1..=12u64 {
+        let r = stock_record("A", n, 1, n as u32);
+        assert!(s.adjust_stock(&r, n as u32 - 1).await.unwrap());
+    }
+    assert!(
+        s.adjust_stock(&stock_record("B", 1, 4, 4), 0)
+            .await
+            .unwrap()
+    );
+    let a = Sku::parse("A").unwrap();
+    let numbers = |rs: Vec<StockRecord>| rs.iter().map(|r| r.number).collect::<Vec<_>>();
+    let all = s.stock_records(&a, None, 100).await.unwrap();
+    assert_eq!(numbers(all.clone()), (1..=12).rev().collect::<Vec<_>>());
+    assert_eq!(all[0], stock_record("A", 12, 1, 12), "stored as written");
+    assert_eq!(
+        numbers(s.stock_records(&a, None, 5).await.unwrap()),
+        vec![12, 11, 10, 9, 8]
+    );
+    assert_eq!(
+        numbers(s.stock_records(&a, Some(8), 5).await.unwrap()),
+        vec![7, 6, 5, 4, 3]
+    );
+    assert_eq!(
+        numbers(s.stock_records(&a, Some(3), 5).await.unwrap()),
+        vec![2, 1]
+    );
+    assert!(s.stock_records(&a, Some(1), 5).await.unwrap().is_empty());
+    assert_eq!(
+        numbers(
+            s.stock_records(&Sku::parse("B").unwrap(), None, 5)
+                .await
+                .unwrap()
+        ),
+        vec![1]
+    );
+    assert!(
+        s.stock_records(&Sku::parse("GHOST").unwrap(), None, 5)
+            .await
+            .unwrap()
+            .is_empty()
     );
 }

@@ -12,6 +12,7 @@ use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use common::unique;
 use oms_aws::{DynamoStore, bootstrap};
 use oms_core::app::OrderPolicy;
+use oms_core::app::catalog::{self, ProductInput, StockInput};
 use oms_core::app::create_order::{Buyer, CreateOrderDeps, CreateOrderInput, create_order};
 use oms_core::app::read;
 use oms_core::app::webhook::{WebhookDeps, handle_event};
@@ -217,6 +218,30 @@ async fn each_route_costs_a_few_dynamodb_requests() {
     oms_core::app::fulfil::fulfil(&fdeps, &id).await.unwrap();
     rows.push(("worker: the same job again", counter.take()));
 
+    let admin = UserId::parse("ops").unwrap();
+    let product = || -> ProductInput {
+        serde_json::from_value(
+            serde_json::json!({"name": "Tea", "unitPrice": 100, "currency": "INR", "available": 5}),
+        )
+        .unwrap()
+    };
+    catalog::put_product(&store, &admin, "TEA", product())
+        .await
+        .unwrap();
+    rows.push(("PUT /admin/products/{sku}", counter.take()));
+    let write_off = StockInput {
+        delta: -1,
+        reason: "damaged".into(),
+    };
+    catalog::adjust_stock(&store, &clock, &admin, "TEA", write_off)
+        .await
+        .unwrap();
+    rows.push(("POST /admin/products/{sku}/stock", counter.take()));
+    catalog::stock_records(&store, "TEA", None, None)
+        .await
+        .unwrap();
+    rows.push(("GET /admin/products/{sku}/stock", counter.take()));
+
     eprintln!("\n| route | DynamoDB requests | by operation |\n|---|---|---|");
     for (route, m) in &rows {
         eprintln!("| {route} | {} | {m:?} |", total(m));
@@ -256,6 +281,21 @@ async fn each_route_costs_a_few_dynamodb_requests() {
         cost("worker: the same job again"),
         1,
         "one read sees it done"
+    );
+    assert_eq!(
+        cost("PUT /admin/products/{sku}"),
+        1,
+        "one update, old item returned"
+    );
+    assert_eq!(
+        cost("POST /admin/products/{sku}/stock"),
+        2,
+        "stock read + TransactWriteItems (product and record)"
+    );
+    assert_eq!(
+        cost("GET /admin/products/{sku}/stock"),
+        2,
+        "product read + records query"
     );
     let lifecycle = cost("POST /orders")
         + cost("POST /webhooks/razorpay (pays)")

@@ -25,7 +25,7 @@ pub use order::{
     InvoiceInfo, Order, OrderLine, OrderStatus, Owner, PaymentInfo, ProviderKind, Quantity,
     ReviewReason, ShipmentInfo, TimelineEntry, TimelineType, TransitionError,
 };
-pub use product::Product;
+pub use product::{Product, StockRecord};
 pub use secret::Secret;
 pub use time::Timestamp;
 pub use validation::{FieldError, ValidationErrors};

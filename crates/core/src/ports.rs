@@ -10,7 +10,7 @@ use crate::customer::Customer;
 use crate::ids::{OrderId, OrderNumber, Sku, UserId};
 use crate::money::Money;
 use crate::order::{Order, OrderLine, PaymentInfo, ProviderKind};
-use crate::product::Product;
+use crate::product::{Product, StockRecord};
 use crate::secret::Secret;
 use crate::time::Timestamp;
 
@@ -76,6 +76,22 @@ pub enum CreateOutcome {
     InsufficientStock(Vec<StockShortage>),
     /// A live idempotency record already holds the key (a concurrent or earlier request).
     IdempotencyKeyTaken(IdempotencyRecord),
+}
+
+/// What [`OrderStore::upsert_product`] did, with the product as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Upserted {
+    Created(Product),
+    /// Name and price replaced; `available` is the stock the product already had.
+    Updated(Product),
+}
+
+/// A product's stock as the adjustment ledger sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StockLevel {
+    pub product: Product,
+    /// Adjustments recorded so far (0 before the first): the next record's number is one more.
+    pub adjustments: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -183,6 +199,31 @@ pub trait OrderStore: Send + Sync {
 
     /// The products with these SKUs; unknown SKUs are simply absent from the answer.
     async fn get_products(&self, skus: &[Sku]) -> Result<Vec<Product>, StoreError>;
+
+    /// Creates `product` if its SKU is new, its `available` being the initial stock; otherwise
+    /// replaces its name and price and leaves its stock alone, so a catalog reload never resets
+    /// what orders and adjustments did to it.
+    async fn upsert_product(&self, product: &Product) -> Result<Upserted, StoreError>;
+
+    /// A product and how many stock adjustments it has had. Strongly consistent: the caller
+    /// computes the next level from it.
+    async fn get_stock(&self, sku: &Sku) -> Result<Option<StockLevel>, StoreError>;
+
+    /// All or nothing: sets the product's `available` to `record.level` and keeps `record`,
+    /// only if the product still holds `expected` units and `record.number - 1` adjustments.
+    /// `false` when it changed meanwhile (an order, another adjustment) or is gone: nothing was
+    /// written, read again and redecide. `true` also when this very record is already kept: a
+    /// retry of a call that committed but whose answer was lost.
+    async fn adjust_stock(&self, record: &StockRecord, expected: u32) -> Result<bool, StoreError>;
+
+    /// A product's stock records, newest first: at most `limit`, and only those numbered below
+    /// `before` when it is given.
+    async fn stock_records(
+        &self,
+        sku: &Sku,
+        before: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<StockRecord>, StoreError>;
 
     /// A live (unexpired at `now`) idempotency record.
     async fn get_idempotency(

@@ -28,6 +28,7 @@ use post_payment_worker::config::FulfilmentConfig;
 use serde::Serialize;
 use tokio::net::TcpListener;
 
+pub mod load_catalog;
 pub mod pay;
 pub mod serve;
 

@@ -1,5 +1,7 @@
 //! `cargo run -p dev-server` — the whole service on one local port, no AWS, no Docker.
 //! `cargo run -p dev-server -- token [--sub ID] [--email E] [--admin]` prints a dev JWT.
+//! `cargo run -p dev-server -- load-catalog --api URL --token JWT FILE` loads a catalog into a
+//! running stack (deployed or local) through its admin route.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -13,7 +15,9 @@ const USAGE: &str = "usage:
   dev-server token [--sub ID] [--email EMAIL] [--admin] [--days N]
                                   print a bearer token the dev server accepts
   dev-server pay <orderId> [--provider stripe|razorpay] [--amount MINOR] [--fail] [--refund MINOR]
-                                  send the running server a signed provider event for the order";
+                                  send the running server a signed provider event for the order
+  dev-server load-catalog --api <base URL ending /api/v1> [--token <admin JWT>] <catalog.json>
+                                  PUT every product of the file into a running stack (safe to re-run)";
 
 /// Prints a secret only when it is the documented development default.
 fn shown<'a>(value: &'a str, dev_default: &'a str) -> &'a str {
@@ -70,9 +74,38 @@ fn token_command(args: &[String], secret: &str) -> Result<String, String> {
     ))
 }
 
+/// `load-catalog`: needs no local settings, since it talks to whatever stack `--api` names.
+async fn load_catalog_command(args: &[String]) -> ExitCode {
+    use dev_server::load_catalog::{self, TOKEN_ENV, USAGE};
+    let parsed = match load_catalog::parse_args(args, std::env::var(TOKEN_ENV).ok()) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("dev-server: {e}\nusage: {USAGE}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match load_catalog::run(&parsed, |line| println!("{line}")).await {
+        Ok(summary) if summary.failed == 0 => {
+            println!("{summary}");
+            ExitCode::SUCCESS
+        }
+        Ok(summary) => {
+            eprintln!("dev-server: {summary}");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("dev-server: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("load-catalog") {
+        return load_catalog_command(&args[1..]).await;
+    }
     let settings = match DevSettings::from_env() {
         Ok(s) => s,
         Err(e) => {

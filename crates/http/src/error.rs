@@ -238,6 +238,19 @@ impl From<oms_core::app::admin::AdminError> for ApiError {
     }
 }
 
+impl From<oms_core::app::catalog::CatalogError> for ApiError {
+    fn from(e: oms_core::app::catalog::CatalogError) -> Self {
+        use oms_core::app::catalog::CatalogError;
+        match e {
+            CatalogError::Validation(v) => Self::validation(&v),
+            CatalogError::NotFound => Self::not_found(),
+            CatalogError::InsufficientStock(s) => Self::insufficient_stock(&[s]),
+            CatalogError::Contention => Self::unavailable("service_unavailable", &e),
+            CatalogError::Store(s) => s.into(),
+        }
+    }
+}
+
 impl From<oms_core::app::checkout::CheckoutVerifyError> for ApiError {
     fn from(e: oms_core::app::checkout::CheckoutVerifyError) -> Self {
         use oms_core::app::checkout::CheckoutVerifyError;

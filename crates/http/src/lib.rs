@@ -18,7 +18,7 @@ pub mod wiring;
 
 pub use app::{AppState, mount};
 pub use error::ApiError;
-pub use identity::{Caller, Claims};
+pub use identity::{Admin, Caller, Claims};
 pub use json::{JsonBody, RawBody};
 pub use path::PathParam;
 pub use request_id::RequestId;

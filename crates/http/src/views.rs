@@ -2,7 +2,9 @@
 //! currency's minor unit (paise for INR).
 
 use oms_core::customer::{Customer, ShippingAddress};
-use oms_core::{AccessToken, Currency, Order, OrderLine, Product, ProviderKind, TimelineEntry};
+use oms_core::{
+    AccessToken, Currency, Order, OrderLine, Product, ProviderKind, StockRecord, TimelineEntry,
+};
 use serde::Serialize;
 
 #[derive(Serialize)]
@@ -23,6 +25,33 @@ impl<'a> From<&'a Product> for ProductView<'a> {
             unit_price: p.unit_price.minor(),
             currency: p.unit_price.currency(),
             available: p.available,
+        }
+    }
+}
+
+/// One stock adjustment, as `POST` and `GET /admin/products/{sku}/stock` show it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StockRecordView<'a> {
+    pub sku: &'a str,
+    pub number: u64,
+    pub at: String,
+    pub by: &'a str,
+    pub delta: i64,
+    pub reason: &'a str,
+    pub level: u32,
+}
+
+impl<'a> From<&'a StockRecord> for StockRecordView<'a> {
+    fn from(r: &'a StockRecord) -> Self {
+        Self {
+            sku: r.sku.as_str(),
+            number: r.number,
+            at: r.at.to_string(),
+            by: r.by.as_str(),
+            delta: r.delta,
+            reason: &r.reason,
+            level: r.level,
         }
     }
 }

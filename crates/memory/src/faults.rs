@@ -18,10 +18,11 @@ use oms_core::ports::{
     EventCommit, EventPublisher, EventRecord, FulfilmentJob, IdempotencyRecord, InvoiceOutcome,
     InvoiceStorage, JobQueue, Message, Notifier, NotifyError, OrderPage, OrderStore, OutboxEntry,
     PaymentProvider, ProviderError, ProviderSecrets, PublishError, QueueError, SecretError,
-    SecretSource, StorageError, StoreError, Topic,
+    SecretSource, StockLevel, StorageError, StoreError, Topic, Upserted,
 };
 use oms_core::{
-    Order, OrderId, PaymentInfo, Product, ProviderKind, ShipmentInfo, Sku, Timestamp, UserId,
+    Order, OrderId, PaymentInfo, Product, ProviderKind, ShipmentInfo, Sku, StockRecord, Timestamp,
+    UserId,
 };
 
 use crate::ManualClock;
@@ -170,6 +171,31 @@ impl<P: OrderStore + ?Sized> OrderStore for Faulty<P> {
     async fn get_products(&self, skus: &[Sku]) -> Result<Vec<Product>, StoreError> {
         let call = self.inner.get_products(skus);
         self.plan.run("store.get_products", store_err, call).await
+    }
+
+    async fn upsert_product(&self, product: &Product) -> Result<Upserted, StoreError> {
+        let call = self.inner.upsert_product(product);
+        self.plan.run("store.upsert_product", store_err, call).await
+    }
+
+    async fn get_stock(&self, sku: &Sku) -> Result<Option<StockLevel>, StoreError> {
+        let call = self.inner.get_stock(sku);
+        self.plan.run("store.get_stock", store_err, call).await
+    }
+
+    async fn adjust_stock(&self, record: &StockRecord, expected: u32) -> Result<bool, StoreError> {
+        let call = self.inner.adjust_stock(record, expected);
+        self.plan.run("store.adjust_stock", store_err, call).await
+    }
+
+    async fn stock_records(
+        &self,
+        sku: &Sku,
+        before: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<StockRecord>, StoreError> {
+        let call = self.inner.stock_records(sku, before, limit);
+        self.plan.run("store.stock_records", store_err, call).await
     }
 
     async fn get_idempotency(
@@ -407,6 +433,75 @@ mod tests {
     fn job() -> FulfilmentJob {
         FulfilmentJob {
             order_id: OrderId::parse("ord_01JDQ7Z3K5M8N9P0QRSTVWXYZ0").unwrap(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stock_adjustment_is_two_numbered_calls_and_a_failure_in_either_is_reported() {
+        use crate::InMemoryStore;
+        use oms_core::app::catalog::{self, StockInput};
+        use oms_core::{Currency, Money, UserId};
+
+        let clock = Arc::new(ManualClock::at(Timestamp::from_unix_millis(0)));
+        let sku = Sku::parse("CHAI").unwrap();
+        let admin = UserId::parse("ops").unwrap();
+        let seeded = || {
+            Arc::new(InMemoryStore::new([Product {
+                sku: sku.clone(),
+                name: "Chai".into(),
+                unit_price: Money::new(100, Currency::parse("INR").unwrap()).unwrap(),
+                available: 5,
+            }]))
+        };
+        let write_off = || StockInput {
+            delta: -2,
+            reason: "damaged".into(),
+        };
+
+        let plan = FaultPlan::new(None, clock.clone());
+        let faulty = Faulty::new(seeded(), plan.clone());
+        catalog::adjust_stock(&faulty, clock.as_ref(), &admin, "CHAI", write_off())
+            .await
+            .unwrap();
+        assert_eq!(plan.calls(), vec!["store.get_stock", "store.adjust_stock"]);
+        faulty.stock_records(&sku, None, 10).await.unwrap();
+        faulty
+            .upsert_product(
+                &faulty
+                    .get_products(std::slice::from_ref(&sku))
+                    .await
+                    .unwrap()[0],
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            plan.calls()[2..],
+            [
+                "store.stock_records",
+                "store.get_products",
+                "store.upsert_product"
+            ]
+        );
+
+        for k in 0..2 {
+            for fault in Fault::ALL {
+                let inner = seeded();
+                let plan = FaultPlan::new(Some((k, fault)), clock.clone());
+                let faulty = Faulty::new(inner.clone(), plan.clone());
+                let result =
+                    catalog::adjust_stock(&faulty, clock.as_ref(), &admin, "CHAI", write_off())
+                        .await;
+                assert!(result.is_err(), "call {k} fails ({fault:?})");
+                // Only the write itself can have been applied, and then exactly once.
+                let applied = k == 1 && fault != Fault::Refused;
+                let level = inner.get_stock(&sku).await.unwrap().unwrap();
+                let kept = inner.stock_records(&sku, None, 10).await.unwrap();
+                assert_eq!(
+                    (level.product.available, level.adjustments, kept.len()),
+                    if applied { (3, 1, 1) } else { (5, 0, 0) },
+                    "call {k} ({fault:?})"
+                );
+            }
         }
     }
 

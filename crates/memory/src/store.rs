@@ -7,13 +7,15 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 use oms_core::ports::{
     CommitOutcome, CreateOutcome, EventCommit, EventRecord, IdempotencyRecord, InvoiceOutcome,
-    OrderPage, OrderStore, OutboxEntry, StockShortage, StoreError,
+    OrderPage, OrderStore, OutboxEntry, StockLevel, StockShortage, StoreError, Upserted,
 };
-use oms_core::{Order, OrderId, Product, ProviderKind, Sku, Timestamp, UserId};
+use oms_core::{Order, OrderId, Product, ProviderKind, Sku, StockRecord, Timestamp, UserId};
 
 #[derive(Default)]
 struct State {
     products: BTreeMap<Sku, Product>,
+    /// Each product's stock adjustments, oldest first: record `n` is at index `n - 1`.
+    stock_records: HashMap<Sku, Vec<StockRecord>>,
     orders: HashMap<OrderId, Order>,
     idempotency: HashMap<String, IdempotencyRecord>,
     /// Provider order/session/payment id → order, as the DynamoDB `PAYREF#` items.
@@ -122,6 +124,76 @@ impl OrderStore for InMemoryStore {
             .iter()
             .filter_map(|k| s.products.get(k).cloned())
             .collect())
+    }
+
+    async fn upsert_product(&self, product: &Product) -> Result<Upserted, StoreError> {
+        let mut s = self.lock();
+        match s.products.get_mut(&product.sku) {
+            Some(existing) => {
+                existing.name = product.name.clone();
+                existing.unit_price = product.unit_price;
+                Ok(Upserted::Updated(existing.clone()))
+            }
+            None => {
+                s.products.insert(product.sku.clone(), product.clone());
+                Ok(Upserted::Created(product.clone()))
+            }
+        }
+    }
+
+    async fn get_stock(&self, sku: &Sku) -> Result<Option<StockLevel>, StoreError> {
+        let s = self.lock();
+        Ok(s.products.get(sku).map(|p| StockLevel {
+            product: p.clone(),
+            adjustments: s.stock_records.get(sku).map_or(0, |r| r.len() as u64),
+        }))
+    }
+
+    async fn adjust_stock(&self, record: &StockRecord, expected: u32) -> Result<bool, StoreError> {
+        let mut s = self.lock();
+        let written = s.stock_records.get(&record.sku);
+        // The same record again: a retry of a call that committed (as DynamoDB may see).
+        if record.number >= 1
+            && written
+                .and_then(|r| r.get(record.number as usize - 1))
+                .is_some_and(|r| r == record)
+        {
+            return Ok(true);
+        }
+        let adjustments = written.map_or(0, |r| r.len() as u64);
+        let Some(product) = s.products.get_mut(&record.sku) else {
+            return Ok(false);
+        };
+        if product.available != expected || adjustments + 1 != record.number {
+            return Ok(false);
+        }
+        // Both conditions hold: apply both writes.
+        product.available = record.level;
+        s.stock_records
+            .entry(record.sku.clone())
+            .or_default()
+            .push(record.clone());
+        Ok(true)
+    }
+
+    async fn stock_records(
+        &self,
+        sku: &Sku,
+        before: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<StockRecord>, StoreError> {
+        let s = self.lock();
+        Ok(s.stock_records
+            .get(sku)
+            .map(|all| {
+                all.iter()
+                    .rev()
+                    .filter(|r| before.is_none_or(|b| r.number < b))
+                    .take(limit as usize)
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default())
     }
 
     async fn get_idempotency(

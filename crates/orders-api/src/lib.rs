@@ -1,11 +1,14 @@
-//! The storefront's read routes: health, catalog, one order, my orders. Thin adapters from
-//! HTTP to [`oms_core::app::read`].
+//! The storefront's read routes (health, catalog, one order, my orders) and the admin routes
+//! (clear a review; manage the catalog and its stock, in `catalog.rs`). Thin adapters from HTTP
+//! to [`oms_core::app`].
+
+mod catalog;
 
 use axum::Router;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderName};
 use axum::response::Json;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use oms_core::app::read;
 use oms_http::views::{OrderView, ProductView};
 use oms_http::{ApiError, AppState, Caller, PathParam, RequestId};
@@ -20,6 +23,9 @@ pub fn routes() -> Router<AppState> {
         .route("/orders", get(list_orders))
         .route("/orders/{orderId}", get(get_order))
         .route("/admin/orders/{orderId}/clear-review", post(clear_review))
+        .route("/admin/products/{sku}", put(catalog::put_product))
+        .route("/admin/products/{sku}/stock", post(catalog::adjust_stock))
+        .route("/admin/products/{sku}/stock", get(catalog::stock_records))
 }
 
 /// Admins only: releases an order held for review and queues its fulfilment if it is paid.

@@ -165,3 +165,82 @@ async fn health_answers_through_the_lambda_event_path() {
     assert_eq!(status, 200);
     assert_eq!(body["request"]["requestId"], "apigw-Ab12Cd34");
 }
+
+#[tokio::test]
+async fn an_admin_named_by_the_authorizer_manages_the_catalog_and_others_are_refused_first() {
+    let app = app();
+    let admin = json!({"sub": "ops-sub", "cognito:groups": "[admin ops]"});
+    let body =
+        json!({"name": "Darjeeling, 100 g", "unitPrice": 45000, "currency": "INR", "available": 4});
+    let (status, created, _) = call(
+        &app,
+        event(
+            "PUT",
+            "/api/v1/admin/products/TEA-DARJ",
+            Some(admin.clone()),
+            Some(&body),
+        ),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["available"], 4);
+
+    let restock = json!({"delta": 6, "reason": "delivery"});
+    let (status, adjusted, _) = call(
+        &app,
+        event(
+            "POST",
+            "/api/v1/admin/products/TEA-DARJ/stock",
+            Some(admin.clone()),
+            Some(&restock),
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{adjusted}");
+    assert_eq!(adjusted["record"]["by"], "ops-sub");
+    assert_eq!(adjusted["record"]["level"], 10);
+
+    let (status, listed, _) = call(
+        &app,
+        event(
+            "GET",
+            "/api/v1/admin/products/TEA-DARJ/stock?limit=5",
+            Some(admin),
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{listed}");
+    assert_eq!(listed["records"][0], adjusted["record"]);
+
+    // A customer is refused before the body is read, even a body that breaks every rule.
+    let bad = json!({"name": "", "unitPrice": -1, "currency": "inr"});
+    let (status, err, _) = call(
+        &app,
+        event(
+            "PUT",
+            "/api/v1/admin/products/TEA-DARJ",
+            Some(alice()),
+            Some(&bad),
+        ),
+    )
+    .await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (403, Some("forbidden"))
+    );
+    let (status, err, _) = call(
+        &app,
+        event(
+            "POST",
+            "/api/v1/admin/products/TEA-DARJ/stock",
+            None,
+            Some(&restock),
+        ),
+    )
+    .await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (401, Some("unauthorized"))
+    );
+}

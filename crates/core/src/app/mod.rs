@@ -2,6 +2,7 @@
 //! the adapters they are handed do the I/O.
 
 pub mod admin;
+pub mod catalog;
 pub mod checkout;
 pub mod create_order;
 pub mod fulfil;
