@@ -1,42 +1,17 @@
 //! A created order is counted in CloudWatch's embedded metric format: the document a Lambda
 //! writes to its log after the invocation.
 
-use std::sync::Arc;
-
 use http_body_util::BodyExt;
 use oms_core::Timestamp;
-use oms_http::config::{Config, Defaults, ProviderMode};
-use oms_http::identity::IdentitySource;
-use oms_http::{AppState, mount};
-use oms_memory::{InMemoryStore, ManualClock};
+use oms_http::mount;
 use tower::ServiceExt;
 
 #[tokio::test]
 async fn a_created_order_is_counted_in_the_emf_document() {
     let metrics = oms_http::metrics::emf_collector("create-order").unwrap();
-    let config = Config::from_lookup(
-        |_| None,
-        Defaults {
-            provider_mode: Some(ProviderMode::Offline),
-        },
-    )
-    .unwrap();
-    let (adapters, _, _) = oms_http::wiring::memory_adapters(
-        Arc::new(InMemoryStore::new(oms_memory::demo_catalog())),
-        &config,
-        Arc::new(ManualClock::at(Timestamp::from_unix_millis(
-            1_800_000_000_000,
-        ))),
-    );
-    let app = mount(
-        create_order::routes(),
-        AppState::new(
-            &config,
-            adapters,
-            IdentitySource::ApiGateway(None),
-            "http://x",
-        ),
-    );
+    let state =
+        oms_http::wiring::offline_demo_state(Timestamp::from_unix_millis(1_800_000_000_000));
+    let app = mount(create_order::routes(), state);
     let body = serde_json::json!({
         "items": [{"sku": "CHAI-250G", "quantity": 1}], "currency": "INR", "paymentProvider": "razorpay",
         "customer": {"email": "a@example.com", "name": "A"},

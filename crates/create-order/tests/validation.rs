@@ -1,42 +1,17 @@
 //! Handler tests with built requests: however much is wrong with an order, the
 //! `validation_failed` answer stays small.
 
-use std::sync::Arc;
-
 use axum::Router;
 use http_body_util::BodyExt;
 use oms_core::Timestamp;
-use oms_http::config::{Config, Defaults, ProviderMode};
-use oms_http::identity::IdentitySource;
-use oms_http::{AppState, mount};
-use oms_memory::{InMemoryStore, ManualClock};
+use oms_http::mount;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
 fn app() -> Router {
-    let config = Config::from_lookup(
-        |_| None,
-        Defaults {
-            provider_mode: Some(ProviderMode::Offline),
-        },
-    )
-    .unwrap();
-    let (adapters, _, _) = oms_http::wiring::memory_adapters(
-        Arc::new(InMemoryStore::new(oms_memory::demo_catalog())),
-        &config,
-        Arc::new(ManualClock::at(Timestamp::from_unix_millis(
-            1_800_000_000_000,
-        ))),
-    );
-    mount(
-        create_order::routes(),
-        AppState::new(
-            &config,
-            adapters,
-            IdentitySource::ApiGateway(None),
-            "http://x",
-        ),
-    )
+    let state =
+        oms_http::wiring::offline_demo_state(Timestamp::from_unix_millis(1_800_000_000_000));
+    mount(create_order::routes(), state)
 }
 
 fn order(items: Vec<Value>) -> Value {

@@ -112,6 +112,29 @@ pub fn memory_adapters(
     (adapters, queue, publisher)
 }
 
+/// What a handler test runs on: offline payments, the demo catalog in memory, a clock fixed at
+/// `at`, callers known only from API Gateway's authorizer claims.
+pub fn offline_demo_state(at: oms_core::Timestamp) -> crate::AppState {
+    let config = Config::from_lookup(
+        |_| None,
+        crate::config::Defaults {
+            provider_mode: Some(crate::config::ProviderMode::Offline),
+        },
+    )
+    .unwrap_or_else(|e| unreachable!("the offline defaults are a valid configuration: {e}"));
+    let (adapters, _, _) = memory_adapters(
+        Arc::new(oms_memory::InMemoryStore::new(oms_memory::demo_catalog())),
+        &config,
+        Arc::new(oms_memory::ManualClock::at(at)),
+    );
+    crate::AppState::new(
+        &config,
+        adapters,
+        crate::identity::IdentitySource::ApiGateway(None),
+        "https://checkout.invalid",
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
