@@ -260,16 +260,14 @@ def create(env):
                 "timeout": cfg.get("Timeout"),
                 "memory": cfg.get("MemorySize"),
                 "env": cfg.get("Environment", {}).get("Variables", {}),
-                "binary": translated["Resources"][r["LogicalResourceId"]]
-                .get("Metadata", {})
-                .get("BuildProperties", {})
-                .get("Binary")
-                or packaged["Resources"][r["LogicalResourceId"]]["Metadata"]["BuildProperties"]["Binary"],
+                # The cargo binary `sam build` would put in this function (rust-cargolambda).
+                "binary": packaged["Resources"][r["LogicalResourceId"]]["Metadata"]["BuildProperties"]["Binary"],
             }
     mappings = lam.list_event_source_mappings()["EventSourceMappings"]
+    api_routes = routes(translated)
     print(
         f"rehearsal: stack {stack} ({env}) {status}: {len(resources)} resources, "
-        f"{len(functions)} functions, {len(routes(translated))} routes"
+        f"{len(functions)} functions, {len(api_routes)} routes"
     )
     if not_created:
         print(f"rehearsal: the local AWS API server does not create: {', '.join(not_created)}")
@@ -288,7 +286,7 @@ def create(env):
         "event_sources": [
             {"function": m.get("FunctionArn"), "source": m.get("EventSourceArn")} for m in mappings
         ],
-        "routes": routes(translated),
+        "routes": api_routes,
     }
 
 
