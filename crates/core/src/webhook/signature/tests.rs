@@ -285,6 +285,17 @@ fn the_razorpay_checkout_and_subscription_vectors_verify() {
     );
 }
 
+/// `verify_stripe` of `header` over the Stripe vector's body, under `secret_`, at `now`.
+fn vector_at(header: &str, secret_: &str, now: Timestamp) -> Result<i64, SignatureError> {
+    verify_stripe(
+        Some(header),
+        STRIPE_BODY,
+        &secret(secret_),
+        now,
+        STRIPE_TOLERANCE,
+    )
+}
+
 /// A bogus `v1` element: well-formed hex of the right length that no secret produces.
 fn bogus_v1(i: usize) -> String {
     format!("v1={i:064x}")
@@ -316,13 +327,7 @@ fn a_header_with_thousands_of_bogus_v1_values_is_refused_without_computing_a_mac
         header_with_bogus_v1s("1533204620", 2_000, true),
     ] {
         assert_eq!(
-            verify_stripe(
-                Some(&header),
-                STRIPE_BODY,
-                &secret("secret"),
-                at(1_533_204_620),
-                STRIPE_TOLERANCE
-            ),
+            vector_at(&header, "secret", at(1_533_204_620)),
             Err(SignatureError::Malformed)
         );
     }
@@ -333,24 +338,12 @@ fn the_real_v1_last_among_bogus_ones_passes_at_the_element_cap_and_not_one_eleme
     // `t` and the genuine v1 are two of the elements.
     let at_cap = header_with_bogus_v1s("1533204620", MAX_STRIPE_ELEMENTS - 2, true);
     assert_eq!(
-        verify_stripe(
-            Some(&at_cap),
-            STRIPE_BODY,
-            &secret("secret"),
-            at(1_533_204_620),
-            STRIPE_TOLERANCE
-        ),
+        vector_at(&at_cap, "secret", at(1_533_204_620)),
         Ok(1_533_204_620)
     );
     let beyond = header_with_bogus_v1s("1533204620", MAX_STRIPE_ELEMENTS - 1, true);
     assert_eq!(
-        verify_stripe(
-            Some(&beyond),
-            STRIPE_BODY,
-            &secret("secret"),
-            at(1_533_204_620),
-            STRIPE_TOLERANCE
-        ),
+        vector_at(&beyond, "secret", at(1_533_204_620)),
         Err(SignatureError::Malformed)
     );
 }
@@ -366,26 +359,14 @@ fn an_expired_timestamp_is_refused_as_outside_the_tolerance_even_with_bogus_sign
         "t=1533204620,v1=00".to_owned(),
     ] {
         assert_eq!(
-            verify_stripe(
-                Some(&header),
-                STRIPE_BODY,
-                &secret("secret"),
-                stale,
-                STRIPE_TOLERANCE
-            ),
+            vector_at(&header, "secret", stale),
             Err(SignatureError::OutsideTolerance),
             "{header:?}"
         );
     }
     // The genuine vector under a secret that is not its own: stale first, too.
     assert_eq!(
-        verify_stripe(
-            Some(STRIPE_HEADER),
-            STRIPE_BODY,
-            &secret("other"),
-            stale,
-            STRIPE_TOLERANCE
-        ),
+        vector_at(STRIPE_HEADER, "other", stale),
         Err(SignatureError::OutsideTolerance)
     );
 }
