@@ -156,7 +156,7 @@ async fn a_payment_racing_the_sweep_on_an_expired_order_is_kept_with_its_stock_t
         let event_id = format!("evt_race{round}");
         let (hook, sweep) = tokio::join!(
             app.razorpay_event(&body, RAZORPAY_SECRET, &event_id),
-            cleanup::run(&app.server.state, 100)
+            cleanup::run(&app.server.state.services, 100)
         );
         assert_eq!(hook.status, 200, "{}", hook.text);
         sweep.expect("the sweep runs");
@@ -703,7 +703,7 @@ async fn a_signed_capture_with_an_unreadable_amount_holds_the_order_alerts_and_s
 
     app.clock
         .advance(std::time::Duration::from_secs(24 * 60 * 60));
-    cleanup::run(&app.server.state, 100)
+    cleanup::run(&app.server.state.services, 100)
         .await
         .expect("the sweep runs");
     let order = app.order(&id).await;

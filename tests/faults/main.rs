@@ -26,24 +26,23 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
+use oms_app::config::{Config, Env, FulfilmentConfig, ProviderMode};
+use oms_app::local::Local;
 use oms_core::ports::{
-    Carrier, Clock, EventPublisher, InvoiceStorage, JobQueue, Notifier, NotifyError, OrderStore,
-    PaymentProvider, PaymentProviders, SecretSource,
+    Clock, EventPublisher, InvoiceStorage, JobQueue, Notifier, NotifyError, OrderStore,
+    PaymentProvider, PaymentProviders,
 };
 use oms_core::webhook::simulate;
 use oms_core::{
     Currency, Money, Order, OrderId, OrderStatus, Product, Secret, Sku, TimelineType, Timestamp,
 };
 use oms_http::AppState;
-use oms_http::app::Adapters;
-use oms_http::config::{Config, Defaults, ProviderMode};
 use oms_http::identity::{DevJwtKey, IdentitySource};
 use oms_memory::{
     Fault, FaultPlan, Faulty, InMemoryInvoices, InMemoryPublisher, InMemoryQueue, InMemoryStore,
-    ManualClock, StaticSecrets,
+    ManualClock,
 };
 use post_payment_worker::Worker;
-use post_payment_worker::config::FulfilmentConfig;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -111,7 +110,7 @@ async fn backing_store(catalog: Vec<Product>) -> Arc<dyn OrderStore> {
     use oms_core::ports::IdGenerator;
     let table = format!(
         "faults-{}",
-        oms_memory::RandomIds
+        oms_app::system::RandomIds
             .ulid(Timestamp::from_unix_millis(0))
             .to_lowercase()
     );
@@ -142,51 +141,41 @@ impl World {
             available: STOCK,
         }];
         let inner_store = backing_store(catalog).await;
-        let queue = Arc::new(InMemoryQueue::default());
-        let publisher = Arc::new(InMemoryPublisher::default());
         let notifier = Arc::new(CountingNotifier::default());
         let env = [
             ("STRIPE_WEBHOOK_SECRET", STRIPE_SECRET),
             ("RAZORPAY_WEBHOOK_SECRET", RAZORPAY_SECRET),
         ];
-        let config = Config::from_lookup(
-            |k| {
-                env.iter()
-                    .find(|(n, _)| *n == k)
-                    .map(|(_, v)| v.to_string())
-            },
-            Defaults {
-                provider_mode: Some(ProviderMode::Offline),
-            },
-        )
-        .expect("config");
-        let secrets: Arc<dyn SecretSource> = Arc::new(StaticSecrets {
-            stripe: config.secrets.env.stripe.clone(),
-            razorpay: config.secrets.env.razorpay.clone(),
-        });
-        let store: Arc<dyn OrderStore> = Arc::new(faulty!(inner_store));
-        let publisher_port: Arc<dyn EventPublisher> = Arc::new(faulty!(publisher.clone()));
-        let adapters = Adapters {
-            store: store.clone(),
-            queue: Arc::new(faulty!(queue.clone() as Arc<dyn JobQueue>)),
-            publisher: publisher_port.clone(),
-            secrets: Arc::new(faulty!(secrets)),
-            clock: clock.clone(),
-        };
-        let mut state = AppState::new(
-            &config,
-            adapters,
-            IdentitySource::DevJwt(Arc::new(DevJwtKey::new(b"faults"))),
+        let config =
+            Config::read(&Env::from_pairs(&env), Some(ProviderMode::Offline)).expect("config");
+        // The service as the dev server wires it, then every port wrapped in the fault plan.
+        let local = Local::new(
+            config,
+            inner_store,
+            clock.clone(),
             "http://local/dev/checkout",
         );
-        let providers: Vec<Arc<dyn PaymentProvider>> = state
+        let (queue, publisher) = (local.outlets.queue.clone(), local.outlets.publisher.clone());
+        let mut services = local.services.clone();
+        let store: Arc<dyn OrderStore> = Arc::new(faulty!(services.store.clone()));
+        let publisher_port: Arc<dyn EventPublisher> = Arc::new(faulty!(publisher.clone()));
+        services.store = store.clone();
+        services.queue = Arc::new(faulty!(queue.clone() as Arc<dyn JobQueue>));
+        services.publisher = publisher_port.clone();
+        services.secrets = Arc::new(faulty!(services.secrets.clone()));
+        let providers: Vec<Arc<dyn PaymentProvider>> = services
             .providers
             .kinds()
             .into_iter()
-            .filter_map(|kind| state.providers.get(kind).cloned())
+            .filter_map(|kind| services.providers.get(kind).cloned())
             .map(|p| Arc::new(faulty!(p)) as Arc<dyn PaymentProvider>)
             .collect();
-        state.providers = PaymentProviders::new(providers);
+        services.providers = PaymentProviders::new(providers);
+        let state = oms_app::local::http_state(
+            &local.config,
+            services.clone(),
+            IdentitySource::DevJwt(Arc::new(DevJwtKey::new(b"faults"))),
+        );
         let router = oms_http::mount(
             create_order::routes()
                 .merge(orders_api::routes())
@@ -195,20 +184,13 @@ impl World {
         );
         // The worker's own configuration: Shiprocket's dry run (deterministic, so idempotent
         // per order like the real adapter must be) and the seller's defaults.
-        let fulfilment = FulfilmentConfig::from_lookup(|_| None).expect("worker config");
-        let http = oms_providers::http_client();
-        let worker = Worker {
-            store: store.clone(),
-            invoices: Arc::new(faulty!(
-                Arc::new(InMemoryInvoices::default()) as Arc<dyn InvoiceStorage>
-            )),
-            carrier: Arc::new(faulty!(fulfilment.carrier(http) as Arc<dyn Carrier>)),
-            publisher: publisher_port,
-            notifier: Arc::new(faulty!(notifier.clone() as Arc<dyn Notifier>)),
-            clock: clock.clone(),
-            seller: fulfilment.seller.clone(),
-            max_receives: MAX_RECEIVES,
-        };
+        let fulfilment = FulfilmentConfig::read(&Env::from_pairs(&[])).expect("worker config");
+        let invoices: Arc<dyn InvoiceStorage> = Arc::new(InMemoryInvoices::default());
+        let mut ports = oms_app::wiring::fulfilment(&fulfilment, Arc::new(faulty!(invoices)));
+        ports.carrier = Arc::new(faulty!(ports.carrier));
+        ports.notifier = Arc::new(faulty!(notifier.clone() as Arc<dyn Notifier>));
+        ports.max_receives = MAX_RECEIVES;
+        let worker = Worker::new(&services, ports);
         Self {
             plan,
             clock,
@@ -341,7 +323,7 @@ impl World {
     async fn scheduled_sweeps(&mut self, runs: usize) {
         for _ in 0..runs {
             self.clock.advance(Duration::from_secs(5 * 60));
-            let _ = cleanup::run(&self.state, 100).await;
+            let _ = cleanup::run(&self.state.services, 100).await;
             self.drain_queue().await;
         }
     }

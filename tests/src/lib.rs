@@ -9,11 +9,11 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sqs::types::QueueAttributeName;
 use dev_server::AwsParts;
 use dev_server::{DevServer, DevSettings, mint_token};
+use oms_app::system::RandomIds;
 use oms_core::ports::{FulfilmentJob, IdGenerator};
 use oms_core::webhook::simulate;
 use oms_core::{Money, Secret, Timestamp};
 use oms_memory::ManualClock;
-use oms_memory::RandomIds;
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 

@@ -5,10 +5,11 @@
 
 use std::sync::Arc;
 
+use oms_app::system::RandomIds;
 use oms_aws::{AwsClients, DynamoStore, bootstrap};
 use oms_core::ports::{IdGenerator, OrderStore};
 use oms_core::{Product, Timestamp};
-use oms_memory::{InMemoryStore, RandomIds};
+use oms_memory::InMemoryStore;
 
 /// Clients for the local AWS API server. Without one these tests cannot run, and say so.
 pub async fn clients() -> AwsClients {

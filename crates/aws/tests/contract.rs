@@ -6,6 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::{Backend, store};
+use oms_app::system::RandomIds;
 use oms_core::customer::{CountryCode, Customer, Email, ShippingAddress};
 use oms_core::order::{OrderDraft, PaymentCapture};
 use oms_core::ports::{
@@ -16,7 +17,6 @@ use oms_core::{
     Currency, Money, Order, OrderId, OrderLine, OrderNumber, OrderStatus, Owner, PaymentInfo,
     Product, ProviderKind, Quantity, Sku, StockRecord, Timestamp, UserId,
 };
-use oms_memory::RandomIds;
 
 fn inr(minor: i64) -> Money {
     Money::new(minor, Currency::parse("INR").unwrap()).unwrap()

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use common::unique;
+use oms_app::system::RandomIds;
 use oms_aws::{DynamoStore, bootstrap};
 use oms_core::app::OrderPolicy;
 use oms_core::app::catalog::{self, ProductInput, StockInput};
@@ -22,7 +23,7 @@ use oms_core::webhook::{razorpay, simulate};
 use oms_core::{
     Currency, IdempotencyKey, Money, OrderId, Product, ProviderKind, Sku, Timestamp, UserId,
 };
-use oms_memory::{InMemoryPublisher, InMemoryQueue, ManualClock, RandomIds};
+use oms_memory::{InMemoryPublisher, InMemoryQueue, ManualClock};
 use oms_providers::offline::OfflineProvider;
 
 /// Counts DynamoDB requests by operation (`X-Amz-Target`), retries included.

@@ -2,19 +2,11 @@
 //! by hand), one bounded [`oms_core::app::sweep::sweep`], answered
 //! `{"cancelled": n, "reenqueued": m}`.
 
+use oms_core::app::Services;
 use oms_core::app::sweep::{SweepReport, sweep};
 use oms_core::app::webhook::WebhookError;
-use oms_http::AppState;
 
-/// Orders and jobs handled per run at most (`CLEANUP_BATCH_LIMIT`, default 100).
-pub fn batch_limit() -> u32 {
-    std::env::var("CLEANUP_BATCH_LIMIT")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|n| *n >= 1)
-        .unwrap_or(100)
-}
-
-pub async fn run(state: &AppState, limit: u32) -> Result<SweepReport, WebhookError> {
-    sweep(&state.webhook_deps(), &state.providers, limit).await
+/// One sweep of at most `limit` orders and jobs (`CLEANUP_BATCH_LIMIT`).
+pub async fn run(services: &Services, limit: u32) -> Result<SweepReport, WebhookError> {
+    sweep(&services.webhook_deps(), &services.providers, limit).await
 }

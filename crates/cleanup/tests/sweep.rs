@@ -4,6 +4,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use oms_app::config::Config;
+use oms_app::local::Local;
+use oms_app::system::RandomIds;
+use oms_core::app::Services;
 use oms_core::app::create_order::{Buyer, CreateOrderDeps, CreateOrderInput, create_order};
 use oms_core::app::webhook::handle_event;
 use oms_core::ports::{
@@ -14,19 +18,12 @@ use oms_core::{
     Currency, Money, OrderId, OrderStatus, PaymentInfo, Product, ProviderKind, Sku, Timestamp,
     UserId,
 };
-use oms_http::AppState;
-use oms_http::app::Adapters;
-use oms_http::config::{Config, Defaults, ProviderMode};
-use oms_http::identity::IdentitySource;
-use oms_memory::{
-    FaultyQueue, InMemoryPublisher, InMemoryQueue, InMemoryStore, ManualClock, RandomIds,
-    StaticSecrets,
-};
+use oms_memory::{FaultyQueue, InMemoryQueue, InMemoryStore, ManualClock};
 
 const T0: i64 = 1_800_000_000_000;
 
 struct World {
-    state: AppState,
+    services: Services,
     store: Arc<InMemoryStore>,
     queue: Arc<InMemoryQueue>,
     faults: Arc<FaultyQueue>,
@@ -34,13 +31,6 @@ struct World {
 }
 
 fn world(providers: Option<PaymentProviders>) -> World {
-    let config = Config::from_lookup(
-        |_| None,
-        Defaults {
-            provider_mode: Some(ProviderMode::Offline),
-        },
-    )
-    .unwrap();
     let inr = Currency::parse("INR").unwrap();
     let store = Arc::new(InMemoryStore::new([Product {
         sku: Sku::parse("A").unwrap(),
@@ -48,27 +38,22 @@ fn world(providers: Option<PaymentProviders>) -> World {
         unit_price: Money::new(1_000, inr).unwrap(),
         available: 5,
     }]));
-    let queue = Arc::new(InMemoryQueue::default());
-    let faults = Arc::new(FaultyQueue::new(queue.clone()));
     let clock = Arc::new(ManualClock::at(Timestamp::from_unix_millis(T0)));
-    let adapters = Adapters {
-        store: store.clone(),
-        queue: faults.clone(),
-        publisher: Arc::new(InMemoryPublisher::default()),
-        secrets: Arc::new(StaticSecrets::default()),
-        clock: clock.clone(),
-    };
-    let mut state = AppState::new(
-        &config,
-        adapters,
-        IdentitySource::ApiGateway(None),
+    let local = Local::new(
+        Config::offline(),
+        store.clone(),
+        clock.clone(),
         "http://local",
     );
+    let queue = local.outlets.queue.clone();
+    let faults = Arc::new(FaultyQueue::new(queue.clone()));
+    let mut services = local.services;
+    services.queue = faults.clone();
     if let Some(p) = providers {
-        state.providers = p;
+        services.providers = p;
     }
     World {
-        state,
+        services,
         store,
         queue,
         faults,
@@ -84,7 +69,7 @@ impl World {
             "shippingAddress": {"name": "A", "line1": "1", "city": "C", "state": "S", "postalCode": "560001", "country": "IN"}
         }))
         .unwrap();
-        let s = &self.state;
+        let s = &self.services;
         let deps = CreateOrderDeps {
             store: s.store.as_ref(),
             providers: &s.providers,
@@ -114,7 +99,7 @@ impl World {
             o.total(),
         );
         let event = razorpay::normalise(body.as_bytes(), Some(&format!("e_{id}"))).unwrap();
-        handle_event(&self.state.webhook_deps(), &event, body.as_bytes())
+        handle_event(&self.services.webhook_deps(), &event, body.as_bytes())
             .await
             .map(|_| ())
     }
@@ -137,7 +122,7 @@ impl World {
     }
 
     async fn sweep(&self) -> serde_json::Value {
-        serde_json::to_value(cleanup::run(&self.state, 100).await.unwrap()).unwrap()
+        serde_json::to_value(cleanup::run(&self.services, 100).await.unwrap()).unwrap()
     }
 }
 

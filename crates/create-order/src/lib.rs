@@ -42,11 +42,11 @@ async fn create(
     let provider = request.provider.as_str();
     let created = create_order(
         CreateOrderDeps {
-            store: state.store.as_ref(),
-            providers: &state.providers,
-            clock: state.clock.as_ref(),
-            ids: state.ids.as_ref(),
-            policy: &state.policy,
+            store: state.services.store.as_ref(),
+            providers: &state.services.providers,
+            clock: state.services.clock.as_ref(),
+            ids: state.services.ids.as_ref(),
+            policy: &state.services.policy,
         },
         &caller.buyer(),
         request,

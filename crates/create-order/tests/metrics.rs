@@ -8,9 +8,8 @@ use tower::ServiceExt;
 
 #[tokio::test]
 async fn a_created_order_is_counted_in_the_emf_document() {
-    let metrics = oms_http::metrics::emf_collector("create-order").unwrap();
-    let state =
-        oms_http::wiring::offline_demo_state(Timestamp::from_unix_millis(1_800_000_000_000));
+    let metrics = oms_app::metrics::emf_collector("create-order").unwrap();
+    let state = oms_app::local::test_state(Timestamp::from_unix_millis(1_800_000_000_000));
     let app = mount(create_order::routes(), state);
     let body = serde_json::json!({
         "items": [{"sku": "CHAI-250G", "quantity": 1}], "currency": "INR", "paymentProvider": "razorpay",

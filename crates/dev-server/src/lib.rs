@@ -12,19 +12,17 @@ use axum::extract::Path;
 use axum::response::Html;
 use axum::routing::get;
 use jsonwebtoken::{EncodingKey, Header};
+use oms_app::config::{AwsResources, Config, ConfigError, Env, FulfilmentConfig, ProviderMode};
+use oms_app::system::SystemClock;
+use oms_app::wiring;
 use oms_aws::{AwsClients, DynamoStore, S3InvoiceStorage};
 use oms_core::Product;
 use oms_core::ports::Clock;
 use oms_core::ports::InvoiceStorage;
 use oms_http::AppState;
-use oms_http::config::{Config, ConfigError, Defaults, ProviderMode};
 use oms_http::identity::{DevJwtKey, IdentitySource};
-use oms_http::wiring::AwsResources;
-use oms_memory::{
-    FaultyQueue, InMemoryInvoices, InMemoryPublisher, InMemoryQueue, InMemoryStore, SystemClock,
-};
+use oms_memory::{FaultyQueue, InMemoryInvoices, InMemoryPublisher, InMemoryQueue, InMemoryStore};
 use post_payment_worker::Worker;
-use post_payment_worker::config::FulfilmentConfig;
 use serde::Serialize;
 use tokio::net::TcpListener;
 
@@ -83,24 +81,8 @@ impl DevSettings {
     }
 
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
-        let var = |k: &str| {
-            get(k)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
-        let config = Config::from_lookup(
-            &get,
-            Defaults {
-                provider_mode: Some(ProviderMode::Offline),
-            },
-        )?;
-        let port = match var("PORT") {
-            None => 3000,
-            Some(p) => p
-                .parse()
-                .map_err(|_| SettingsError::Invalid(format!("PORT '{p}' is not a port number")))?,
-        };
-        let catalog = match var("CATALOG_FILE") {
+        let env = Env::from_fn(get);
+        let catalog = match env.var("CATALOG_FILE") {
             None => oms_memory::demo_catalog(),
             Some(path) => {
                 let text = std::fs::read_to_string(&path)
@@ -109,46 +91,28 @@ impl DevSettings {
                     .map_err(|e| SettingsError::Invalid(format!("CATALOG_FILE {path}: {e}")))?
             }
         };
-        let backend = match var("DEV_BACKEND").as_deref() {
-            None | Some("memory") => Backend::Memory,
-            Some("aws") => Backend::Aws {
-                prefix: var("DEV_AWS_PREFIX").unwrap_or_else(|| "oms-dev".into()),
+        let backends = [("memory", false), ("aws", true)];
+        let backend = match env.choice("DEV_BACKEND", &backends, Some(false))? {
+            false => Backend::Memory,
+            true => Backend::Aws {
+                prefix: env
+                    .var("DEV_AWS_PREFIX")
+                    .unwrap_or_else(|| "oms-dev".into()),
             },
-            Some(other) => {
-                return Err(SettingsError::Invalid(format!(
-                    "DEV_BACKEND '{other}' is not 'memory' or 'aws'"
-                )));
-            }
         };
-        let background = match var("DEV_BACKGROUND").as_deref() {
-            None | Some("true") => true,
-            Some("false") => false,
-            Some(other) => {
-                return Err(SettingsError::Invalid(format!(
-                    "DEV_BACKGROUND '{other}' is not true or false"
-                )));
-            }
-        };
-        let cleanup_interval = match var("CLEANUP_INTERVAL_SECONDS") {
-            None => 60,
-            Some(v) => v.parse::<u64>().ok().filter(|s| *s >= 1).ok_or_else(|| {
-                SettingsError::Invalid(format!(
-                    "CLEANUP_INTERVAL_SECONDS '{v}' is not a whole number of seconds"
-                ))
-            })?,
-        };
-        let fulfilment = FulfilmentConfig::from_lookup(&get)
-            .map_err(|e| SettingsError::Invalid(e.to_string()))?;
+        let interval = env.number("CLEANUP_INTERVAL_SECONDS", 60, 1..=86_400, "seconds")?;
         Ok(Self {
-            config,
+            config: Config::read(&env, Some(ProviderMode::Offline))?,
             backend,
-            background,
-            cleanup_interval: std::time::Duration::from_secs(cleanup_interval),
-            fulfilment,
+            background: env.flag("DEV_BACKGROUND", true)?,
+            cleanup_interval: Duration::from_secs(interval),
+            fulfilment: FulfilmentConfig::read(&env)?,
             header_read_timeout: HEADER_READ_TIMEOUT,
-            host: var("HOST").unwrap_or_else(|| "127.0.0.1".into()),
-            port,
-            jwt_secret: var("DEV_JWT_SECRET").unwrap_or_else(|| DEFAULT_JWT_SECRET.into()),
+            host: env.var("HOST").unwrap_or_else(|| "127.0.0.1".into()),
+            port: env.number("PORT", 3000, 0..=65_535, "port")?,
+            jwt_secret: env
+                .var("DEV_JWT_SECRET")
+                .unwrap_or_else(|| DEFAULT_JWT_SECRET.into()),
             catalog,
             clock: Arc::new(SystemClock),
         })
@@ -293,50 +257,48 @@ pub async fn app(
     settings: &DevSettings,
     base_url: &str,
 ) -> Result<(Router, AppState, Parts), BackendError> {
-    let (mut adapters, memory, aws) = match &settings.backend {
+    let checkout = format!("{base_url}/dev/checkout");
+    let (mut services, memory, aws) = match &settings.backend {
         Backend::Memory => {
             let store = Arc::new(InMemoryStore::new(settings.catalog.clone()));
-            let (adapters, queue, publisher) = oms_http::wiring::memory_adapters(
-                store.clone(),
+            let (services, outlets) = wiring::memory_services(
                 &settings.config,
+                store.clone(),
                 settings.clock.clone(),
+                &checkout,
             );
-            (
-                adapters,
-                Some(MemoryParts {
-                    store,
-                    queue,
-                    publisher,
-                }),
-                None,
-            )
+            let memory = MemoryParts {
+                store,
+                queue: outlets.queue,
+                publisher: outlets.publisher,
+            };
+            (services, Some(memory), None)
         }
         Backend::Aws { prefix } => {
             let (clients, resources, store) = aws_backend(prefix, &settings.catalog).await?;
-            let (adapters, _) = oms_http::wiring::aws_adapters(
+            let mut services = wiring::aws_services(
                 &settings.config,
                 &clients,
                 &resources,
                 settings.clock.clone(),
             );
-            (
-                adapters,
-                None,
-                Some(AwsParts {
-                    clients,
-                    resources,
-                    store,
-                }),
-            )
+            services.providers =
+                wiring::providers(&settings.config, services.secrets.clone(), &checkout);
+            let aws = AwsParts {
+                clients,
+                resources,
+                store,
+            };
+            (services, None, Some(aws))
         }
     };
-    let queue_faults = Arc::new(FaultyQueue::new(adapters.queue.clone()));
-    adapters.queue = queue_faults.clone();
-    let state = AppState::new(
+    let queue_faults = Arc::new(FaultyQueue::new(services.queue.clone()));
+    services.queue = queue_faults.clone();
+    let key = DevJwtKey::new(settings.jwt_secret.as_bytes());
+    let state = oms_app::local::http_state(
         &settings.config,
-        adapters,
-        IdentitySource::DevJwt(Arc::new(DevJwtKey::new(settings.jwt_secret.as_bytes()))),
-        &format!("{base_url}/dev/checkout"),
+        services,
+        IdentitySource::DevJwt(Arc::new(key)),
     );
     let routes = create_order::routes()
         .merge(orders_api::routes())
@@ -389,17 +351,10 @@ fn worker(settings: &DevSettings, state: &AppState, parts: &Parts) -> Worker {
         )),
         None => Arc::new(InMemoryInvoices::default()),
     };
-    let http = oms_providers::http_client();
-    Worker {
-        store: state.store.clone(),
-        invoices,
-        carrier: settings.fulfilment.carrier(http.clone()),
-        publisher: state.publisher.clone(),
-        notifier: settings.fulfilment.notifier(http),
-        clock: state.clock.clone(),
-        seller: settings.fulfilment.seller.clone(),
-        max_receives: settings.fulfilment.max_receives,
-    }
+    Worker::new(
+        &state.services,
+        wiring::fulfilment(&settings.fulfilment, invoices),
+    )
 }
 
 /// The worker loop and the cleanup interval, as the queue and the schedule run them in AWS.
@@ -485,17 +440,17 @@ fn spawn_background(
     };
     let sweep_state = state.clone();
     let every = settings.cleanup_interval;
+    let sweep_limit = settings.config.cleanup.batch_limit;
     let sweep = tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         tick.tick().await;
         loop {
             tick.tick().await;
-            if let Err(e) = oms_core::app::sweep::sweep(
-                &sweep_state.webhook_deps(),
-                &sweep_state.providers,
-                100,
-            )
-            .await
+            let services = &sweep_state.services;
+            let limit = sweep_limit;
+            if let Err(e) =
+                oms_core::app::sweep::sweep(&services.webhook_deps(), &services.providers, limit)
+                    .await
             {
                 tracing::warn!(error = %e, "sweep failed");
             }

@@ -182,7 +182,7 @@ async fn main() -> ExitCode {
                     .unwrap_or_else(|_| "the account's endpoints".into())
             ),
         },
-        mode = settings.config.provider_mode,
+        mode = settings.config.payments.mode,
         secret = shown(&settings.jwt_secret, dev_server::DEFAULT_JWT_SECRET),
         stripe_wh = settings
             .config
@@ -193,7 +193,7 @@ async fn main() -> ExitCode {
             .first()
             .map_or("(none)", |s| shown(
                 s.expose(),
-                oms_http::config::DEV_STRIPE_WEBHOOK_SECRET
+                oms_app::config::DEV_STRIPE_WEBHOOK_SECRET
             )),
         rzp_wh = settings
             .config
@@ -204,7 +204,7 @@ async fn main() -> ExitCode {
             .first()
             .map_or("(none)", |s| shown(
                 s.expose(),
-                oms_http::config::DEV_RAZORPAY_WEBHOOK_SECRET
+                oms_app::config::DEV_RAZORPAY_WEBHOOK_SECRET
             )),
     );
     let _ = std::io::stdout().write_all(banner.as_bytes());

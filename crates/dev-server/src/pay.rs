@@ -5,10 +5,10 @@
 
 use std::time::Duration;
 
+use oms_app::system::{RandomIds, SystemClock};
 use oms_core::ports::{Clock, IdGenerator};
 use oms_core::webhook::simulate;
 use oms_core::{Currency, Money, Secret};
-use oms_memory::{RandomIds, SystemClock};
 use serde_json::Value;
 
 use crate::{DevSettings, mint_token};
@@ -85,7 +85,7 @@ pub async fn run(settings: &DevSettings, args: PayArgs) -> Result<String, String
     let api = format!(
         "{}{}",
         base.trim_end_matches('/'),
-        settings.config.api_prefix
+        settings.config.http.api_prefix
     );
     let http = reqwest::Client::new();
     let admin = mint_token(

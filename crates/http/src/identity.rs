@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRef, FromRequestParts};
 use axum::http::header;
 use axum::http::request::Parts;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
@@ -17,7 +17,6 @@ use oms_core::order::Viewer;
 use oms_core::{Email, UserId};
 use serde::Deserialize;
 
-use crate::app::AppState;
 use crate::cognito::{CognitoVerifier, TokenError};
 use crate::error::ApiError;
 
@@ -107,10 +106,14 @@ impl Caller {
 #[derive(Debug, Clone)]
 pub struct Admin(pub Claims);
 
-impl FromRequestParts<AppState> for Admin {
+impl<S> FromRequestParts<S> for Admin
+where
+    IdentitySource: FromRef<S>,
+    S: Send + Sync,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let caller = Caller::from_request_parts(parts, state).await?;
         caller.require_admin().cloned().map(Admin)
     }
@@ -235,11 +238,15 @@ fn from_dev_jwt(parts: &Parts, key: &DevJwtKey) -> Result<Caller, ApiError> {
     claims_from(&c.sub, c.email.as_deref(), c.groups).map(Caller::User)
 }
 
-impl FromRequestParts<AppState> for Caller {
+impl<S> FromRequestParts<S> for Caller
+where
+    IdentitySource: FromRef<S>,
+    S: Send + Sync,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        match &state.identity {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match &IdentitySource::from_ref(state) {
             IdentitySource::ApiGateway(cognito) => {
                 from_api_gateway(parts, cognito.as_deref()).await
             }

@@ -55,7 +55,10 @@ mod tests {
                 "/pairs/{a}",
                 get(|PathParam((a, b)): PathParam<(String, String)>| async move { a + &b }),
             )
-            .layer(axum::middleware::from_fn(crate::request_id::middleware));
+            .layer(axum::middleware::from_fn_with_state(
+                crate::request_id::testing::minter(),
+                crate::request_id::middleware,
+            ));
         let res = app
             .oneshot(Request::get(uri).body(Body::empty()).unwrap())
             .await

@@ -3,14 +3,14 @@
 //! in the `x-request-id` response header, and every error envelope includes it.
 
 use std::fmt;
+use std::sync::Arc;
 
-use axum::extract::{FromRequestParts, Request};
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
 use oms_core::ports::{Clock, IdGenerator};
-use oms_memory::{RandomIds, SystemClock};
 use tracing::Instrument;
 
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -40,7 +40,7 @@ impl RequestId {
                 .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
     }
 
-    fn from_parts(req: &Request) -> RequestId {
+    fn from_parts(req: &Request, minter: &Minter) -> RequestId {
         #[allow(irrefutable_let_patterns)]
         if let Some(lambda_http::request::RequestContext::ApiGatewayV2(ctx)) =
             req.extensions()
@@ -57,7 +57,7 @@ impl RequestId {
         {
             return RequestId(id.to_owned());
         }
-        RequestId(format!("req_{}", RandomIds.ulid(SystemClock.now())))
+        RequestId(format!("req_{}", minter.ids.ulid(minter.clock.now())))
     }
 }
 
@@ -74,10 +74,23 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestId {
     }
 }
 
-/// Middleware: assigns the id, runs the rest of the stack in its span and task-local scope,
-/// logs one line per request, and sets the response header.
-pub async fn middleware(mut req: Request, next: Next) -> Response {
-    let id = RequestId::from_parts(&req);
+/// Mints the id of a request that arrives without one: `req_` and a ULID from the host's ids.
+#[derive(Clone)]
+pub struct Minter {
+    ids: Arc<dyn IdGenerator>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Minter {
+    pub fn new(ids: Arc<dyn IdGenerator>, clock: Arc<dyn Clock>) -> Self {
+        Self { ids, clock }
+    }
+}
+
+/// Middleware (with a [`Minter`] as its state): assigns the id, runs the rest of the stack in
+/// its span and task-local scope, logs one line per request, and sets the response header.
+pub async fn middleware(State(minter): State<Minter>, mut req: Request, next: Next) -> Response {
+    let id = RequestId::from_parts(&req, &minter);
     req.extensions_mut().insert(id.clone());
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
@@ -98,4 +111,39 @@ pub async fn middleware(mut req: Request, next: Next) -> Response {
         res.headers_mut().insert(X_REQUEST_ID.clone(), v);
     }
     res
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use oms_core::Timestamp;
+    use oms_core::ports::{Clock, IdGenerator};
+
+    use super::Minter;
+
+    struct Counter(AtomicU64);
+
+    impl IdGenerator for Counter {
+        fn ulid(&self, _: Timestamp) -> String {
+            format!("01J{:023}", self.0.fetch_add(1, Ordering::SeqCst))
+        }
+        fn secret(&self) -> String {
+            String::new()
+        }
+    }
+
+    struct Fixed;
+
+    impl Clock for Fixed {
+        fn now(&self) -> Timestamp {
+            Timestamp::from_unix_millis(1_800_000_000_000)
+        }
+    }
+
+    /// Request ids counted from 0, for the crate's own router tests.
+    pub fn minter() -> Minter {
+        Minter::new(Arc::new(Counter(AtomicU64::new(0))), Arc::new(Fixed))
+    }
 }

@@ -18,11 +18,9 @@ use axum::routing::get;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use http_body_util::BodyExt;
+use oms_http::Caller;
 use oms_http::cognito::{CognitoConfig, CognitoVerifier, TokenError};
-use oms_http::config::{Config, Defaults, ProviderMode};
 use oms_http::identity::IdentitySource;
-use oms_http::{AppState, Caller, mount};
-use oms_memory::{InMemoryStore, SystemClock};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -303,27 +301,12 @@ async fn whoami(caller: Caller) -> axum::Json<Value> {
     })
 }
 
+/// The extractor needs only where identity comes from: here, API Gateway's claims and the pool.
 fn app(pool: Option<&CognitoConfig>) -> Router {
-    let config = Config::from_lookup(
-        |_| None,
-        Defaults {
-            provider_mode: Some(ProviderMode::Offline),
-        },
-    )
-    .unwrap();
-    let (adapters, _, _) = oms_http::wiring::memory_adapters(
-        Arc::new(InMemoryStore::default()),
-        &config,
-        Arc::new(SystemClock),
-    );
     let cognito = pool.map(|p| Arc::new(verifier(p, Duration::from_secs(60))));
-    let state = AppState::new(
-        &config,
-        adapters,
-        IdentitySource::ApiGateway(cognito),
-        "https://checkout.invalid",
-    );
-    mount(Router::new().route("/whoami", get(whoami)), state)
+    Router::new()
+        .route("/api/v1/whoami", get(whoami))
+        .with_state(IdentitySource::ApiGateway(cognito))
 }
 
 /// An HTTP API (payload 2.0) event; the route has the JWT authorizer only if `claims` is given.

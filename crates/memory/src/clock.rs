@@ -1,22 +1,8 @@
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use oms_core::Timestamp;
 use oms_core::ports::Clock;
-
-/// Wall-clock time.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> Timestamp {
-        let ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_millis();
-        Timestamp::from_unix_millis(ms.min(i64::MAX as u128) as i64)
-    }
-}
 
 /// A clock that only moves when told to: for tests of time-dependent rules.
 #[derive(Debug)]

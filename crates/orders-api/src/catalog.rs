@@ -20,7 +20,7 @@ pub(crate) async fn put_product(
     JsonBody(input): JsonBody<ProductInput>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let (status, product) =
-        match catalog::put_product(state.store.as_ref(), &admin.sub, &sku, input).await? {
+        match catalog::put_product(state.services.store.as_ref(), &admin.sub, &sku, input).await? {
             Upserted::Created(p) => (StatusCode::CREATED, p),
             Upserted::Updated(p) => (StatusCode::OK, p),
         };
@@ -36,8 +36,8 @@ pub(crate) async fn adjust_stock(
     JsonBody(input): JsonBody<StockInput>,
 ) -> Result<Json<Value>, ApiError> {
     let adjusted = catalog::adjust_stock(
-        state.store.as_ref(),
-        state.clock.as_ref(),
+        state.services.store.as_ref(),
+        state.services.clock.as_ref(),
         &admin.sub,
         &sku,
         input,
@@ -58,7 +58,13 @@ pub(crate) async fn stock_records(
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
     let (limit, cursor) = super::page_params(query.as_deref())?;
-    let page = catalog::stock_records(state.store.as_ref(), &sku, limit, cursor.as_deref()).await?;
+    let page = catalog::stock_records(
+        state.services.store.as_ref(),
+        &sku,
+        limit,
+        cursor.as_deref(),
+    )
+    .await?;
     let records: Vec<StockRecordView> = page.records.iter().map(StockRecordView::from).collect();
     Ok(Json(json!({
         "product": ProductView::from(&page.product),

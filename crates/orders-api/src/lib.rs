@@ -37,7 +37,8 @@ async fn clear_review(
 ) -> Result<Json<Value>, ApiError> {
     let admin = caller.require_admin()?;
     let order =
-        oms_core::app::admin::clear_review(&state.webhook_deps(), &admin.sub, &order_id).await?;
+        oms_core::app::admin::clear_review(&state.services.webhook_deps(), &admin.sub, &order_id)
+            .await?;
     Ok(Json(json!(OrderView::from(&order))))
 }
 
@@ -50,7 +51,7 @@ async fn health(request_id: RequestId) -> Json<Value> {
 }
 
 async fn products(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let products = state.store.list_products().await?;
+    let products = state.services.store.list_products().await?;
     let views: Vec<ProductView> = products.iter().map(ProductView::from).collect();
     Ok(Json(json!({ "products": views })))
 }
@@ -66,9 +67,13 @@ async fn get_order(
         .get(&X_ORDER_TOKEN)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let order = read::get_order(state.store.as_ref(), &caller.viewer(token), &order_id)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
+    let order = read::get_order(
+        state.services.store.as_ref(),
+        &caller.viewer(token),
+        &order_id,
+    )
+    .await?
+    .ok_or_else(ApiError::not_found)?;
     Ok(Json(json!(OrderView::from(&order))))
 }
 
@@ -113,8 +118,13 @@ async fn list_orders(
         .claims()
         .ok_or_else(|| ApiError::unauthorized("sign in to list your orders"))?;
     let (limit, cursor) = page_params(query.as_deref())?;
-    let page =
-        read::list_orders(state.store.as_ref(), &claims.sub, limit, cursor.as_deref()).await?;
+    let page = read::list_orders(
+        state.services.store.as_ref(),
+        &claims.sub,
+        limit,
+        cursor.as_deref(),
+    )
+    .await?;
     let orders: Vec<OrderView> = page.orders.iter().map(OrderView::from).collect();
     Ok(Json(
         json!({ "orders": orders, "nextCursor": page.next_cursor }),

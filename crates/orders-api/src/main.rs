@@ -1,9 +1,8 @@
-//! The `orders-api` Lambda: the storefront's read routes behind the HTTP API.
+//! The `orders-api` Lambda: the storefront's read routes and the admin routes behind the HTTP API.
+
+use oms_app::lambda::{Error, Function, serve_http};
 
 #[tokio::main]
-async fn main() -> Result<(), oms_http::lambda::Error> {
-    oms_http::lambda::init_tracing();
-    let function = oms_http::lambda::Function::OrdersApi;
-    let state = oms_http::lambda::state_from_env(function).await?;
-    oms_http::lambda::run(function, oms_http::mount(orders_api::routes(), state)).await
+async fn main() -> Result<(), Error> {
+    serve_http(Function::OrdersApi, orders_api::routes()).await
 }

@@ -9,8 +9,7 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 
 fn app() -> Router {
-    let state =
-        oms_http::wiring::offline_demo_state(Timestamp::from_unix_millis(1_800_000_000_000));
+    let state = oms_app::local::test_state(Timestamp::from_unix_millis(1_800_000_000_000));
     mount(create_order::routes().merge(orders_api::routes()), state)
 }
 

@@ -53,6 +53,7 @@ async fn secrets(
     provider: ProviderKind,
 ) -> Result<Vec<oms_core::Secret>, ApiError> {
     state
+        .services
         .secrets
         .provider(provider)
         .await
@@ -66,7 +67,7 @@ async fn process(
     body: &[u8],
 ) -> Result<Json<Value>, ApiError> {
     let provider = event.provider.as_str();
-    let handled = handle_event(&state.webhook_deps(), &event, body)
+    let handled = handle_event(&state.services.webhook_deps(), &event, body)
         .await
         .inspect_err(|_| {
             metrics::counter!("webhook_failures", "provider" => provider, "reason" => "unavailable").increment(1);
@@ -103,7 +104,7 @@ async fn stripe_webhook(
         header(&headers, "stripe-signature"),
         &body,
         &secrets,
-        state.clock.now(),
+        state.services.clock.now(),
         state.stripe_tolerance,
     )
     .map_err(|e| rejected(ProviderKind::Stripe, e))?;
@@ -145,6 +146,7 @@ async fn razorpay_checkout_verify(
     JsonBody(body): JsonBody<CheckoutVerifyBody>,
 ) -> Result<Json<Value>, ApiError> {
     let key_secret = state
+        .services
         .secrets
         .provider(ProviderKind::Razorpay)
         .await
@@ -153,8 +155,8 @@ async fn razorpay_checkout_verify(
         .ok_or_else(|| ApiError::internal(&SignatureError::NoSecret))?;
     let viewer = caller.viewer(header(&headers, "x-order-token").map(str::to_owned));
     let order = verify_razorpay(
-        state.store.as_ref(),
-        state.clock.as_ref(),
+        state.services.store.as_ref(),
+        state.services.clock.as_ref(),
         &viewer,
         &order_id,
         &CheckoutConfirmation {

@@ -4,12 +4,11 @@
 //! (`MAX_RECEIVE_COUNT`, the queue's redrive setting) raises an ops alert as it moves to the
 //! dead-letter queue.
 
-pub mod config;
-
 use std::sync::Arc;
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use oms_core::app::fulfil::{FulfilDeps, Fulfilment, fulfil};
+use oms_core::app::{FulfilmentServices, Services};
 use oms_core::invoice::Seller;
 use oms_core::ports::{
     Carrier, Clock, EventPublisher, FulfilmentJob, InvoiceStorage, Message, Notifier, OrderStore,
@@ -45,6 +44,20 @@ pub enum Processed {
 }
 
 impl Worker {
+    /// The worker on the shared ports and its own.
+    pub fn new(services: &Services, fulfilment: FulfilmentServices) -> Self {
+        Self {
+            store: services.store.clone(),
+            invoices: fulfilment.invoices,
+            carrier: fulfilment.carrier,
+            publisher: services.publisher.clone(),
+            notifier: fulfilment.notifier,
+            clock: services.clock.clone(),
+            seller: fulfilment.seller,
+            max_receives: fulfilment.max_receives,
+        }
+    }
+
     fn deps(&self) -> FulfilDeps<'_> {
         FulfilDeps {
             store: self.store.as_ref(),

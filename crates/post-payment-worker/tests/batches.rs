@@ -3,11 +3,11 @@
 use std::sync::Arc;
 
 use aws_lambda_events::sqs::SqsEvent;
+use oms_app::config::{Env, FulfilmentConfig};
 use oms_core::ports::OrderStore;
 use oms_core::{Currency, Money, OrderId, OrderStatus, Product, Sku, Timestamp};
 use oms_memory::{InMemoryInvoices, InMemoryPublisher, InMemoryStore, ManualClock, fixtures};
 use post_payment_worker::Worker;
-use post_payment_worker::config::FulfilmentConfig;
 use serde_json::json;
 
 fn inr(m: i64) -> Money {
@@ -28,19 +28,19 @@ fn world(max_receives: u32) -> World {
         available: 10,
     }]));
     let publisher = Arc::new(InMemoryPublisher::default());
-    let config = FulfilmentConfig::from_lookup(|_| None).unwrap();
-    let http = oms_providers::http_client();
+    let config = FulfilmentConfig::read(&Env::from_pairs(&[])).unwrap();
+    let ports = oms_app::wiring::fulfilment(&config, Arc::new(InMemoryInvoices::default()));
     World {
         worker: Worker {
             store: store.clone(),
-            invoices: Arc::new(InMemoryInvoices::default()),
-            carrier: config.carrier(http.clone()),
+            invoices: ports.invoices,
+            carrier: ports.carrier,
             publisher: publisher.clone(),
-            notifier: config.notifier(http),
+            notifier: ports.notifier,
             clock: Arc::new(ManualClock::at(Timestamp::from_unix_millis(
                 1_800_000_000_000,
             ))),
-            seller: config.seller.clone(),
+            seller: ports.seller,
             max_receives,
         },
         store,

@@ -7,8 +7,11 @@ pub mod checkout;
 pub mod create_order;
 pub mod fulfil;
 pub mod read;
+pub mod services;
 pub mod sweep;
 pub mod webhook;
+
+pub use services::{FulfilmentServices, Services};
 
 use std::time::Duration;
 

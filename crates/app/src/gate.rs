@@ -6,7 +6,7 @@
 //! need it).
 
 use oms_core::ProviderKind;
-use oms_core::ports::SecretSource;
+use oms_core::ports::{ProviderSecrets, SecretSource};
 
 use crate::config::{Config, ProviderMode, RAZORPAY_API_BASE, STRIPE_API_BASE};
 
@@ -17,6 +17,10 @@ pub const PLACEHOLDER: &str = "REPLACEME";
 #[error("refusing to start in production: {0}")]
 pub struct GateError(pub String);
 
+fn refuse<T>(why: impl Into<String>) -> Result<T, GateError> {
+    Err(GateError(why.into()))
+}
+
 /// Checks `config` and the secrets it resolves to; does nothing outside production.
 pub async fn production_gate(
     config: &Config,
@@ -26,17 +30,35 @@ pub async fn production_gate(
     if !config.production {
         return Ok(());
     }
-    if config.provider_mode == ProviderMode::Offline {
-        return Err(GateError("PAYMENT_PROVIDER_MODE is offline".into()));
+    if config.payments.mode == ProviderMode::Offline {
+        return refuse("PAYMENT_PROVIDER_MODE is offline");
     }
-    // samconfig.toml ships prod's account-specific values as placeholders; a stack deployed
-    // before they were filled in must say so, not fail later on a pool or secret that is not there.
-    let audiences = config.cognito.as_ref().map(|c| c.audiences.join(","));
-    let placeholders = [
-        (
-            "COGNITO_ISSUER",
-            config.cognito.as_ref().map(|c| c.issuer.as_str()),
-        ),
+    placeholders(config)?;
+    user_pool(config)?;
+    hosts(config)?;
+    for kind in [ProviderKind::Stripe, ProviderKind::Razorpay] {
+        let enabled = match kind {
+            ProviderKind::Stripe => config.payments.stripe.is_some(),
+            ProviderKind::Razorpay => config.payments.razorpay.is_some(),
+        };
+        if enabled && reads.contains(&kind) {
+            let p = secrets
+                .provider(kind)
+                .await
+                .map_err(|e| GateError(e.to_string()))?;
+            provider_secrets(kind, &p)?;
+        }
+    }
+    Ok(())
+}
+
+/// samconfig.toml ships prod's account-specific values as placeholders; a stack deployed
+/// before they were filled in must say so, not fail later on a pool or secret that is not there.
+fn placeholders(config: &Config) -> Result<(), GateError> {
+    let pool = config.http.cognito.as_ref();
+    let audiences = pool.map(|c| c.audiences.join(","));
+    let values = [
+        ("COGNITO_ISSUER", pool.map(|c| c.issuer.as_str())),
         ("COGNITO_AUDIENCE", audiences.as_deref()),
         ("STRIPE_SECRET_ARN", config.secrets.stripe_arn.as_deref()),
         (
@@ -44,79 +66,85 @@ pub async fn production_gate(
             config.secrets.razorpay_arn.as_deref(),
         ),
     ];
-    let unfilled: Vec<&str> = placeholders
+    let unfilled: Vec<&str> = values
         .iter()
         .filter(|(_, v)| v.is_some_and(|v| v.contains(PLACEHOLDER)))
         .map(|(name, _)| *name)
         .collect();
-    if !unfilled.is_empty() {
-        return Err(GateError(format!(
-            "{} still hold samconfig.toml's {PLACEHOLDER} placeholder",
-            unfilled.join(", ")
-        )));
+    if unfilled.is_empty() {
+        return Ok(());
     }
-    match &config.cognito {
-        None => {
-            return Err(GateError(
-                "COGNITO_ISSUER is not set: signed-in users could not be told from guests".into(),
-            ));
+    refuse(format!(
+        "{} still hold samconfig.toml's {PLACEHOLDER} placeholder",
+        unfilled.join(", ")
+    ))
+}
+
+fn user_pool(config: &Config) -> Result<(), GateError> {
+    match &config.http.cognito {
+        None => refuse("COGNITO_ISSUER is not set: signed-in users could not be told from guests"),
+        Some(pool) if !pool.issuer.starts_with("https://cognito-idp.") => refuse(format!(
+            "COGNITO_ISSUER is {}, not a Cognito user pool",
+            pool.issuer
+        )),
+        Some(_) => Ok(()),
+    }
+}
+
+fn hosts(config: &Config) -> Result<(), GateError> {
+    let p = &config.payments;
+    let bases = [
+        (
+            "STRIPE_API_BASE",
+            p.stripe.as_ref().map(|s| s.api_base.as_str()),
+            STRIPE_API_BASE,
+            "Stripe",
+        ),
+        (
+            "RAZORPAY_API_BASE",
+            p.razorpay.as_ref().map(|r| r.api_base.as_str()),
+            RAZORPAY_API_BASE,
+            "Razorpay",
+        ),
+    ];
+    for (name, base, official, provider) in bases {
+        if let Some(base) = base
+            && base.trim_end_matches('/') != official
+        {
+            return refuse(format!("{name} is {base}, not {provider}'s API"));
         }
-        Some(pool) if !pool.issuer.starts_with("https://cognito-idp.") => {
-            return Err(GateError(format!(
-                "COGNITO_ISSUER is {}, not a Cognito user pool",
-                pool.issuer
-            )));
-        }
-        Some(_) => {}
     }
-    if let Some(s) = &config.stripe
-        && s.api_base.trim_end_matches('/') != STRIPE_API_BASE
-    {
-        return Err(GateError(format!(
-            "STRIPE_API_BASE is {}, not Stripe's API",
-            s.api_base
-        )));
-    }
-    if config.stripe.is_some() && reads.contains(&ProviderKind::Stripe) {
-        let p = secrets
-            .provider(ProviderKind::Stripe)
-            .await
-            .map_err(|e| GateError(e.to_string()))?;
-        match p.api_secret {
-            None => return Err(GateError("the Stripe secret key is missing".into())),
-            Some(k) if k.expose().starts_with("sk_test_") || k.expose().starts_with("rk_test_") => {
-                return Err(GateError("the Stripe secret key is a test key".into()));
+    Ok(())
+}
+
+/// Live keys and at least one webhook secret; a secret is never printed.
+fn provider_secrets(kind: ProviderKind, p: &ProviderSecrets) -> Result<(), GateError> {
+    match kind {
+        ProviderKind::Stripe => {
+            let Some(key) = &p.api_secret else {
+                return refuse("the Stripe secret key is missing");
+            };
+            if ["sk_test_", "rk_test_"]
+                .iter()
+                .any(|t| key.expose().starts_with(t))
+            {
+                return refuse("the Stripe secret key is a test key");
             }
-            Some(_) => {}
-        }
-        if p.webhook_secrets.is_empty() {
-            return Err(GateError("no Stripe webhook secret".into()));
-        }
-    }
-    if let Some(r) = &config.razorpay
-        && r.api_base.trim_end_matches('/') != RAZORPAY_API_BASE
-    {
-        return Err(GateError(format!(
-            "RAZORPAY_API_BASE is {}, not Razorpay's API",
-            r.api_base
-        )));
-    }
-    if config.razorpay.is_some() && reads.contains(&ProviderKind::Razorpay) {
-        let p = secrets
-            .provider(ProviderKind::Razorpay)
-            .await
-            .map_err(|e| GateError(e.to_string()))?;
-        match p.key_id.as_deref() {
-            None => return Err(GateError("the Razorpay key id is missing".into())),
-            Some(id) if id.starts_with("rzp_test_") => {
-                return Err(GateError("the Razorpay key is a test key".into()));
+            if p.webhook_secrets.is_empty() {
+                return refuse("no Stripe webhook secret");
             }
-            Some(_) => {}
         }
-        if p.api_secret.is_none() || p.webhook_secrets.is_empty() {
-            return Err(GateError(
-                "the Razorpay key secret or webhook secret is missing".into(),
-            ));
+        ProviderKind::Razorpay => {
+            match p.key_id.as_deref() {
+                None => return refuse("the Razorpay key id is missing"),
+                Some(id) if id.starts_with("rzp_test_") => {
+                    return refuse("the Razorpay key is a test key");
+                }
+                Some(_) => {}
+            }
+            if p.api_secret.is_none() || p.webhook_secrets.is_empty() {
+                return refuse("the Razorpay key secret or webhook secret is missing");
+            }
         }
     }
     Ok(())
@@ -125,23 +153,13 @@ pub async fn production_gate(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Defaults;
+    use crate::config::Env;
     use oms_core::Secret;
     use oms_core::ports::ProviderSecrets;
     use oms_memory::StaticSecrets;
 
     fn config(pairs: &[(&str, &str)]) -> Config {
-        let map: std::collections::HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Config::from_lookup(
-            |k| map.get(k).cloned(),
-            Defaults {
-                provider_mode: None,
-            },
-        )
-        .unwrap()
+        Config::read(&Env::from_pairs(pairs), None).unwrap()
     }
 
     fn secrets(stripe_key: &str, rzp_key: &str) -> StaticSecrets {

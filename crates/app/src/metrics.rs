@@ -14,12 +14,12 @@ use metrics_cloudwatch_embedded::Collector;
 pub const NAMESPACE: &str = "Oms";
 
 /// Installs the EMF collector for this function (once, at cold start).
-pub fn emf_collector(function: &'static str) -> Result<&'static Collector, crate::lambda::Error> {
+pub fn emf_collector(function: &'static str) -> Result<&'static Collector, lambda_runtime::Error> {
     metrics_cloudwatch_embedded::Builder::new()
         .cloudwatch_namespace(NAMESPACE)
         .with_dimension("function", function)
         .lambda_cold_start_metric("cold_start")
         .with_lambda_request_id("requestId")
         .init()
-        .map_err(|e| crate::lambda::Error::from(e.to_string()))
+        .map_err(|e| lambda_runtime::Error::from(e.to_string()))
 }

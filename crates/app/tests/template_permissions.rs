@@ -3,8 +3,8 @@
 //! secret its gate reads would refuse to start in production; one granted more than it reads
 //! breaks least privilege.
 
+use oms_app::Function;
 use oms_core::ProviderKind;
-use oms_http::lambda::Function;
 
 fn resource(f: Function) -> &'static str {
     match f {

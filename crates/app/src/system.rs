@@ -1,5 +1,24 @@
+//! The system's primitives in production: wall-clock time, and ids and secrets from the
+//! operating system's random source. (Tests use `oms_memory::ManualClock` and fixed ids.)
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
 use oms_core::Timestamp;
-use oms_core::ports::IdGenerator;
+use oms_core::ports::{Clock, IdGenerator};
+
+/// Wall-clock time.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        let ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis();
+        Timestamp::from_unix_millis(ms.min(i64::MAX as u128) as i64)
+    }
+}
 
 /// ULIDs and secrets from the operating system's random source.
 #[derive(Debug, Default, Clone, Copy)]

@@ -1,0 +1,34 @@
+//! The order rules the sweep enforces: how long an order may stay unpaid, and how much one
+//! scheduled run may do.
+
+use std::time::Duration;
+
+use oms_core::app::OrderPolicy;
+
+use super::env::{ConfigError, Env};
+
+#[derive(Debug, Clone)]
+pub struct CleanupConfig {
+    /// `CLEANUP_FAILED_PAYMENT_MINUTES` (30, up to a week) becomes the policy's payment window.
+    pub policy: OrderPolicy,
+    /// `CLEANUP_BATCH_LIMIT` (100): orders and jobs one sweep handles at most.
+    pub batch_limit: u32,
+}
+
+impl CleanupConfig {
+    pub fn read(env: &Env) -> Result<Self, ConfigError> {
+        let minutes = env.number(
+            "CLEANUP_FAILED_PAYMENT_MINUTES",
+            30,
+            0..=7 * 24 * 60,
+            "minutes",
+        )?;
+        Ok(Self {
+            policy: OrderPolicy {
+                payment_window: Duration::from_secs(minutes * 60),
+                ..OrderPolicy::default()
+            },
+            batch_limit: env.number("CLEANUP_BATCH_LIMIT", 100, 1..=1000, "orders")?,
+        })
+    }
+}

@@ -1,0 +1,151 @@
+//! Lambda start-up, the same for every function: JSON logs, configuration from the environment
+//! (refused with one clear log line), the SDK clients, the ports on AWS, and the production gate
+//! — then the function's handler, with EMF metrics flushed after each invocation.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::Router;
+pub use lambda_runtime::{Error, LambdaEvent};
+use oms_aws::AwsClients;
+use oms_core::ProviderKind;
+use oms_core::app::{FulfilmentServices, Services};
+use oms_http::AppState;
+use oms_http::cognito::CognitoVerifier;
+use oms_http::identity::IdentitySource;
+
+use crate::config::{AwsResources, Config, Env, FulfilmentConfig};
+use crate::system::SystemClock;
+use crate::wiring;
+
+/// The five functions of the stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Function {
+    CreateOrder,
+    OrdersApi,
+    PaymentWebhook,
+    PostPaymentWorker,
+    Cleanup,
+}
+
+impl Function {
+    pub const ALL: [Function; 5] = [
+        Function::CreateOrder,
+        Function::OrdersApi,
+        Function::PaymentWebhook,
+        Function::PostPaymentWorker,
+        Function::Cleanup,
+    ];
+
+    /// The binary's name, also the `function` dimension of its metrics.
+    pub fn name(self) -> &'static str {
+        match self {
+            Function::CreateOrder => "create-order",
+            Function::OrdersApi => "orders-api",
+            Function::PaymentWebhook => "payment-webhook",
+            Function::PostPaymentWorker => "post-payment-worker",
+            Function::Cleanup => "cleanup",
+        }
+    }
+
+    /// The payment providers whose secrets the function reads: creating a checkout needs the
+    /// API keys, webhooks and the Razorpay verify route the webhook secrets, the sweep Stripe's
+    /// key to expire sessions. The production gate checks exactly these at cold start, and
+    /// `template.yaml` grants exactly these (a test compares them).
+    pub fn reads_provider_secrets(self) -> &'static [ProviderKind] {
+        match self {
+            Function::CreateOrder | Function::PaymentWebhook => {
+                &[ProviderKind::Stripe, ProviderKind::Razorpay]
+            }
+            Function::Cleanup => &[ProviderKind::Stripe],
+            Function::OrdersApi | Function::PostPaymentWorker => &[],
+        }
+    }
+}
+
+/// Refuses to start with one clear log line, an error the runtime reports (never a panic).
+pub fn refuse<E: std::fmt::Display>(e: E) -> Error {
+    tracing::error!(error = %e, "refusing to start");
+    Error::from(e.to_string())
+}
+
+/// What a function builds once per cold start.
+pub struct Started {
+    pub function: Function,
+    pub config: Config,
+    pub resources: AwsResources,
+    pub clients: AwsClients,
+    pub services: Services,
+}
+
+/// JSON logs as Lambda's advanced logging expects, then configuration, clients, the ports on
+/// AWS and the production gate.
+pub async fn start(function: Function) -> Result<Started, Error> {
+    lambda_http::tracing::init_default_subscriber();
+    let env = Env::process();
+    let config = Config::read(&env, None).map_err(refuse)?;
+    let resources = AwsResources::read(&env).map_err(refuse)?;
+    let clients = AwsClients::from_env().await;
+    let services = wiring::aws_services(&config, &clients, &resources, Arc::new(SystemClock));
+    let reads = function.reads_provider_secrets();
+    crate::gate::production_gate(&config, services.secrets.as_ref(), reads)
+        .await
+        .map_err(refuse)?;
+    Ok(Started {
+        function,
+        config,
+        resources,
+        clients,
+        services,
+    })
+}
+
+impl Started {
+    /// The state of an HTTP function: callers known from API Gateway's authorizer, or — on the
+    /// routes guests share — from a Cognito token verified here.
+    pub fn http_state(&self) -> AppState {
+        let cognito = self.config.http.cognito.clone();
+        let verifier =
+            cognito.map(|pool| Arc::new(CognitoVerifier::new(pool, oms_providers::http_client())));
+        AppState {
+            services: self.services.clone(),
+            identity: IdentitySource::ApiGateway(verifier),
+            api_prefix: self.config.http.api_prefix.clone(),
+            stripe_tolerance: self.config.http.stripe_tolerance,
+        }
+    }
+
+    /// The post-payment worker's ports: its own settings, validated here, and invoices in S3.
+    pub fn fulfilment(&self) -> Result<FulfilmentServices, Error> {
+        let config = FulfilmentConfig::read(&Env::process()).map_err(refuse)?;
+        let bucket = self.resources.invoice_bucket().map_err(refuse)?;
+        let clock = self.services.clock.clone();
+        Ok(wiring::aws_fulfilment(
+            config,
+            self.config.secrets.ttl,
+            &self.clients,
+            bucket,
+            clock,
+        ))
+    }
+}
+
+/// An HTTP function: `routes` in the common stack, served behind the HTTP API.
+pub async fn serve_http(function: Function, routes: Router<AppState>) -> Result<(), Error> {
+    let started = start(function).await?;
+    let app = oms_http::mount(routes, started.http_state());
+    let metrics = crate::metrics::emf_collector(function.name())?;
+    metrics_cloudwatch_embedded::lambda::service::run_http(metrics, app).await
+}
+
+/// A function invoked with events (the queue, the schedule): `handler` answers each.
+pub async fn serve_events<A, R, F, Fut>(function: Function, handler: F) -> Result<(), Error>
+where
+    F: FnMut(LambdaEvent<A>) -> Fut,
+    Fut: Future<Output = Result<R, Error>>,
+    A: for<'de> serde::Deserialize<'de>,
+    R: serde::Serialize,
+{
+    let metrics = crate::metrics::emf_collector(function.name())?;
+    metrics_cloudwatch_embedded::lambda::handler::run(metrics, handler).await
+}

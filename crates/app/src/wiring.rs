@@ -1,0 +1,190 @@
+//! Building the adapters behind the ports — on AWS (a Lambda, or the dev server with
+//! `DEV_BACKEND=aws`) or in memory (the dev server, tests) — into one [`Services`]. Every host
+//! wires them here, so they are wired the same way.
+
+use std::sync::Arc;
+
+use oms_aws::{
+    AwsClients, DynamoStore, S3InvoiceStorage, SecretDocuments, SecretsManagerCredentials,
+    SecretsManagerSource, SnsPublisher, SqsJobQueue,
+};
+use oms_core::ProviderKind;
+use oms_core::app::{FulfilmentServices, Services};
+use oms_core::ports::{
+    Clock, InvoiceStorage, OrderStore, PaymentProvider, PaymentProviders, SecretSource,
+};
+use oms_memory::{InMemoryPublisher, InMemoryQueue, StaticSecrets};
+use oms_providers::notify::WhatsApp;
+use oms_providers::offline::OfflineProvider;
+use oms_providers::razorpay::RazorpayOrders;
+use oms_providers::shipping::{CarrierRouter, Shiprocket};
+use oms_providers::stripe::StripeCheckout;
+
+use crate::config::{AwsResources, Config, FulfilmentConfig, ProviderMode};
+use crate::system::RandomIds;
+
+/// Where the offline stand-in's checkout URLs point when no host serves its page.
+pub const OFFLINE_CHECKOUT: &str = "https://checkout.invalid/offline";
+
+fn env_secrets(config: &Config) -> StaticSecrets {
+    StaticSecrets {
+        stripe: config.secrets.env.stripe.clone(),
+        razorpay: config.secrets.env.razorpay.clone(),
+    }
+}
+
+/// The ports on AWS: DynamoDB, SQS, SNS, and Secrets Manager for any provider given an ARN
+/// (the environment otherwise).
+pub fn aws_services(
+    config: &Config,
+    clients: &AwsClients,
+    res: &AwsResources,
+    clock: Arc<dyn Clock>,
+) -> Services {
+    let env = env_secrets(config);
+    let documents =
+        SecretDocuments::new(clients.secrets.clone(), config.secrets.ttl, clock.clone());
+    let secrets: Arc<dyn SecretSource> = Arc::new(SecretsManagerSource::new(
+        Arc::new(documents),
+        config.secrets.stripe_arn.clone(),
+        config.secrets.razorpay_arn.clone(),
+        env.stripe,
+        env.razorpay,
+    ));
+    let store = DynamoStore::new(clients.dynamodb.clone(), &res.table);
+    let publisher = SnsPublisher::new(
+        clients.sns.clone(),
+        &res.order_events_arn,
+        &res.ops_alerts_arn,
+    );
+    services(
+        config,
+        Arc::new(store),
+        Arc::new(SqsJobQueue::new(clients.sqs.clone(), &res.queue_url)),
+        Arc::new(publisher),
+        secrets,
+        clock,
+        OFFLINE_CHECKOUT,
+    )
+}
+
+/// In-memory queue and publisher, kept so a host (the dev server, tests) can see what is sent.
+#[derive(Clone, Default)]
+pub struct MemoryOutlets {
+    pub queue: Arc<InMemoryQueue>,
+    pub publisher: Arc<InMemoryPublisher>,
+}
+
+/// The ports in memory around `store`, with secrets from `config`'s environment.
+/// `checkout_base` is where the offline stand-in's checkout URLs point.
+pub fn memory_services(
+    config: &Config,
+    store: Arc<dyn OrderStore>,
+    clock: Arc<dyn Clock>,
+    checkout_base: &str,
+) -> (Services, MemoryOutlets) {
+    let outlets = MemoryOutlets::default();
+    let services = services(
+        config,
+        store,
+        outlets.queue.clone(),
+        outlets.publisher.clone(),
+        Arc::new(env_secrets(config)),
+        clock,
+        checkout_base,
+    );
+    (services, outlets)
+}
+
+fn services(
+    config: &Config,
+    store: Arc<dyn OrderStore>,
+    queue: Arc<dyn oms_core::ports::JobQueue>,
+    publisher: Arc<dyn oms_core::ports::EventPublisher>,
+    secrets: Arc<dyn SecretSource>,
+    clock: Arc<dyn Clock>,
+    checkout_base: &str,
+) -> Services {
+    Services {
+        providers: providers(config, secrets.clone(), checkout_base),
+        store,
+        queue,
+        publisher,
+        secrets,
+        clock,
+        ids: Arc::new(RandomIds),
+        policy: config.cleanup.policy.clone(),
+    }
+}
+
+/// The payment providers the configuration enables.
+pub fn providers(
+    config: &Config,
+    secrets: Arc<dyn SecretSource>,
+    checkout_base: &str,
+) -> PaymentProviders {
+    let mut list: Vec<Arc<dyn PaymentProvider>> = Vec::new();
+    let payments = &config.payments;
+    match payments.mode {
+        ProviderMode::Offline => {
+            let key_id = config.secrets.env.razorpay.key_id.as_deref();
+            let key_id = key_id.unwrap_or(crate::config::OFFLINE_RAZORPAY_KEY_ID);
+            for kind in [ProviderKind::Stripe, ProviderKind::Razorpay] {
+                list.push(Arc::new(OfflineProvider::new(kind, key_id, checkout_base)));
+            }
+        }
+        ProviderMode::Live => {
+            let http = oms_providers::http_client();
+            if let Some(s) = &payments.stripe {
+                let stripe = StripeCheckout::new(http.clone(), s.clone(), secrets.clone());
+                list.push(Arc::new(stripe));
+            }
+            if let Some(r) = &payments.razorpay {
+                list.push(Arc::new(RazorpayOrders::new(http, r.clone(), secrets)));
+            }
+        }
+    }
+    PaymentProviders::new(list)
+}
+
+/// The worker's ports beyond [`Services`]: `invoices` where documents go, the carrier and the
+/// notifier `config` describes.
+pub fn fulfilment(
+    config: &FulfilmentConfig,
+    invoices: Arc<dyn InvoiceStorage>,
+) -> FulfilmentServices {
+    let http = oms_providers::http_client();
+    FulfilmentServices {
+        invoices,
+        carrier: Arc::new(CarrierRouter {
+            physical: Arc::new(Shiprocket::new(http.clone(), config.shiprocket.clone())),
+            digital_skus: config.digital_skus.clone(),
+        }),
+        notifier: Arc::new(WhatsApp::new(http, config.whatsapp.clone())),
+        seller: config.seller.clone(),
+        max_receives: config.max_receives,
+    }
+}
+
+/// The worker's ports on AWS: invoices in S3, integration credentials from Secrets Manager
+/// documents where their ARNs are given.
+pub fn aws_fulfilment(
+    mut config: FulfilmentConfig,
+    secrets_ttl: std::time::Duration,
+    clients: &AwsClients,
+    bucket: &str,
+    clock: Arc<dyn Clock>,
+) -> FulfilmentServices {
+    let docs = Arc::new(SecretDocuments::new(
+        clients.secrets.clone(),
+        secrets_ttl,
+        clock,
+    ));
+    config.use_secret_store(|arn, name| {
+        Arc::new(SecretsManagerCredentials::new(docs.clone(), arn, name))
+    });
+    fulfilment(
+        &config,
+        Arc::new(S3InvoiceStorage::new(clients.s3.clone(), bucket.to_owned())),
+    )
+}

@@ -1,0 +1,49 @@
+//! The ports every entry point runs on, bundled once. The composition root (`oms-app`) builds
+//! them — on AWS for a Lambda, in memory for the dev server and tests — and each host hands
+//! them to the use cases.
+
+use std::sync::Arc;
+
+use crate::invoice::Seller;
+use crate::ports::{
+    Carrier, Clock, EventPublisher, IdGenerator, InvoiceStorage, JobQueue, Notifier, OrderStore,
+    PaymentProviders, SecretSource,
+};
+
+use super::OrderPolicy;
+
+#[derive(Clone)]
+pub struct Services {
+    pub store: Arc<dyn OrderStore>,
+    pub queue: Arc<dyn JobQueue>,
+    pub publisher: Arc<dyn EventPublisher>,
+    pub secrets: Arc<dyn SecretSource>,
+    pub providers: PaymentProviders,
+    pub clock: Arc<dyn Clock>,
+    pub ids: Arc<dyn IdGenerator>,
+    pub policy: OrderPolicy,
+}
+
+impl Services {
+    /// The ports the payment use cases (webhook, sweep, admin) need.
+    pub fn webhook_deps(&self) -> super::webhook::WebhookDeps<'_> {
+        super::webhook::WebhookDeps {
+            store: self.store.as_ref(),
+            queue: self.queue.as_ref(),
+            publisher: self.publisher.as_ref(),
+            clock: self.clock.as_ref(),
+        }
+    }
+}
+
+/// What the post-payment worker needs beyond [`Services`]: where invoices go, the carrier, the
+/// notifier, the seller printed on invoices, and the queue's receive limit.
+#[derive(Clone)]
+pub struct FulfilmentServices {
+    pub invoices: Arc<dyn InvoiceStorage>,
+    pub carrier: Arc<dyn Carrier>,
+    pub notifier: Arc<dyn Notifier>,
+    pub seller: Seller,
+    /// The queue's `maxReceiveCount`: the receive on which a failure is final.
+    pub max_receives: u32,
+}
