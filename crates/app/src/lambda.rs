@@ -9,12 +9,12 @@ use axum::Router;
 pub use lambda_runtime::{Error, LambdaEvent};
 use oms_aws::AwsClients;
 use oms_core::ProviderKind;
-use oms_core::app::{FulfilmentServices, Services};
+use oms_core::app::Services;
 use oms_http::AppState;
 use oms_http::cognito::CognitoVerifier;
 use oms_http::identity::IdentitySource;
 
-use crate::config::{AwsResources, Config, Env, FulfilmentConfig};
+use crate::config::{AwsResources, Config, Env};
 use crate::system::SystemClock;
 use crate::wiring;
 
@@ -116,8 +116,9 @@ impl Started {
     }
 
     /// The post-payment worker's ports: its own settings, validated here, and invoices in S3.
-    pub fn fulfilment(&self) -> Result<FulfilmentServices, Error> {
-        let config = FulfilmentConfig::read(&Env::process()).map_err(refuse)?;
+    #[cfg(feature = "s3")]
+    pub fn fulfilment(&self) -> Result<oms_core::app::FulfilmentServices, Error> {
+        let config = crate::config::FulfilmentConfig::read(&Env::process()).map_err(refuse)?;
         let bucket = self.resources.invoice_bucket().map_err(refuse)?;
         let clock = self.services.clock.clone();
         Ok(wiring::aws_fulfilment(

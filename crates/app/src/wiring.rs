@@ -5,8 +5,7 @@
 use std::sync::Arc;
 
 use oms_aws::{
-    AwsClients, DynamoStore, S3InvoiceStorage, SecretDocuments, SecretsManagerCredentials,
-    SecretsManagerSource, SnsPublisher, SqsJobQueue,
+    AwsClients, DynamoStore, SecretDocuments, SecretsManagerSource, SnsPublisher, SqsJobQueue,
 };
 use oms_core::ProviderKind;
 use oms_core::app::{FulfilmentServices, Services};
@@ -168,6 +167,7 @@ pub fn fulfilment(
 
 /// The worker's ports on AWS: invoices in S3, integration credentials from Secrets Manager
 /// documents where their ARNs are given.
+#[cfg(feature = "s3")]
 pub fn aws_fulfilment(
     mut config: FulfilmentConfig,
     secrets_ttl: std::time::Duration,
@@ -175,6 +175,7 @@ pub fn aws_fulfilment(
     bucket: &str,
     clock: Arc<dyn Clock>,
 ) -> FulfilmentServices {
+    use oms_aws::{S3InvoiceStorage, SecretsManagerCredentials};
     let docs = Arc::new(SecretDocuments::new(
         clients.secrets.clone(),
         secrets_ttl,
@@ -183,8 +184,6 @@ pub fn aws_fulfilment(
     config.use_secret_store(|arn, name| {
         Arc::new(SecretsManagerCredentials::new(docs.clone(), arn, name))
     });
-    fulfilment(
-        &config,
-        Arc::new(S3InvoiceStorage::new(clients.s3.clone(), bucket.to_owned())),
-    )
+    let invoices = S3InvoiceStorage::new(clients.s3(), bucket.to_owned());
+    fulfilment(&config, Arc::new(invoices))
 }

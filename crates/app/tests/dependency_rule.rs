@@ -121,3 +121,42 @@ fn a_lambdas_handlers_name_no_adapter_only_its_main_wires_them() {
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+/// A Lambda built on its own (`cargo build --release -p <function>`): only the worker, which
+/// stores invoices, compiles the S3 client. (Built together, the others still do not link it:
+/// nothing they run constructs one.)
+#[test]
+fn only_the_worker_links_the_s3_client() {
+    for lambda in LAMBDAS {
+        let out = Command::new(env!("CARGO"))
+            .args([
+                "tree",
+                "--offline",
+                "-e",
+                "normal",
+                "--prefix",
+                "none",
+                "-p",
+                lambda,
+            ])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .expect("cargo tree runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let tree = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            tree.lines().any(|l| l.starts_with("aws-sdk-dynamodb ")),
+            "{lambda}: {tree}"
+        );
+        let s3 = tree.lines().any(|l| l.starts_with("aws-sdk-s3 "));
+        assert_eq!(
+            s3,
+            lambda == "post-payment-worker",
+            "{lambda} links aws-sdk-s3: {s3}"
+        );
+    }
+}

@@ -9,6 +9,7 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
     ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
 };
+#[cfg(feature = "s3")]
 use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
 use aws_sdk_sqs::types::QueueAttributeName;
 use oms_core::ports::StoreError;
@@ -169,13 +170,15 @@ pub async fn ensure_topic(clients: &AwsClients, name: &str) -> Result<String, St
         .unwrap_or_default())
 }
 
+#[cfg(feature = "s3")]
 pub async fn ensure_bucket(clients: &AwsClients, bucket: &str) -> Result<(), StoreError> {
-    match clients.s3.head_bucket().bucket(bucket).send().await {
+    let s3 = clients.s3();
+    match s3.head_bucket().bucket(bucket).send().await {
         Ok(_) => Ok(()),
         Err(_) => {
-            let mut create = clients.s3.create_bucket().bucket(bucket);
+            let mut create = s3.create_bucket().bucket(bucket);
             // Outside us-east-1 a bucket must name its region.
-            if let Some(region) = clients.s3.config().region().map(|r| r.as_ref().to_owned())
+            if let Some(region) = s3.config().region().map(|r| r.as_ref().to_owned())
                 && region != "us-east-1"
             {
                 create = create.create_bucket_configuration(

@@ -6,14 +6,16 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 
-/// Every client a function may use. Cheap to clone (each is an `Arc` inside).
+/// The clients every function uses, and the loaded configuration for the S3 client only the
+/// worker builds ([`AwsClients::s3`]). Cheap to clone (each is an `Arc` inside).
 #[derive(Clone, Debug)]
 pub struct AwsClients {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub sqs: aws_sdk_sqs::Client,
     pub sns: aws_sdk_sns::Client,
-    pub s3: aws_sdk_s3::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
+    #[cfg(feature = "s3")]
+    config: SdkConfig,
 }
 
 /// Retries: the SDK's standard mode (throttling and transient errors, with jittered back-off),
@@ -44,17 +46,24 @@ pub async fn load_config() -> SdkConfig {
 
 impl AwsClients {
     pub fn new(config: &SdkConfig) -> Self {
-        // A local AWS API server serves every bucket on one host: address buckets by path.
-        let s3_config = aws_sdk_s3::config::Builder::from(config)
-            .force_path_style(config.endpoint_url().is_some())
-            .build();
         Self {
             dynamodb: aws_sdk_dynamodb::Client::new(config),
             sqs: aws_sdk_sqs::Client::new(config),
             sns: aws_sdk_sns::Client::new(config),
-            s3: aws_sdk_s3::Client::from_conf(s3_config),
             secrets: aws_sdk_secretsmanager::Client::new(config),
+            #[cfg(feature = "s3")]
+            config: config.clone(),
         }
+    }
+
+    /// The S3 client (the worker's invoices), built on demand from the same configuration.
+    #[cfg(feature = "s3")]
+    pub fn s3(&self) -> aws_sdk_s3::Client {
+        // A local AWS API server serves every bucket on one host: address buckets by path.
+        let s3_config = aws_sdk_s3::config::Builder::from(&self.config)
+            .force_path_style(self.config.endpoint_url().is_some())
+            .build();
+        aws_sdk_s3::Client::from_conf(s3_config)
     }
 
     pub async fn from_env() -> Self {

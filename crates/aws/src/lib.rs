@@ -1,11 +1,12 @@
 //! Adapters on the real AWS APIs, through the official AWS SDK for Rust: the DynamoDB store,
-//! the SQS job queue, the SNS publisher, S3 invoice storage and the cached Secrets Manager
-//! source. Clients are built once per process from one `aws-config` load (honouring
+//! the SQS job queue, the SNS publisher, S3 invoice storage (feature `s3`) and the cached
+//! Secrets Manager source. Clients are built once per process from one `aws-config` load (honouring
 //! `AWS_ENDPOINT_URL` and `AWS_REGION`) and shared by every adapter.
 
 pub mod bootstrap;
 pub mod clients;
 pub mod dynamo;
+#[cfg(feature = "s3")]
 pub mod s3;
 pub mod secrets;
 pub mod sns;
@@ -13,6 +14,7 @@ pub mod sqs;
 
 pub use clients::AwsClients;
 pub use dynamo::DynamoStore;
+#[cfg(feature = "s3")]
 pub use s3::S3InvoiceStorage;
 pub use secrets::{SecretDocuments, SecretsManagerCredentials, SecretsManagerSource};
 pub use sns::SnsPublisher;

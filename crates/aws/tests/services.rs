@@ -190,7 +190,7 @@ async fn invoices_are_stored_and_read_back_from_s3() {
     let c = clients().await;
     let bucket = unique("invoices");
     bootstrap::ensure_bucket(&c, &bucket).await.unwrap();
-    let storage = S3InvoiceStorage::new(c.s3.clone(), &bucket);
+    let storage = S3InvoiceStorage::new(c.s3(), &bucket);
     assert_eq!(storage.get("invoices/ord_x.html").await.unwrap(), None);
     storage
         .put(

@@ -346,7 +346,7 @@ impl Drop for DevServer {
 fn worker(settings: &DevSettings, state: &AppState, parts: &Parts) -> Worker {
     let invoices: Arc<dyn InvoiceStorage> = match &parts.aws {
         Some(aws) => Arc::new(S3InvoiceStorage::new(
-            aws.clients.s3.clone(),
+            aws.clients.s3(),
             aws.resources.invoice_bucket.clone().unwrap_or_default(),
         )),
         None => Arc::new(InMemoryInvoices::default()),
