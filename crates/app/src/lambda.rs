@@ -3,6 +3,7 @@
 //! — then the function's handler, with EMF metrics flushed after each invocation.
 
 use std::future::Future;
+use std::process::ExitCode;
 use std::sync::Arc;
 
 use axum::Router;
@@ -63,10 +64,28 @@ impl Function {
     }
 }
 
-/// Refuses to start with one clear log line, an error the runtime reports (never a panic).
+/// Why a function would not start, already logged.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Refused(String);
+
+/// Refuses to start with one clear log line and an error that ends the process (never a panic).
 pub fn refuse<E: std::fmt::Display>(e: E) -> Error {
     tracing::error!(error = %e, "refusing to start");
-    Error::from(e.to_string())
+    Error::from(Refused(e.to_string()))
+}
+
+/// What a Lambda's `main` returns: success, or a failure exit (Lambda reports
+/// `Runtime.ExitError`) with one log line — a refusal is not logged a second time.
+pub fn exit(result: Result<(), Error>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.is::<Refused>() => ExitCode::FAILURE,
+        Err(e) => {
+            tracing::error!(error = %e, "the function stopped");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// What a function builds once per cold start.

@@ -1,10 +1,16 @@
 //! The `cleanup` Lambda: one bounded sweep per invocation, whatever the event.
 
-use oms_app::lambda::{Error, Function, LambdaEvent, serve_events, start};
+use std::process::ExitCode;
+
+use oms_app::lambda::{Error, Function, LambdaEvent, exit, serve_events, start};
 use serde_json::Value;
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
+async fn main() -> ExitCode {
+    exit(run().await)
+}
+
+async fn run() -> Result<(), Error> {
     let started = start(Function::Cleanup).await?;
     let (services, limit) = (&started.services, started.config.cleanup.batch_limit);
     serve_events(Function::Cleanup, move |_: LambdaEvent<Value>| async move {

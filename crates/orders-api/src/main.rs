@@ -1,8 +1,10 @@
 //! The `orders-api` Lambda: the storefront's read routes and the admin routes behind the HTTP API.
 
-use oms_app::lambda::{Error, Function, serve_http};
+use std::process::ExitCode;
+
+use oms_app::lambda::{Function, exit, serve_http};
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    serve_http(Function::OrdersApi, orders_api::routes()).await
+async fn main() -> ExitCode {
+    exit(serve_http(Function::OrdersApi, orders_api::routes()).await)
 }

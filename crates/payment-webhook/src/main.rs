@@ -1,8 +1,10 @@
 //! The `payment-webhook` Lambda: signed provider events and Razorpay checkout confirmations.
 
-use oms_app::lambda::{Error, Function, serve_http};
+use std::process::ExitCode;
+
+use oms_app::lambda::{Function, exit, serve_http};
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    serve_http(Function::PaymentWebhook, payment_webhook::routes()).await
+async fn main() -> ExitCode {
+    exit(serve_http(Function::PaymentWebhook, payment_webhook::routes()).await)
 }
