@@ -2,8 +2,8 @@
 //! by hand), one bounded [`oms_core::app::sweep::sweep`], answered
 //! `{"cancelled": n, "reenqueued": m}`.
 
+use oms_core::app::outbox::OutboxError;
 use oms_core::app::sweep::{SweepReport, sweep};
-use oms_core::app::webhook::WebhookError;
 use oms_http::AppState;
 
 /// Orders and jobs handled per run at most (`CLEANUP_BATCH_LIMIT`, default 100).
@@ -15,6 +15,6 @@ pub fn batch_limit() -> u32 {
         .unwrap_or(100)
 }
 
-pub async fn run(state: &AppState, limit: u32) -> Result<SweepReport, WebhookError> {
-    sweep(&state.webhook_deps(), &state.providers, limit).await
+pub async fn run(state: &AppState, limit: u32) -> Result<SweepReport, OutboxError> {
+    sweep(&state.outbox_ports(), &state.providers, limit).await
 }

@@ -491,7 +491,7 @@ fn spawn_background(
         loop {
             tick.tick().await;
             if let Err(e) = oms_core::app::sweep::sweep(
-                &sweep_state.webhook_deps(),
+                &sweep_state.outbox_ports(),
                 &sweep_state.providers,
                 100,
             )

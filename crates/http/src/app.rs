@@ -75,8 +75,8 @@ impl AppState {
     }
 
     /// The ports the payment use cases need.
-    pub fn webhook_deps(&self) -> oms_core::app::webhook::WebhookDeps<'_> {
-        oms_core::app::webhook::WebhookDeps {
+    pub fn outbox_ports(&self) -> oms_core::app::outbox::OutboxPorts<'_> {
+        oms_core::app::outbox::OutboxPorts {
             store: self.store.as_ref(),
             queue: self.queue.as_ref(),
             publisher: self.publisher.as_ref(),

@@ -37,7 +37,7 @@ async fn clear_review(
 ) -> Result<Json<Value>, ApiError> {
     let admin = caller.require_admin()?;
     let order =
-        oms_core::app::admin::clear_review(&state.webhook_deps(), &admin.sub, &order_id).await?;
+        oms_core::app::admin::clear_review(&state.outbox_ports(), &admin.sub, &order_id).await?;
     Ok(Json(json!(OrderView::from(&order))))
 }
 
