@@ -15,8 +15,9 @@ use oms_aws::{DynamoStore, bootstrap};
 use oms_core::app::OrderPolicy;
 use oms_core::app::catalog::{self, ProductInput, StockInput};
 use oms_core::app::create_order::{Buyer, CreateOrderDeps, CreateOrderInput, create_order};
+use oms_core::app::outbox::OutboxPorts;
 use oms_core::app::read;
-use oms_core::app::webhook::{WebhookDeps, handle_event};
+use oms_core::app::webhook::handle_event;
 use oms_core::order::Viewer;
 use oms_core::ports::{OrderStore, PaymentProviders};
 use oms_core::webhook::{razorpay, simulate};
@@ -161,7 +162,7 @@ async fn each_route_costs_a_few_dynamodb_requests() {
 
     let queue = InMemoryQueue::default();
     let publisher = InMemoryPublisher::default();
-    let wdeps = WebhookDeps {
+    let wdeps = OutboxPorts {
         store: &store,
         queue: &queue,
         publisher: &publisher,

@@ -4,9 +4,9 @@
 
 use oms_core::app::Services;
 use oms_core::app::sweep::{SweepReport, sweep};
-use oms_core::app::webhook::WebhookError;
+use oms_core::app::outbox::OutboxError;
 
 /// One sweep of at most `limit` orders and jobs (`CLEANUP_BATCH_LIMIT`).
-pub async fn run(services: &Services, limit: u32) -> Result<SweepReport, WebhookError> {
-    sweep(&services.webhook_deps(), &services.providers, limit).await
+pub async fn run(services: &Services, limit: u32) -> Result<SweepReport, OutboxError> {
+    sweep(&services.outbox_ports(), &services.providers, limit).await
 }

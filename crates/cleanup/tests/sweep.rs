@@ -89,7 +89,7 @@ impl World {
         .order_id
     }
 
-    async fn pay(&self, id: &OrderId) -> Result<(), oms_core::app::webhook::WebhookError> {
+    async fn pay(&self, id: &OrderId) -> Result<(), oms_core::app::outbox::OutboxError> {
         let o = self.store.get_order(id).await.unwrap().unwrap();
         let body = simulate::razorpay_payment_event(
             "payment.captured",
@@ -99,7 +99,7 @@ impl World {
             o.total(),
         );
         let event = razorpay::normalise(body.as_bytes(), Some(&format!("e_{id}"))).unwrap();
-        handle_event(&self.services.webhook_deps(), &event, body.as_bytes())
+        handle_event(&self.services.outbox_ports(), &event, body.as_bytes())
             .await
             .map(|_| ())
     }

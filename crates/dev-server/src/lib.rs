@@ -449,7 +449,7 @@ fn spawn_background(
             let services = &sweep_state.services;
             let limit = sweep_limit;
             if let Err(e) =
-                oms_core::app::sweep::sweep(&services.webhook_deps(), &services.providers, limit)
+                oms_core::app::sweep::sweep(&services.outbox_ports(), &services.providers, limit)
                     .await
             {
                 tracing::warn!(error = %e, "sweep failed");

@@ -212,18 +212,21 @@ impl From<CreateOrderError> for ApiError {
             CreateOrderError::IdempotencyKeyReused => Self::idempotency_key_reused(),
             CreateOrderError::Provider(p) => p.into(),
             CreateOrderError::Store(s) => s.into(),
+            CreateOrderError::BadGeneratedId(_) => Self::internal(&e),
         }
     }
 }
 
-impl From<oms_core::app::webhook::WebhookError> for ApiError {
-    fn from(e: oms_core::app::webhook::WebhookError) -> Self {
-        use oms_core::app::webhook::WebhookError;
+impl From<oms_core::app::outbox::OutboxError> for ApiError {
+    fn from(e: oms_core::app::outbox::OutboxError) -> Self {
+        use oms_core::app::outbox::OutboxError;
         match e {
-            WebhookError::Store(s) => s.into(),
-            WebhookError::Queue(_) | WebhookError::Contention => {
+            OutboxError::Store(s) => s.into(),
+            OutboxError::Queue(_) | OutboxError::Contention => {
                 Self::unavailable("service_unavailable", &e)
             }
+            // A bug, not the client's doing: the log line names the order and the refusal.
+            OutboxError::Refused(r) => Self::internal(&r),
         }
     }
 }
@@ -233,7 +236,7 @@ impl From<oms_core::app::admin::AdminError> for ApiError {
         use oms_core::app::admin::AdminError;
         match e {
             AdminError::NotFound => Self::not_found(),
-            AdminError::Webhook(w) => w.into(),
+            AdminError::Outbox(o) => o.into(),
         }
     }
 }

@@ -8,7 +8,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use oms_core::app::webhook::{WebhookDeps, handle_event};
+use oms_core::app::outbox::OutboxPorts;
+use oms_core::app::webhook::handle_event;
 use oms_core::customer::{CountryCode, Customer, Email, ShippingAddress};
 use oms_core::order::OrderDraft;
 use oms_core::ports::{Clock, CreateOutcome, OrderStore};
@@ -124,8 +125,8 @@ struct World {
 }
 
 impl World {
-    fn deps(&self) -> WebhookDeps<'_> {
-        WebhookDeps {
+    fn deps(&self) -> OutboxPorts<'_> {
+        OutboxPorts {
             store: self.store.as_ref(),
             queue: self.queue.as_ref(),
             publisher: self.publisher.as_ref(),

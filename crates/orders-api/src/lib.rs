@@ -37,7 +37,7 @@ async fn clear_review(
 ) -> Result<Json<Value>, ApiError> {
     let admin = caller.require_admin()?;
     let order =
-        oms_core::app::admin::clear_review(&state.services.webhook_deps(), &admin.sub, &order_id)
+        oms_core::app::admin::clear_review(&state.services.outbox_ports(), &admin.sub, &order_id)
             .await?;
     Ok(Json(json!(OrderView::from(&order))))
 }

@@ -67,7 +67,7 @@ async fn process(
     body: &[u8],
 ) -> Result<Json<Value>, ApiError> {
     let provider = event.provider.as_str();
-    let handled = handle_event(&state.services.webhook_deps(), &event, body)
+    let handled = handle_event(&state.services.outbox_ports(), &event, body)
         .await
         .inspect_err(|_| {
             metrics::counter!("webhook_failures", "provider" => provider, "reason" => "unavailable").increment(1);

@@ -2,35 +2,50 @@
 
 use crate::ids::{OrderId, UserId};
 use crate::order::{Order, TransitionError};
-use crate::ports::{OutboxEntry, StoreError};
+use crate::ports::{OutboxEntry, StoreError, Topic};
 
-use super::webhook::{OUTBOX_LEASE, WebhookDeps, WebhookError, resume_outbox};
+use super::RefusedTransition;
+use super::outbox::{OUTBOX_LEASE, OutboxError, OutboxPorts, publish, resume_outbox, send_job};
+use super::retry::{Contended, MAX_ATTEMPTS, Retry};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
     #[error("no such order")]
     NotFound,
     #[error(transparent)]
-    Webhook(#[from] WebhookError),
+    Outbox(#[from] OutboxError),
 }
 
 impl From<StoreError> for AdminError {
     fn from(e: StoreError) -> Self {
-        Self::Webhook(e.into())
+        Self::Outbox(e.into())
+    }
+}
+
+impl From<Contended> for AdminError {
+    fn from(e: Contended) -> Self {
+        Self::Outbox(e.into())
+    }
+}
+
+impl From<RefusedTransition> for AdminError {
+    fn from(e: RefusedTransition) -> Self {
+        Self::Outbox(e.into())
     }
 }
 
 /// Releases an order held for review (`review_cleared`); if it is paid, its fulfilment job is
 /// queued. Clearing an order that is not held changes nothing and is not an error.
 pub async fn clear_review(
-    deps: &WebhookDeps<'_>,
+    ports: &OutboxPorts<'_>,
     admin: &UserId,
     raw_id: &str,
 ) -> Result<Order, AdminError> {
     let id = OrderId::parse(raw_id).map_err(|_| AdminError::NotFound)?;
-    for _ in 0..8 {
-        let now = deps.clock.now();
-        let order = deps
+    let mut retry = Retry::new(MAX_ATTEMPTS);
+    loop {
+        let now = ports.clock.now();
+        let order = ports
             .store
             .get_order(&id)
             .await?
@@ -38,10 +53,10 @@ pub async fn clear_review(
         let mut next = order.clone();
         match next.clear_review(admin.as_str(), now) {
             Err(TransitionError::AlreadyApplied) => {
-                resume_outbox(deps, &id).await?;
+                resume_outbox(ports, &id).await?;
                 return Ok(order);
             }
-            Err(e) => return Err(StoreError::Corrupt(e.to_string()).into()),
+            Err(e) => return Err(RefusedTransition::new(&id, e).into()),
             Ok(_) => {}
         }
         let outbox = next.ready_for_fulfilment().then(|| OutboxEntry {
@@ -49,25 +64,25 @@ pub async fn clear_review(
             created_at: now,
             lease_until: now.plus(OUTBOX_LEASE),
         });
-        if !deps
+        if !ports
             .store
             .save_order(&next, order.version(), outbox.as_ref())
             .await?
         {
+            retry.lost_race()?;
             continue;
         }
         tracing::info!(order_id = %id, by = %admin, "review cleared");
-        super::webhook::publish(
-            deps.publisher,
-            crate::ports::Topic::OrderEvents,
+        publish(
+            ports.publisher,
+            Topic::OrderEvents,
             "order.review_cleared",
             serde_json::json!({"orderId": id, "status": next.status().as_str(), "by": admin}),
         )
         .await;
         if outbox.is_some() {
-            super::webhook::send_job(deps, &id, now).await?;
+            send_job(ports, &id, now).await?;
         }
         return Ok(next);
     }
-    Err(WebhookError::Contention.into())
 }

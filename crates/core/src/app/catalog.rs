@@ -16,6 +16,7 @@ use crate::product::{Product, StockRecord};
 use crate::validation::{Collector, ValidationErrors, bounded_text};
 
 use super::read::{DEFAULT_PAGE, MAX_PAGE};
+use super::retry::{Contended, Retry};
 
 /// Largest stock one adjustment may add or remove.
 pub const MAX_DELTA: i64 = 1_000_000;
@@ -24,9 +25,12 @@ pub const MAX_DELTA: i64 = 1_000_000;
 pub const MAX_AVAILABLE: u32 = 1_000_000_000;
 /// Longest `reason` of an adjustment, in characters.
 pub const MAX_REASON_CHARS: usize = 200;
-/// Reads and conditional writes tried before an adjustment gives up on a product that keeps
-/// changing under it. Each lost attempt means another writer won, and a write-off can only lose
-/// as many times as there are units, so this is never reached by honest traffic.
+/// Races an adjustment may lose before it gives up on a product that keeps changing under it.
+/// Not [`super::retry::MAX_ATTEMPTS`]: that bounds the writers of one order, while every order
+/// and adjustment of a product races for its stock. Each lost race means another writer took or
+/// added units, and a write-off can only lose as many times as there are units to take, so
+/// concurrent write-offs on a small stock (twenty at once on ten units, in the tests) all get
+/// an answer instead of a 503.
 const ADJUST_ATTEMPTS: usize = 25;
 
 /// The JSON body of `PUT /admin/products/{sku}`. Loose types on purpose: [`ProductInput::parse`]
@@ -73,6 +77,12 @@ pub enum CatalogError {
     Contention,
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl From<Contended> for CatalogError {
+    fn from(_: Contended) -> Self {
+        Self::Contention
+    }
 }
 
 /// A SKU as a path names it. `.` and `..` are valid SKU characters but, alone, are path
@@ -220,7 +230,8 @@ pub async fn adjust_stock(
     input: StockInput,
 ) -> Result<Adjusted, CatalogError> {
     let change = input.parse(raw_sku)?;
-    for _ in 0..ADJUST_ATTEMPTS {
+    let mut retry = Retry::new(ADJUST_ATTEMPTS);
+    loop {
         let current = store
             .get_stock(&change.sku)
             .await?
@@ -265,8 +276,8 @@ pub async fn adjust_stock(
                 record,
             });
         }
+        retry.lost_race()?;
     }
-    Err(CatalogError::Contention)
 }
 
 /// One page of a product's stock records, newest first.

@@ -225,6 +225,10 @@ pub enum CreateOrderError {
     Provider(#[from] ProviderError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The id generator produced an identifier that is not a ULID: a broken adapter, not bad
+    /// input. Nothing was written.
+    #[error("the id generator produced an unusable id: {0}")]
+    BadGeneratedId(String),
 }
 
 /// What the caller gets back: the response body (status 201) and whether it is a replay.
@@ -323,9 +327,11 @@ pub async fn create_order(
 
     let ulid = deps.ids.ulid(now);
     let id = OrderId::from_ulid(&ulid)
-        .map_err(|e| StoreError::Corrupt(format!("id generator produced a bad ULID: {e}")))?;
+        .map_err(|e| CreateOrderError::BadGeneratedId(format!("{ulid:?}: {e}")))?;
     let number = OrderNumber::parse(&format!("ORD-{}-{}", now.compact_date(), &ulid[18..]))
-        .map_err(|e| StoreError::Corrupt(format!("bad order number: {e}")))?;
+        .map_err(|e| {
+            CreateOrderError::BadGeneratedId(format!("order number from {ulid:?}: {e}"))
+        })?;
     let (owner, token) = match buyer {
         Buyer::User { id, .. } => (
             Owner::User {

@@ -23,9 +23,11 @@ use crate::ports::{
     Notifier, OrderStore, StorageError, StoreError, Topic,
 };
 
+use super::RefusedTransition;
+use super::retry::{Contended, MAX_ATTEMPTS, Retry};
+
 /// How long one worker may hold an order: longer than the slowest carrier call.
 pub const FULFILMENT_LEASE: Duration = Duration::from_secs(120);
-const MAX_ATTEMPTS: usize = 10;
 
 pub struct FulfilDeps<'a> {
     pub store: &'a dyn OrderStore,
@@ -62,6 +64,15 @@ pub enum FulfilError {
     Publish(String),
     #[error("the order kept changing")]
     Contention,
+    /// A bug: the order refused a step this job decided to take. Nothing was written.
+    #[error(transparent)]
+    Refused(#[from] RefusedTransition),
+}
+
+impl From<Contended> for FulfilError {
+    fn from(_: Contended) -> Self {
+        Self::Contention
+    }
 }
 
 impl FulfilError {
@@ -69,7 +80,9 @@ impl FulfilError {
     pub fn category(&self) -> &'static str {
         match self {
             Self::Carrier(_) => "delivery",
-            Self::Store(_) | Self::Contention | Self::Busy => "database",
+            // A refused step means the stored order and this job disagree: a state problem,
+            // filed with the database ones.
+            Self::Store(_) | Self::Contention | Self::Busy | Self::Refused(_) => "database",
             Self::Storage(_) | Self::Publish(_) => "api",
             Self::NoSuchOrder(_) => "payment",
         }
@@ -100,7 +113,12 @@ async fn run(deps: &FulfilDeps<'_>, order_id: &OrderId) -> Result<Fulfilment, Fu
     let mut order = first.ok_or_else(|| FulfilError::NoSuchOrder(order_id.clone()))?;
     let mut last_invoice = Some(counter);
     let mut claimed = false;
-    for _ in 0..MAX_ATTEMPTS {
+    let refused = |e| RefusedTransition::new(order_id, e);
+    // Each pass takes the next step from the order as last read or written; a pass whose write
+    // lost a race reports it to `retry`. The steps are finite, so only lost races can keep the
+    // loop going.
+    let mut retry = Retry::new(MAX_ATTEMPTS);
+    loop {
         let now = deps.clock.now();
         if order.notified_at().is_some() {
             return Ok(Fulfilment::Done);
@@ -118,7 +136,7 @@ async fn run(deps: &FulfilDeps<'_>, order_id: &OrderId) -> Result<Fulfilment, Fu
         if !claimed {
             match next.claim_fulfilment(now, now.plus(FULFILMENT_LEASE)) {
                 Err(TransitionError::Busy) => return Err(FulfilError::Busy),
-                Err(e) => return Err(StoreError::Corrupt(e.to_string()).into()),
+                Err(e) => return Err(refused(e).into()),
                 Ok(()) => {}
             }
             if save(deps.store, &next, &order).await? {
@@ -126,6 +144,7 @@ async fn run(deps: &FulfilDeps<'_>, order_id: &OrderId) -> Result<Fulfilment, Fu
                 order = next;
             } else {
                 order = read(deps.store, order_id).await?;
+                retry.lost_race()?;
             }
             continue;
         }
@@ -149,42 +168,34 @@ async fn run(deps: &FulfilDeps<'_>, order_id: &OrderId) -> Result<Fulfilment, Fu
                 },
                 now,
             )
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            .map_err(refused)?;
             match deps.store.issue_invoice(&next, order.version(), n).await? {
                 InvoiceOutcome::Issued => {
                     tracing::info!(order_id = %order_id, invoice = %number, "invoice issued");
                     order = next;
                 }
                 // Another invoice took the number: read the counter again.
-                InvoiceOutcome::NumberTaken => {}
-                InvoiceOutcome::VersionConflict => order = read(deps.store, order_id).await?,
+                InvoiceOutcome::NumberTaken => retry.lost_race()?,
+                InvoiceOutcome::VersionConflict => {
+                    order = read(deps.store, order_id).await?;
+                    retry.lost_race()?;
+                }
             }
             continue;
         }
 
         if order.shipment().is_none() {
             let shipment = deps.carrier.create_shipment(&order).await?;
-            next.record_shipment(shipment, now)
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            next.record_shipment(shipment, now).map_err(refused)?;
             // Shipped means fulfilled: one write for both.
-            next.mark_fulfilled(now)
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            order = if save(deps.store, &next, &order).await? {
-                next
-            } else {
-                read(deps.store, order_id).await?
-            };
+            next.mark_fulfilled(now).map_err(refused)?;
+            advance(deps.store, &mut order, next, &mut retry).await?;
             continue;
         }
 
         if order.status() != OrderStatus::Fulfilled {
-            next.mark_fulfilled(now)
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            order = if save(deps.store, &next, &order).await? {
-                next
-            } else {
-                read(deps.store, order_id).await?
-            };
+            next.mark_fulfilled(now).map_err(refused)?;
+            advance(deps.store, &mut order, next, &mut retry).await?;
             continue;
         }
 
@@ -209,10 +220,10 @@ async fn run(deps: &FulfilDeps<'_>, order_id: &OrderId) -> Result<Fulfilment, Fu
         // Then the customer, at most once: the message is recorded before it is sent, so a
         // retried or redelivered job never sends it twice. It is best effort — a failed send is
         // logged, not worth redoing the job for.
-        next.record_notified(now)
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        next.record_notified(now).map_err(refused)?;
         if !save(deps.store, &next, &order).await? {
             order = read(deps.store, order_id).await?;
+            retry.lost_race()?;
             continue;
         }
         if let Err(e) = deps.notifier.order_fulfilled(&next).await {
@@ -220,7 +231,23 @@ async fn run(deps: &FulfilDeps<'_>, order_id: &OrderId) -> Result<Fulfilment, Fu
         }
         return Ok(Fulfilment::Done);
     }
-    Err(FulfilError::Contention)
+}
+
+/// Writes one step: `order` becomes the state written, or, when the write lost a race, the
+/// state read again.
+async fn advance(
+    store: &dyn OrderStore,
+    order: &mut Order,
+    next: Order,
+    retry: &mut Retry,
+) -> Result<(), FulfilError> {
+    if save(store, &next, order).await? {
+        *order = next;
+    } else {
+        *order = read(store, next.id()).await?;
+        retry.lost_race()?;
+    }
+    Ok(())
 }
 
 async fn read(store: &dyn OrderStore, id: &OrderId) -> Result<Order, FulfilError> {

@@ -6,7 +6,9 @@ pub mod catalog;
 pub mod checkout;
 pub mod create_order;
 pub mod fulfil;
+pub mod outbox;
 pub mod read;
+pub mod retry;
 pub mod services;
 pub mod sweep;
 pub mod webhook;
@@ -14,6 +16,9 @@ pub mod webhook;
 pub use services::{FulfilmentServices, Services};
 
 use std::time::Duration;
+
+use crate::ids::OrderId;
+use crate::order::TransitionError;
 
 /// Business settings that shape orders.
 #[derive(Debug, Clone)]
@@ -30,6 +35,26 @@ impl Default for OrderPolicy {
         Self {
             payment_window: Duration::from_secs(30 * 60),
             idempotency_ttl: Duration::from_secs(24 * 60 * 60),
+        }
+    }
+}
+
+/// The order refused a transition its use case had already decided was allowed: the use case
+/// and the lifecycle rules disagree, which is a bug, not bad input and not bad stored data. It
+/// changes nothing and is answered as an internal error.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invariant broken: order {order_id} refused a transition its use case allowed: {source}")]
+pub struct RefusedTransition {
+    pub order_id: OrderId,
+    #[source]
+    pub source: TransitionError,
+}
+
+impl RefusedTransition {
+    pub fn new(order_id: &OrderId, source: TransitionError) -> Self {
+        Self {
+            order_id: order_id.clone(),
+            source,
         }
     }
 }

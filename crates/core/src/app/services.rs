@@ -25,9 +25,10 @@ pub struct Services {
 }
 
 impl Services {
-    /// The ports the payment use cases (webhook, sweep, admin) need.
-    pub fn webhook_deps(&self) -> super::webhook::WebhookDeps<'_> {
-        super::webhook::WebhookDeps {
+    /// The ports the use cases that write orders and send their effects (webhook, sweep,
+    /// admin) need.
+    pub fn outbox_ports(&self) -> super::outbox::OutboxPorts<'_> {
+        super::outbox::OutboxPorts {
             store: self.store.as_ref(),
             queue: self.queue.as_ref(),
             publisher: self.publisher.as_ref(),

@@ -12,9 +12,10 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::order::TransitionError;
-use crate::ports::{CheckoutClosed, OrderStore, PaymentProviders, StoreError, Topic};
+use crate::ports::{CheckoutClosed, OrderStore, PaymentProviders, Topic};
 
-use super::webhook::{WebhookDeps, WebhookError, publish, resume_outbox};
+use super::RefusedTransition;
+use super::outbox::{OutboxError, OutboxPorts, publish, resume_outbox};
 
 /// Jobs younger than this are left to the webhook that is sending them.
 pub const OUTBOX_GRACE: Duration = Duration::from_secs(60);
@@ -26,23 +27,23 @@ pub struct SweepReport {
 }
 
 pub async fn sweep(
-    deps: &WebhookDeps<'_>,
+    ports: &OutboxPorts<'_>,
     providers: &PaymentProviders,
     limit: u32,
-) -> Result<SweepReport, WebhookError> {
-    let now = deps.clock.now();
+) -> Result<SweepReport, OutboxError> {
+    let now = ports.clock.now();
     let mut report = SweepReport::default();
-    for id in deps.store.stale_unpaid(now, limit).await? {
-        if cancel_one(deps, providers, &id).await? {
+    for id in ports.store.stale_unpaid(now, limit).await? {
+        if cancel_one(ports, providers, &id).await? {
             report.cancelled += 1;
         }
     }
-    for entry in deps
+    for entry in ports
         .store
         .owed_outbox(now.minus(OUTBOX_GRACE), limit)
         .await?
     {
-        if resume_outbox(deps, &entry.order_id).await? {
+        if resume_outbox(ports, &entry.order_id).await? {
             tracing::info!(order_id = %entry.order_id, "owed fulfilment job re-enqueued");
             report.reenqueued += 1;
         }
@@ -57,16 +58,18 @@ pub async fn sweep(
     Ok(report)
 }
 
+/// Cancels one stale order, once: an order that changed since it was read is left for the next
+/// sweep, which looks again if it is still unpaid.
 async fn cancel_one(
-    deps: &WebhookDeps<'_>,
+    ports: &OutboxPorts<'_>,
     providers: &PaymentProviders,
     id: &crate::ids::OrderId,
-) -> Result<bool, StoreError> {
-    let store: &dyn OrderStore = deps.store;
+) -> Result<bool, OutboxError> {
+    let store: &dyn OrderStore = ports.store;
     let Some(order) = store.get_order(id).await? else {
         return Ok(false);
     };
-    let now = deps.clock.now();
+    let now = ports.clock.now();
     if !order.status().is_unpaid() || order.expires_at() > now {
         return Ok(false);
     }
@@ -89,7 +92,7 @@ async fn cancel_one(
     match next.cancel("payment window elapsed", now) {
         Ok(_) => {}
         Err(TransitionError::AlreadyApplied) => return Ok(false),
-        Err(e) => return Err(StoreError::Corrupt(e.to_string())),
+        Err(e) => return Err(RefusedTransition::new(id, e).into()),
     }
     if !store.cancel_order(&next, order.version()).await? {
         // It changed (paid a moment ago?): leave it; a later sweep looks again if still unpaid.
@@ -97,7 +100,7 @@ async fn cancel_one(
     }
     tracing::info!(order_id = %id, "stale unpaid order cancelled, stock released");
     publish(
-        deps.publisher,
+        ports.publisher,
         Topic::OrderEvents,
         "order.cancelled",
         json!({"orderId": id, "orderNumber": next.number(), "reason": "payment window elapsed", "at": now}),

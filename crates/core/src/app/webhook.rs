@@ -14,25 +14,17 @@ use serde_json::json;
 use crate::ids::OrderId;
 use crate::order::{Order, OrderStatus, PaymentCapture, TimelineEntry, TransitionError};
 use crate::ports::{
-    Clock, CommitOutcome, EventCommit, EventOutcome, EventPublisher, EventRecord, FulfilmentJob,
-    JobQueue, Message, OrderStore, OutboxEntry, QueueError, StoreError, Topic,
+    CommitOutcome, EventCommit, EventOutcome, EventRecord, OrderStore, OutboxEntry, StoreError,
+    Topic,
 };
 use crate::time::Timestamp;
 use crate::webhook::{PaymentAction, PaymentEvent};
 
+use super::outbox::{OUTBOX_LEASE, OutboxError, OutboxPorts, publish, resume_outbox, send_job};
+use super::retry::{MAX_ATTEMPTS, Retry};
+
 /// How long event records are kept: beyond Stripe's 3-day retry window.
 pub const EVENT_RETENTION: Duration = Duration::from_secs(4 * 24 * 60 * 60);
-/// How long a sender holds an outbox entry before someone else may send its job.
-pub const OUTBOX_LEASE: Duration = Duration::from_secs(30);
-/// Rereads after version conflicts before giving up with a retryable error.
-const MAX_ATTEMPTS: usize = 8;
-
-pub struct WebhookDeps<'a> {
-    pub store: &'a dyn OrderStore,
-    pub queue: &'a dyn JobQueue,
-    pub publisher: &'a dyn EventPublisher,
-    pub clock: &'a dyn Clock,
-}
 
 /// What became of a delivery. Every variant is answered 200.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,18 +40,6 @@ pub enum Handled {
     },
     Ignored,
     Unmatched,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum WebhookError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// The state is committed but the fulfilment job could not be queued: answer 5xx so the
-    /// provider retries (the retry sends it).
-    #[error(transparent)]
-    Queue(#[from] QueueError),
-    #[error("the order kept changing; try again")]
-    Contention,
 }
 
 fn record(
@@ -143,22 +123,24 @@ async fn resolve_order(
     Ok(None)
 }
 
+/// Applies a verified event to the order it is about, at most once, and sends the fulfilment job
+/// it makes owed.
 pub async fn handle_event(
-    deps: &WebhookDeps<'_>,
+    ports: &OutboxPorts<'_>,
     event: &PaymentEvent,
     payload: &[u8],
-) -> Result<Handled, WebhookError> {
-    let now = deps.clock.now();
+) -> Result<Handled, OutboxError> {
+    let now = ports.clock.now();
 
     if let PaymentAction::Ignored { reason } = &event.action {
         let rec = record(event, payload, None, EventOutcome::Ignored, reason, now);
-        return Ok(match record_only(deps.store, &rec).await? {
+        return Ok(match record_only(ports.store, &rec).await? {
             true => Handled::Ignored,
             false => Handled::Duplicate,
         });
     }
 
-    let Some(first_read) = resolve_order(deps.store, event).await? else {
+    let Some(first_read) = resolve_order(ports.store, event).await? else {
         let rec = record(
             event,
             payload,
@@ -167,12 +149,12 @@ pub async fn handle_event(
             "no order found",
             now,
         );
-        if !record_only(deps.store, &rec).await? {
+        if !record_only(ports.store, &rec).await? {
             return Ok(Handled::Duplicate);
         }
         tracing::warn!(provider = event.provider.as_str(), event_id = %event.event_id, "unmatched payment event");
         publish(
-            deps.publisher,
+            ports.publisher,
             Topic::OpsAlerts,
             "ops.unmatched_payment_event",
             json!({
@@ -194,10 +176,11 @@ pub async fn handle_event(
     let order_id = first_read.id().clone();
     let mut fresh = Some(first_read);
     let mut restock = true;
-    for _ in 0..MAX_ATTEMPTS {
+    let mut retry = Retry::new(MAX_ATTEMPTS);
+    loop {
         let order = match fresh.take() {
             Some(o) => o,
-            None => deps
+            None => ports
                 .store
                 .get_order(&order_id)
                 .await?
@@ -254,18 +237,22 @@ pub async fn handle_event(
             },
             outbox: outbox.clone(),
         };
-        match deps.store.commit_event(commit).await? {
+        match ports.store.commit_event(commit).await? {
             CommitOutcome::Committed => {}
             CommitOutcome::Duplicate(_) => {
                 // The first delivery may have committed but failed to send its job.
                 if order.ready_for_fulfilment() || next.ready_for_fulfilment() {
-                    resume_outbox(deps, &order_id).await?;
+                    resume_outbox(ports, &order_id).await?;
                 }
                 return Ok(Handled::Duplicate);
             }
-            CommitOutcome::VersionConflict => continue,
+            CommitOutcome::VersionConflict => {
+                retry.lost_race()?;
+                continue;
+            }
             CommitOutcome::InsufficientStock(_) => {
                 restock = false;
+                retry.lost_race()?;
                 continue;
             }
         }
@@ -274,7 +261,7 @@ pub async fn handle_event(
                 tracing::info!(order_id = %order_id, event_type = %event.event_type, status = next.status().as_str(), "payment event applied");
                 for e in &entries {
                     publish(
-                        deps.publisher,
+                        ports.publisher,
                         Topic::OrderEvents,
                         &format!(
                             "order.{}",
@@ -295,7 +282,7 @@ pub async fn handle_event(
                 if let PaymentAction::Unreadable { reason } = &event.action {
                     tracing::warn!(order_id = %order_id, event_id = %event.event_id, "unreadable payment event; order held for review");
                     publish(
-                        deps.publisher,
+                        ports.publisher,
                         Topic::OpsAlerts,
                         "ops.unreadable_payment_event",
                         json!({
@@ -313,14 +300,14 @@ pub async fn handle_event(
                     .await;
                 }
                 if outbox.is_some() {
-                    send_job(deps, &order_id, now).await?;
+                    send_job(ports, &order_id, now).await?;
                 }
                 Ok(Handled::Applied { order_id })
             }
             Err(e) => {
                 // A sibling event may have made the order ready while its job is still owed.
                 if order.ready_for_fulfilment() {
-                    resume_outbox(deps, &order_id).await?;
+                    resume_outbox(ports, &order_id).await?;
                 }
                 Ok(Handled::NoChange {
                     order_id,
@@ -329,7 +316,6 @@ pub async fn handle_event(
             }
         };
     }
-    Err(WebhookError::Contention)
 }
 
 /// Writes a record-only commit; `false` when the event was recorded before.
@@ -344,68 +330,6 @@ async fn record_only(store: &dyn OrderStore, rec: &EventRecord) -> Result<bool, 
         })
         .await?;
     Ok(matches!(outcome, CommitOutcome::Committed))
-}
-
-/// Sends the job for an outbox entry this caller holds, then clears it. On failure the lease is
-/// given back so the provider's retry can send it.
-pub(crate) async fn send_job(
-    deps: &WebhookDeps<'_>,
-    order_id: &OrderId,
-    now: Timestamp,
-) -> Result<(), WebhookError> {
-    match deps
-        .queue
-        .send(&FulfilmentJob {
-            order_id: order_id.clone(),
-        })
-        .await
-    {
-        Ok(()) => {
-            deps.store.clear_outbox(order_id).await?;
-            tracing::info!(order_id = %order_id, "fulfilment job queued");
-            Ok(())
-        }
-        Err(e) => {
-            if let Err(release) = deps.store.release_outbox(order_id, now).await {
-                tracing::warn!(order_id = %order_id, error = %release, "could not release the outbox lease");
-            }
-            Err(e.into())
-        }
-    }
-}
-
-/// Sends an owed fulfilment job if nobody else holds its lease; `true` when this call sent it.
-pub async fn resume_outbox(
-    deps: &WebhookDeps<'_>,
-    order_id: &OrderId,
-) -> Result<bool, WebhookError> {
-    let now = deps.clock.now();
-    if deps
-        .store
-        .claim_outbox(order_id, now, now.plus(OUTBOX_LEASE))
-        .await?
-    {
-        send_job(deps, order_id, now).await?;
-        return Ok(true);
-    }
-    Ok(false)
-}
-
-/// Publishing is best effort: the state is already committed and a failure here must not make
-/// the provider retry an event that will then dedupe; it is logged for the operator.
-pub async fn publish(
-    publisher: &dyn EventPublisher,
-    topic: Topic,
-    event_type: &str,
-    body: serde_json::Value,
-) {
-    let message = Message {
-        event_type: event_type.to_owned(),
-        body,
-    };
-    if let Err(e) = publisher.publish(topic, &message).await {
-        tracing::warn!(error = %e, event_type, "event not published");
-    }
 }
 
 #[cfg(test)]

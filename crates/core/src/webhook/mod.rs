@@ -3,6 +3,7 @@
 
 pub mod razorpay;
 pub mod signature;
+#[cfg(any(test, feature = "simulate"))]
 pub mod simulate;
 pub mod stripe;
 
