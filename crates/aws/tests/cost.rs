@@ -64,6 +64,7 @@ fn total(m: &BTreeMap<String, u32>) -> u32 {
 }
 
 #[tokio::test]
+#[ignore = "needs the local AWS API server: ./scripts/test"]
 async fn each_route_costs_a_few_dynamodb_requests() {
     let clients = common::clients().await;
     let config = oms_aws::clients::load_config().await;

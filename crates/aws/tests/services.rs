@@ -19,6 +19,7 @@ use oms_core::{OrderId, ProviderKind, Secret, Timestamp};
 use oms_memory::ManualClock;
 
 #[tokio::test]
+#[ignore = "needs the local AWS API server: ./scripts/test"]
 async fn a_job_sent_to_sqs_arrives_as_json_and_poison_goes_to_the_dlq_after_max_receives() {
     let c = clients().await;
     let name = unique("post-payment");
@@ -97,6 +98,7 @@ async fn a_job_sent_to_sqs_arrives_as_json_and_poison_goes_to_the_dlq_after_max_
 }
 
 #[tokio::test]
+#[ignore = "needs the local AWS API server: ./scripts/test"]
 async fn published_events_carry_the_event_type_attribute_to_subscribers() {
     let c = clients().await;
     let events = bootstrap::ensure_topic(&c, &unique("order-events"))
@@ -186,6 +188,7 @@ async fn published_events_carry_the_event_type_attribute_to_subscribers() {
 }
 
 #[tokio::test]
+#[ignore = "needs the local AWS API server: ./scripts/test"]
 async fn invoices_are_stored_and_read_back_from_s3() {
     let c = clients().await;
     let bucket = unique("invoices");
@@ -207,6 +210,7 @@ async fn invoices_are_stored_and_read_back_from_s3() {
 }
 
 #[tokio::test]
+#[ignore = "needs the local AWS API server: ./scripts/test"]
 async fn a_rotated_secret_is_picked_up_after_the_ttl_and_not_before() {
     let c = clients().await;
     let name = unique("razorpay");
@@ -275,6 +279,7 @@ async fn a_rotated_secret_is_picked_up_after_the_ttl_and_not_before() {
 }
 
 #[tokio::test]
+#[ignore = "needs the local AWS API server: ./scripts/test"]
 async fn integration_credentials_come_from_their_secret_and_rotate_after_the_ttl() {
     use oms_core::ports::CredentialSource;
     let c = clients().await;
@@ -321,6 +326,7 @@ async fn integration_credentials_come_from_their_secret_and_rotate_after_the_ttl
 }
 
 #[tokio::test]
+#[ignore = "needs the local AWS API server: ./scripts/test"]
 async fn an_unreachable_store_is_a_retryable_error_not_a_hang() {
     use oms_core::ports::{OrderStore, StoreError};
     // A port nothing listens on: connection refused, classified as transient.

@@ -11,6 +11,9 @@
 //! is fed the message the webhook really sent to the stack's queue, the order reads back
 //! fulfilled, and the cleanup answers the schedule's `{}`. Then every prod function must refuse
 //! to start on samconfig.toml's placeholders with its one log line.
+//!
+//! Both tests are ignored by plain `cargo test`; `./scripts/test` runs them
+//! (`-- --include-ignored`) after part 1. Run without part 1's facts, they fail saying so.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -187,6 +190,7 @@ fn http(answer: &Value) -> (u16, Value) {
 }
 
 #[tokio::test]
+#[ignore = "needs the deploy rehearsal on the local AWS API server: ./scripts/test"]
 async fn a_purchase_goes_through_the_dev_stack_as_deployed() {
     let all = facts();
     let dev = &all["dev"];
@@ -321,6 +325,7 @@ async fn a_purchase_goes_through_the_dev_stack_as_deployed() {
 }
 
 #[tokio::test]
+#[ignore = "needs the deploy rehearsal on the local AWS API server: ./scripts/test"]
 async fn every_prod_function_refuses_samconfigs_placeholders_with_one_log_line() {
     let all = facts();
     let prod = &all["prod"];

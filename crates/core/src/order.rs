@@ -1,4 +1,6 @@
-//! Orders and their lifecycle (`DESIGN.md` §4).
+//! Orders and their lifecycle: the statuses and timeline entries `docs/openapi.yaml` shows
+//! (`Order`, `TimelineEntry`), moved by the rules `docs/decisions.md` gives ("Payment webhooks",
+//! "Fulfilment", "The cleanup sweep").
 //!
 //! Every change goes through one of the transition methods on [`Order`]. Each either applies
 //! completely — new status, timeline entries, bumped `version` — and returns the entries it

@@ -1,5 +1,6 @@
 //! Stripe events → [`PaymentEvent`]. Handles the Checkout Session, PaymentIntent and Charge
-//! objects of the event types in `DESIGN.md` §6; every other type is acknowledged as ignored.
+//! objects of the event types `docs/operations.md` registers the Stripe webhook endpoint for;
+//! every other type is acknowledged as ignored.
 //! Call only after [`super::signature::verify_stripe`] has passed.
 
 use serde_json::Value;
