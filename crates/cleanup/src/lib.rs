@@ -3,8 +3,8 @@
 //! `{"cancelled": n, "reenqueued": m}`.
 
 use oms_core::app::Services;
-use oms_core::app::sweep::{SweepReport, sweep};
 use oms_core::app::outbox::OutboxError;
+use oms_core::app::sweep::{SweepReport, sweep};
 
 /// One sweep of at most `limit` orders and jobs (`CLEANUP_BATCH_LIMIT`).
 pub async fn run(services: &Services, limit: u32) -> Result<SweepReport, OutboxError> {

@@ -1,4 +1,5 @@
-//! A verified provider event, applied to its order at most once (`DESIGN.md` §4).
+//! A verified provider event, applied to its order at most once (`docs/decisions.md`, "Payment
+//! webhooks"; the order states in `docs/openapi.yaml`).
 //!
 //! The event record (the dedupe key) and the order's transition are written in one conditional
 //! commit, so a redelivered or concurrently delivered event changes nothing twice; a version
