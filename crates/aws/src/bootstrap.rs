@@ -54,7 +54,7 @@ fn gsi(name: &str) -> Result<GlobalSecondaryIndex, StoreError> {
     )
 }
 
-/// The single table of `DESIGN.md` §3: `PK`/`SK`, `GSI1` (a user's orders), `GSI2` (sparse:
+/// The single table of `docs/data-model.md`: `PK`/`SK`, `GSI1` (a user's orders), `GSI2` (sparse:
 /// catalog, unpaid orders by expiry, fulfilment outbox), TTL on `ttl`.
 pub async fn ensure_table(clients: &AwsClients, table: &str) -> Result<(), StoreError> {
     let ddb = &clients.dynamodb;

@@ -1,412 +1,41 @@
-//! The DynamoDB store: every [`OrderStore`] operation on the single table of `DESIGN.md` §3.
-//!
-//! | item | PK | SK | indexes |
-//! |---|---|---|---|
-//! | order | `ORDER#<id>` | `ORDER` | GSI1 `USER#<sub>` / `<createdAt>#<id>`; GSI2 `UNPAID` / `<expiresAt>#<id>` while unpaid |
-//! | product | `PRODUCT#<sku>` | `PRODUCT` | GSI2 `PRODUCT` / `<sku>` |
-//! | stock adjustment | `PRODUCT#<sku>` | `STOCK#<number, 20 digits>` | |
-//! | payment reference | `PAYREF#<provider>#<providerId>` | `PAYREF` | |
-//! | provider event | `EVENT#<provider>#<eventId>` | `EVENT` | TTL |
-//! | idempotency key | `IDEMP#<scope>` | `IDEMP` | TTL |
-//! | fulfilment outbox | `OUTBOX#<orderId>` | `OUTBOX` | GSI2 `OUTBOX` / `<createdAt>#<id>` |
-//!
-//! Writes that must hold together are one `TransactWriteItems`; a cancelled transaction is
-//! decoded from its cancellation reasons (which carry the old item, thanks to
-//! `ReturnValuesOnConditionCheckFailure = ALL_OLD`) into the port's typed outcomes.
+//! [`DynamoStore`]: the [`OrderStore`] port on one DynamoDB table. Each operation is a read, a
+//! conditional write or a transaction put together from the key builders, the item codecs and
+//! the transaction engine beside this module, and turns the result into the port's outcome.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, CancellationReason, KeysAndAttributes, Put, ReturnValue,
-    ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+    KeysAndAttributes, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use oms_core::ports::{
-    CommitOutcome, CreateOutcome, EventCommit, EventOutcome, EventRecord, IdempotencyRecord,
-    InvoiceOutcome, OrderPage, OrderStore, OutboxEntry, StockLevel, StockShortage, StoreError,
-    Upserted,
+    CommitOutcome, CreateOutcome, EventCommit, EventRecord, IdempotencyRecord, InvoiceOutcome,
+    OrderPage, OrderStore, OutboxEntry, StockLevel, StoreError, Upserted,
 };
-use oms_core::{
-    Currency, Money, Order, OrderId, Product, ProviderKind, Sku, StockRecord, Timestamp, UserId,
-};
-use serde::{Deserialize, Serialize};
+use oms_core::{Order, OrderId, Product, ProviderKind, Sku, StockRecord, Timestamp, UserId};
 
-type Item = HashMap<String, AttributeValue>;
+use super::errors::{build, corrupt, sdk_error};
+use super::items::{
+    counter_value, event_from, event_item, idempotency_from, idempotency_item, order_from,
+    order_item, outbox_from, outbox_item, payref_item, payref_order_from, product_from,
+    product_item, stock_from, stock_item, stock_record_from,
+};
+use super::keys::{
+    Cursor, INVOICE_COUNTER_PK, event_pk, idempotency_pk, key, order_pk, outbox_pk, payref_pk,
+    product_pk, stock_sk, user_pk,
+};
+use super::transactions::{Cancelled, reason, shortages};
+use super::{Item, n, s};
 
 /// The store on one DynamoDB table (`TABLE_NAME`).
 #[derive(Clone)]
 pub struct DynamoStore {
-    client: Client,
-    table: String,
-}
-
-/// Conflicting transactions (two writers on one item at once) are retried this many times
-/// before the caller sees a retryable error.
-const TRANSACTION_ATTEMPTS: u32 = 6;
-
-fn s(v: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(v.into())
-}
-
-fn n(v: impl ToString) -> AttributeValue {
-    AttributeValue::N(v.to_string())
-}
-
-fn key(pk: String, sk: &str) -> Item {
-    HashMap::from([("PK".to_owned(), s(pk)), ("SK".to_owned(), s(sk))])
-}
-
-/// The gapless invoice counter's partition key (`value`: the last number issued).
-const INVOICE_COUNTER_PK: &str = "COUNTER#invoice";
-
-fn counter_value(item: Option<&Item>) -> u64 {
-    item.and_then(|it| it.get("value"))
-        .and_then(|v| v.as_n().ok())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
-fn order_pk(id: &OrderId) -> String {
-    format!("ORDER#{id}")
-}
-
-fn product_pk(sku: &Sku) -> String {
-    format!("PRODUCT#{sku}")
-}
-
-/// A stock adjustment's sort key: the number zero-padded, so the records of a product sort in
-/// the order they were made.
-fn stock_sk(number: u64) -> String {
-    format!("STOCK#{number:020}")
-}
-
-fn payref_pk(provider: ProviderKind, reference: &str) -> String {
-    format!("PAYREF#{}#{reference}", provider.as_str())
-}
-
-fn event_pk(provider: ProviderKind, event_id: &str) -> String {
-    format!("EVENT#{}#{event_id}", provider.as_str())
-}
-
-fn outbox_pk(id: &OrderId) -> String {
-    format!("OUTBOX#{id}")
-}
-
-/// Maps an SDK failure to the port's error: throttling, timeouts and connection trouble are
-/// transient (`Unavailable`, answered 503); anything else is a `Backend` error (500). Both make
-/// a provider retry; neither is swallowed.
-pub(crate) fn sdk_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
-    op: &str,
-    e: SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
-) -> StoreError {
-    let transient_code = |code: Option<&str>| {
-        matches!(
-            code,
-            Some(
-                "ThrottlingException"
-                    | "ProvisionedThroughputExceededException"
-                    | "RequestLimitExceeded"
-                    | "InternalServerError"
-                    | "ServiceUnavailable"
-                    | "TransactionInProgressException"
-            )
-        )
-    };
-    match &e {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            StoreError::Unavailable(format!("{op}: {}", crate::error_text(&e)))
-        }
-        // Any 5xx answer is the service's trouble, not the request's: worth retrying.
-        SdkError::ServiceError(se)
-            if transient_code(se.err().code()) || se.raw().status().is_server_error() =>
-        {
-            StoreError::Unavailable(format!("{op}: {}", crate::error_text(&e)))
-        }
-        _ => StoreError::Backend(format!("{op}: {}", crate::error_text(&e))),
-    }
-}
-
-fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt(format!("{what}: {e}"))
-}
-
-fn build<T, E: std::fmt::Display>(r: Result<T, E>) -> Result<T, StoreError> {
-    r.map_err(|e| StoreError::Backend(format!("request construction: {e}")))
-}
-
-#[derive(Serialize, Deserialize)]
-struct OrderItem {
-    #[serde(rename = "PK")]
-    pk: String,
-    #[serde(rename = "SK")]
-    sk: String,
-    #[serde(rename = "GSI1PK", default, skip_serializing_if = "Option::is_none")]
-    gsi1pk: Option<String>,
-    #[serde(rename = "GSI1SK", default, skip_serializing_if = "Option::is_none")]
-    gsi1sk: Option<String>,
-    #[serde(rename = "GSI2PK", default, skip_serializing_if = "Option::is_none")]
-    gsi2pk: Option<String>,
-    #[serde(rename = "GSI2SK", default, skip_serializing_if = "Option::is_none")]
-    gsi2sk: Option<String>,
-    status: String,
-    version: u64,
-    data: Order,
-}
-
-fn order_item(o: &Order) -> Result<Item, StoreError> {
-    let user = o.user_id().map(|u| format!("USER#{u}"));
-    let unpaid = o.awaits_payment();
-    let item = OrderItem {
-        pk: order_pk(o.id()),
-        sk: "ORDER".into(),
-        gsi1sk: user
-            .as_ref()
-            .map(|_| format!("{}#{}", o.created_at(), o.id())),
-        gsi1pk: user,
-        gsi2pk: unpaid.then(|| "UNPAID".to_owned()),
-        gsi2sk: unpaid.then(|| format!("{}#{}", o.expires_at(), o.id())),
-        status: o.status().as_str().into(),
-        version: o.version(),
-        data: o.clone(),
-    };
-    serde_dynamo::to_item(item).map_err(|e| corrupt("encoding an order", e))
-}
-
-fn order_from(item: Item) -> Result<Order, StoreError> {
-    let it: OrderItem =
-        serde_dynamo::from_item(item).map_err(|e| corrupt("decoding an order", e))?;
-    Ok(it.data)
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ProductItem {
-    #[serde(rename = "PK")]
-    pk: String,
-    #[serde(rename = "SK")]
-    sk: String,
-    #[serde(rename = "GSI2PK")]
-    gsi2pk: String,
-    #[serde(rename = "GSI2SK")]
-    gsi2sk: String,
-    sku: String,
-    name: String,
-    unit_price: i64,
-    currency: String,
-    available: u32,
-    /// Stock adjustments recorded for the product; absent (0) on products never adjusted.
-    #[serde(default)]
-    adjustments: u64,
-}
-
-fn product_from(item: Item) -> Result<Product, StoreError> {
-    stock_from(item).map(|s| s.product)
-}
-
-fn stock_from(item: Item) -> Result<StockLevel, StoreError> {
-    let p: ProductItem =
-        serde_dynamo::from_item(item).map_err(|e| corrupt("decoding a product", e))?;
-    let currency = Currency::parse_any(&p.currency).map_err(|e| corrupt("product currency", e))?;
-    Ok(StockLevel {
-        product: Product {
-            sku: Sku::parse(&p.sku).map_err(|e| corrupt("product sku", e))?,
-            name: p.name,
-            unit_price: Money::new(p.unit_price, currency)
-                .map_err(|e| corrupt("product price", e))?,
-            available: p.available,
-        },
-        adjustments: p.adjustments,
-    })
-}
-
-/// One stock adjustment, in its product's partition: no index attribute, so the catalog query
-/// (GSI2 `PRODUCT`) never sees it.
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct StockItem {
-    #[serde(rename = "PK")]
-    pk: String,
-    #[serde(rename = "SK")]
-    sk: String,
-    sku: Sku,
-    number: u64,
-    at: Timestamp,
-    by: UserId,
-    delta: i64,
-    reason: String,
-    level: u32,
-}
-
-fn stock_item(r: &StockRecord) -> Result<Item, StoreError> {
-    serde_dynamo::to_item(StockItem {
-        pk: product_pk(&r.sku),
-        sk: stock_sk(r.number),
-        sku: r.sku.clone(),
-        number: r.number,
-        at: r.at,
-        by: r.by.clone(),
-        delta: r.delta,
-        reason: r.reason.clone(),
-        level: r.level,
-    })
-    .map_err(|e| corrupt("encoding a stock record", e))
-}
-
-fn stock_record_from(item: Item) -> Result<StockRecord, StoreError> {
-    let i: StockItem =
-        serde_dynamo::from_item(item).map_err(|e| corrupt("decoding a stock record", e))?;
-    Ok(StockRecord {
-        sku: i.sku,
-        number: i.number,
-        at: i.at,
-        by: i.by,
-        delta: i.delta,
-        reason: i.reason,
-        level: i.level,
-    })
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct IdempotencyItem {
-    #[serde(rename = "PK")]
-    pk: String,
-    #[serde(rename = "SK")]
-    sk: String,
-    scope: String,
-    request_hash: String,
-    order_id: OrderId,
-    response: String,
-    created_at: Timestamp,
-    expires_at: Timestamp,
-    expires_at_ms: i64,
-    /// DynamoDB TTL (epoch seconds).
-    ttl: i64,
-}
-
-fn idempotency_item(r: &IdempotencyRecord) -> Result<Item, StoreError> {
-    serde_dynamo::to_item(IdempotencyItem {
-        pk: format!("IDEMP#{}", r.scope),
-        sk: "IDEMP".into(),
-        scope: r.scope.clone(),
-        request_hash: r.request_hash.clone(),
-        order_id: r.order_id.clone(),
-        response: r.response.clone(),
-        created_at: r.created_at,
-        expires_at: r.expires_at,
-        expires_at_ms: r.expires_at.unix_millis(),
-        ttl: r.expires_at.unix_seconds(),
-    })
-    .map_err(|e| corrupt("encoding an idempotency record", e))
-}
-
-fn idempotency_from(item: Item) -> Result<IdempotencyRecord, StoreError> {
-    let i: IdempotencyItem =
-        serde_dynamo::from_item(item).map_err(|e| corrupt("decoding an idempotency record", e))?;
-    Ok(IdempotencyRecord {
-        scope: i.scope,
-        request_hash: i.request_hash,
-        order_id: i.order_id,
-        response: i.response,
-        created_at: i.created_at,
-        expires_at: i.expires_at,
-    })
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct EventItem {
-    #[serde(rename = "PK")]
-    pk: String,
-    #[serde(rename = "SK")]
-    sk: String,
-    provider: ProviderKind,
-    event_id: String,
-    event_type: String,
-    received_at: Timestamp,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    order_id: Option<OrderId>,
-    outcome: String,
-    detail: String,
-    payload: String,
-    expires_at: Timestamp,
-    ttl: i64,
-}
-
-fn event_item(r: &EventRecord) -> Result<Item, StoreError> {
-    serde_dynamo::to_item(EventItem {
-        pk: event_pk(r.provider, &r.event_id),
-        sk: "EVENT".into(),
-        provider: r.provider,
-        event_id: r.event_id.clone(),
-        event_type: r.event_type.clone(),
-        received_at: r.received_at,
-        order_id: r.order_id.clone(),
-        outcome: r.outcome.as_str().into(),
-        detail: r.detail.clone(),
-        payload: r.payload.clone(),
-        expires_at: r.expires_at,
-        ttl: r.expires_at.unix_seconds(),
-    })
-    .map_err(|e| corrupt("encoding an event record", e))
-}
-
-fn event_from(item: Item) -> Result<EventRecord, StoreError> {
-    let e: EventItem =
-        serde_dynamo::from_item(item).map_err(|e| corrupt("decoding an event", e))?;
-    Ok(EventRecord {
-        provider: e.provider,
-        event_id: e.event_id,
-        event_type: e.event_type,
-        received_at: e.received_at,
-        order_id: e.order_id,
-        outcome: EventOutcome::parse(&e.outcome)
-            .ok_or_else(|| corrupt("event outcome", &e.outcome))?,
-        detail: e.detail,
-        payload: e.payload,
-        expires_at: e.expires_at,
-    })
-}
-
-fn outbox_item(o: &OutboxEntry) -> Item {
-    let mut item = key(outbox_pk(&o.order_id), "OUTBOX");
-    item.insert("orderId".into(), s(o.order_id.as_str()));
-    item.insert("createdAt".into(), s(o.created_at.to_string()));
-    item.insert("leaseUntil".into(), n(o.lease_until.unix_millis()));
-    item.insert("GSI2PK".into(), s("OUTBOX"));
-    item.insert(
-        "GSI2SK".into(),
-        s(format!("{}#{}", o.created_at, o.order_id)),
-    );
-    item
-}
-
-fn payref_item(provider: ProviderKind, reference: &str, order_id: &OrderId) -> Item {
-    let mut item = key(payref_pk(provider, reference), "PAYREF");
-    item.insert("orderId".into(), s(order_id.as_str()));
-    item
-}
-
-/// The reason a cancelled transaction gives for item `i`.
-fn reason(reasons: &[CancellationReason], i: usize) -> Option<&str> {
-    reasons
-        .get(i)
-        .and_then(CancellationReason::code)
-        .filter(|c| *c != "None")
-}
-
-/// What a cancelled transaction means, item by item.
-enum Cancelled {
-    /// Some item's condition failed: the caller decodes which.
-    Conditions(Vec<CancellationReason>),
-    /// Another transaction touched an item at the same time: retry.
-    Conflict,
+    pub(super) client: Client,
+    pub(super) table: String,
 }
 
 impl DynamoStore {
@@ -423,101 +52,6 @@ impl DynamoStore {
 
     pub fn table(&self) -> &str {
         &self.table
-    }
-
-    fn put(&self, item: Item) -> aws_sdk_dynamodb::types::builders::PutBuilder {
-        Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-    }
-
-    /// Put `order` only if the stored one is still at `expected` (the version it was computed
-    /// from): how every order write after creation is conditioned.
-    fn put_order_if(&self, order: &Order, expected: u64) -> Result<Put, StoreError> {
-        build(
-            self.put(order_item(order)?)
-                .condition_expression("version = :v")
-                .expression_attribute_values(":v", n(expected))
-                .build(),
-        )
-    }
-
-    /// `SET available = available - :q` if at least `:q` are available.
-    fn take_stock(&self, sku: &Sku, q: u32) -> Result<TransactWriteItem, StoreError> {
-        Ok(TransactWriteItem::builder()
-            .update(build(
-                Update::builder()
-                    .table_name(&self.table)
-                    .set_key(Some(key(product_pk(sku), "PRODUCT")))
-                    .update_expression("SET available = available - :q")
-                    .condition_expression("available >= :q")
-                    .expression_attribute_values(":q", n(q))
-                    .return_values_on_condition_check_failure(
-                        ReturnValuesOnConditionCheckFailure::AllOld,
-                    )
-                    .build(),
-            )?)
-            .build())
-    }
-
-    fn give_stock(&self, sku: &Sku, q: u32) -> Result<TransactWriteItem, StoreError> {
-        Ok(TransactWriteItem::builder()
-            .update(build(
-                Update::builder()
-                    .table_name(&self.table)
-                    .set_key(Some(key(product_pk(sku), "PRODUCT")))
-                    .update_expression("SET available = available + :q")
-                    .condition_expression("attribute_exists(PK)")
-                    .expression_attribute_values(":q", n(q))
-                    .build(),
-            )?)
-            .build())
-    }
-
-    /// Runs one transaction, retrying conflicts with another writer.
-    async fn transact(
-        &self,
-        items: Vec<TransactWriteItem>,
-        op: &str,
-    ) -> Result<Result<(), Cancelled>, StoreError> {
-        for attempt in 0..TRANSACTION_ATTEMPTS {
-            let res = self
-                .client
-                .transact_write_items()
-                .set_transact_items(Some(items.clone()))
-                .send()
-                .await;
-            let e = match res {
-                Ok(_) => return Ok(Ok(())),
-                Err(e) => e,
-            };
-            let reasons = match e.as_service_error() {
-                Some(TransactWriteItemsError::TransactionCanceledException(c)) => {
-                    c.cancellation_reasons().to_vec()
-                }
-                _ => return Err(sdk_error(op, e)),
-            };
-            let conflict = reasons
-                .iter()
-                .any(|r| matches!(r.code(), Some("TransactionConflict" | "ThrottlingError")));
-            let failed_condition = reasons
-                .iter()
-                .any(|r| r.code() == Some("ConditionalCheckFailed"));
-            if failed_condition {
-                return Ok(Err(Cancelled::Conditions(reasons)));
-            }
-            if !conflict {
-                return Err(StoreError::Backend(format!(
-                    "{op}: transaction cancelled: {reasons:?}"
-                )));
-            }
-            let backoff =
-                Duration::from_millis(10 * 2u64.pow(attempt) + u64::from(attempt * 7 % 11));
-            tracing::debug!(op, attempt, "transaction conflict; retrying");
-            tokio::time::sleep(backoff).await;
-        }
-        Ok(Err(Cancelled::Conflict))
     }
 
     async fn get_item(&self, pk: String, sk: &str, op: &str) -> Result<Option<Item>, StoreError> {
@@ -580,19 +114,7 @@ impl DynamoStore {
     /// Writes (or replaces) catalog products: for seeding a table.
     pub async fn put_products(&self, products: &[Product]) -> Result<(), StoreError> {
         for p in products {
-            let item = serde_dynamo::to_item(ProductItem {
-                pk: product_pk(&p.sku),
-                sk: "PRODUCT".into(),
-                gsi2pk: "PRODUCT".into(),
-                gsi2sk: p.sku.to_string(),
-                sku: p.sku.to_string(),
-                name: p.name.clone(),
-                unit_price: p.unit_price.minor(),
-                currency: p.unit_price.currency().as_str().into(),
-                available: p.available,
-                adjustments: 0,
-            })
-            .map_err(|e| corrupt("encoding a product", e))?;
+            let item = product_item(p)?;
             self.client
                 .put_item()
                 .table_name(&self.table)
@@ -622,66 +144,8 @@ impl DynamoStore {
             .send()
             .await
             .map_err(|e| sdk_error("query outbox", e))?;
-        out.items()
-            .iter()
-            .map(|it| {
-                let id = it
-                    .get("orderId")
-                    .and_then(|v| v.as_s().ok())
-                    .ok_or_else(|| corrupt("outbox", "no orderId"))?;
-                let created = it
-                    .get("createdAt")
-                    .and_then(|v| v.as_s().ok())
-                    .ok_or_else(|| corrupt("outbox", "no createdAt"))?;
-                let lease = it
-                    .get("leaseUntil")
-                    .and_then(|v| v.as_n().ok())
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(0);
-                Ok(OutboxEntry {
-                    order_id: OrderId::parse(id).map_err(|e| corrupt("outbox order id", e))?,
-                    created_at: Timestamp::parse(created)
-                        .map_err(|e| corrupt("outbox createdAt", e))?,
-                    lease_until: Timestamp::from_unix_millis(lease),
-                })
-            })
-            .collect()
+        out.items().iter().map(outbox_from).collect()
     }
-}
-
-fn shortages(
-    order: &Order,
-    reasons: &[CancellationReason],
-    first_line_index: usize,
-) -> Vec<StockShortage> {
-    order
-        .lines()
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| reason(reasons, first_line_index + i) == Some("ConditionalCheckFailed"))
-        .map(|(i, line)| StockShortage {
-            sku: line.sku.clone(),
-            requested: line.quantity.get(),
-            available: reasons[first_line_index + i]
-                .item()
-                .and_then(|it| it.get("available"))
-                .and_then(|v| v.as_n().ok())
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0),
-        })
-        .collect()
-}
-
-#[derive(Serialize, Deserialize)]
-struct Cursor {
-    #[serde(rename = "PK")]
-    pk: String,
-    #[serde(rename = "SK")]
-    sk: String,
-    #[serde(rename = "GSI1PK")]
-    gsi1pk: String,
-    #[serde(rename = "GSI1SK")]
-    gsi1sk: String,
 }
 
 #[async_trait]
@@ -874,7 +338,7 @@ impl OrderStore for DynamoStore {
         now: Timestamp,
     ) -> Result<Option<IdempotencyRecord>, StoreError> {
         match self
-            .get_item(format!("IDEMP#{scope}"), "IDEMP", "get idempotency record")
+            .get_item(idempotency_pk(scope), "IDEMP", "get idempotency record")
             .await?
         {
             None => Ok(None),
@@ -977,7 +441,7 @@ impl OrderStore for DynamoStore {
         limit: u32,
         cursor: Option<&str>,
     ) -> Result<OrderPage, StoreError> {
-        let partition = format!("USER#{user}");
+        let partition = user_pk(user);
         let start = match cursor {
             None => None,
             Some(c) => {
@@ -1061,13 +525,7 @@ impl OrderStore for DynamoStore {
         else {
             return Ok(None);
         };
-        let id = item
-            .get("orderId")
-            .and_then(|v| v.as_s().ok())
-            .ok_or_else(|| corrupt("payment reference", "no orderId"))?;
-        OrderId::parse(id)
-            .map(Some)
-            .map_err(|e| corrupt("payment reference", e))
+        payref_order_from(&item).map(Some)
     }
 
     async fn get_event(
