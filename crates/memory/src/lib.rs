@@ -1,10 +1,14 @@
 //! Local adapters: an in-memory store that keeps every guarantee the DynamoDB store gives
-//! (all-or-nothing order creation, no oversell, live idempotency keys), and a settable clock for
-//! tests.
+//! (all-or-nothing order creation, no oversell, live idempotency keys), queue, publisher,
+//! invoices and secrets, the demo catalog, and a settable clock. The test kit — order
+//! fixtures and the fault plan that wraps any port — is behind the `testkit` feature, for
+//! tests and the dev server's fault injection, never a Lambda.
 
 mod catalog;
 mod clock;
+#[cfg(feature = "testkit")]
 mod faults;
+#[cfg(feature = "testkit")]
 pub mod fixtures;
 mod invoices;
 mod queue;
@@ -13,6 +17,7 @@ mod store;
 
 pub use catalog::{CatalogError, demo_catalog, parse_catalog};
 pub use clock::ManualClock;
+#[cfg(feature = "testkit")]
 pub use faults::{Fault, FaultPlan, Faulty, FaultyQueue};
 pub use invoices::InMemoryInvoices;
 pub use queue::{InMemoryPublisher, InMemoryQueue};
