@@ -1,6 +1,7 @@
 //! The local host: every route of every HTTP Lambda on one port, on the in-memory adapters
-//! seeded from the demo catalog, with the offline payment stand-in. The black-box tests start
-//! it in-process on a random port through [`spawn`].
+//! seeded from the demo catalog, with the offline payment stand-in, answering browsers with the
+//! HTTP API's CORS rules. The black-box tests start it in-process on a random port through
+//! [`spawn`]. The binary's command line is [`Cli`].
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -9,6 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
 use axum::Router;
 use axum::extract::Path;
+use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::response::Html;
 use axum::routing::get;
 use jsonwebtoken::{EncodingKey, Header};
@@ -25,6 +27,7 @@ use oms_memory::{FaultyQueue, InMemoryInvoices, InMemoryPublisher, InMemoryQueue
 use post_payment_worker::Worker;
 use serde::Serialize;
 use tokio::net::TcpListener;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 
 pub mod load_catalog;
 pub mod pay;
@@ -32,6 +35,150 @@ pub mod serve;
 
 /// The documented default for `DEV_JWT_SECRET`. Local use only.
 pub const DEFAULT_JWT_SECRET: &str = "dev-jwt-secret-not-for-production";
+
+/// The `dev-server` command line. With no subcommand it serves, so `cargo run -p dev-server`
+/// alone starts the service.
+#[derive(Debug, clap::Parser)]
+#[command(
+    name = "dev-server",
+    version,
+    about = "The whole order service on one local port: in-memory adapters, demo catalog, offline payments.",
+    after_help = "Settings come from the environment (PORT, HOST, DEV_JWT_SECRET, DEV_CORS_ORIGINS,\n\
+                  LOG_LEVEL, ...) and from a .env file in the working directory or the nearest parent\n\
+                  that has one; the real environment wins. .env.example lists every variable."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+impl Cli {
+    /// The subcommand to run: `serve` when none was given.
+    pub fn subcommand(self) -> Command {
+        self.command.unwrap_or(Command::Serve)
+    }
+}
+
+/// What `dev-server` does.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Run the service (the default)
+    Serve,
+    /// Print a bearer token the dev server accepts
+    Token(TokenArgs),
+    /// Send the running server a signed provider event for an order, as the provider would
+    Pay(pay::PayArgs),
+    /// PUT every product of a catalog file into a running stack, deployed or local (safe to re-run)
+    LoadCatalog(load_catalog::LoadCatalogArgs),
+}
+
+/// `dev-server token`: the claims of the token to print.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
+pub struct TokenArgs {
+    /// The user id (`sub`)
+    #[arg(long, value_name = "ID", default_value = "demo-user")]
+    pub sub: String,
+    /// The `email` claim
+    #[arg(long, value_name = "EMAIL", default_value = "demo@example.com")]
+    pub email: String,
+    /// Put the user in the `admin` group
+    #[arg(long)]
+    pub admin: bool,
+    /// Days until the token expires
+    #[arg(long, value_name = "N", default_value_t = 30)]
+    pub days: u64,
+}
+
+impl TokenArgs {
+    /// The token, signed with the dev server's `secret`.
+    pub fn mint(&self, secret: &str) -> String {
+        let groups: &[&str] = if self.admin { &["admin"] } else { &[] };
+        mint_token(
+            secret,
+            &self.sub,
+            Some(&self.email),
+            groups,
+            Duration::from_secs(self.days.saturating_mul(86_400)),
+        )
+    }
+}
+
+/// The default `DEV_CORS_ORIGINS`: the dev stack's `StorefrontOrigins` in samconfig.toml.
+pub const DEFAULT_CORS_ORIGINS: &str = "http://localhost:3001";
+/// The CORS rules of the HTTP API (`CorsConfiguration` in template.yaml), which the dev server
+/// answers with too; a test keeps the two in step.
+pub const CORS_METHODS: [Method; 4] = [Method::GET, Method::POST, Method::PUT, Method::OPTIONS];
+pub const CORS_ALLOW_HEADERS: [HeaderName; 5] = [
+    header::AUTHORIZATION,
+    header::CONTENT_TYPE,
+    HeaderName::from_static("idempotency-key"),
+    HeaderName::from_static("x-order-token"),
+    HeaderName::from_static("x-request-id"),
+];
+pub const CORS_EXPOSE_HEADERS: [HeaderName; 3] = [
+    HeaderName::from_static("x-request-id"),
+    header::LOCATION,
+    HeaderName::from_static("idempotent-replayed"),
+];
+pub const CORS_MAX_AGE: Duration = Duration::from_secs(600);
+
+/// The browser origins allowed to call the API (`DEV_CORS_ORIGINS`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CorsOrigins {
+    /// `*`: any origin.
+    Any,
+    /// Exactly these origins (none: no cross-origin browser calls).
+    List(Vec<HeaderValue>),
+}
+
+impl CorsOrigins {
+    /// Parses `DEV_CORS_ORIGINS`'s list: `*` alone, or origins such as `http://localhost:3001`
+    /// (scheme, host and port, no path: a browser's `Origin` never has one, so one with a path
+    /// would silently never match).
+    pub fn parse(origins: &[String]) -> Result<Self, ConfigError> {
+        let invalid = |reason: String| ConfigError::Invalid {
+            name: "DEV_CORS_ORIGINS",
+            reason,
+        };
+        if origins.iter().any(|o| o == "*") {
+            return match origins {
+                [_] => Ok(Self::Any),
+                _ => Err(invalid("'*' cannot be combined with other origins".into())),
+            };
+        }
+        let origin = |o: &String| {
+            let host = o
+                .strip_prefix("http://")
+                .or_else(|| o.strip_prefix("https://"));
+            host.filter(|h| !h.is_empty() && !h.contains('/'))
+                .and_then(|_| HeaderValue::from_str(o).ok())
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "'{o}' is not an origin like {DEFAULT_CORS_ORIGINS} (scheme, host, port; no path)"
+                    ))
+                })
+        };
+        origins
+            .iter()
+            .map(origin)
+            .collect::<Result<_, _>>()
+            .map(Self::List)
+    }
+}
+
+/// The dev server's CORS: [`CORS_METHODS`] and the other rules of template.yaml, for `origins`.
+pub fn cors_layer(origins: &CorsOrigins) -> CorsLayer {
+    let allow = match origins {
+        CorsOrigins::Any => AllowOrigin::any(),
+        CorsOrigins::List(list) => AllowOrigin::list(list.iter().cloned()),
+    };
+    CorsLayer::new()
+        .allow_origin(allow)
+        .allow_methods(CORS_METHODS)
+        .allow_headers(CORS_ALLOW_HEADERS)
+        .expose_headers(CORS_EXPOSE_HEADERS)
+        .max_age(CORS_MAX_AGE)
+}
 
 pub struct DevSettings {
     pub config: Config,
@@ -50,6 +197,9 @@ pub struct DevSettings {
     /// How long a connection may take to send a whole request head (10 s): past it the
     /// connection is closed, so half-sent requests cannot hold connections for ever.
     pub header_read_timeout: std::time::Duration,
+    /// The browser origins allowed to call the API (`DEV_CORS_ORIGINS`, comma-separated;
+    /// default [`DEFAULT_CORS_ORIGINS`]).
+    pub cors_origins: CorsOrigins,
 }
 
 /// The default [`DevSettings::header_read_timeout`]: far beyond any real client's request head
@@ -101,6 +251,9 @@ impl DevSettings {
             },
         };
         let interval = env.number("CLEANUP_INTERVAL_SECONDS", 60, 1..=86_400, "seconds")?;
+        let cors_origins = env
+            .list("DEV_CORS_ORIGINS")
+            .unwrap_or_else(|| vec![DEFAULT_CORS_ORIGINS.into()]);
         Ok(Self {
             config: Config::read(&env, Some(ProviderMode::Offline))?,
             backend,
@@ -108,6 +261,7 @@ impl DevSettings {
             cleanup_interval: Duration::from_secs(interval),
             fulfilment: FulfilmentConfig::read(&env)?,
             header_read_timeout: HEADER_READ_TIMEOUT,
+            cors_origins: CorsOrigins::parse(&cors_origins)?,
             host: env.var("HOST").unwrap_or_else(|| "127.0.0.1".into()),
             port: env.number("PORT", 3000, 0..=65_535, "port")?,
             jwt_secret: env
@@ -305,7 +459,8 @@ pub async fn app(
         .merge(payment_webhook::routes());
     let router = Router::new()
         .route("/dev/checkout/{session}", get(offline_checkout))
-        .merge(oms_http::mount(routes, state.clone()));
+        .merge(oms_http::mount(routes, state.clone()))
+        .layer(cors_layer(&settings.cors_origins));
     Ok((
         router,
         state,
@@ -497,4 +652,16 @@ pub async fn wait(server: DevServer) {
     let mut server = server;
     let task = std::mem::replace(&mut server.task, tokio::spawn(async {}));
     let _ = task.await;
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
 }

@@ -11,10 +11,6 @@ use oms_core::Sku;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-pub const USAGE: &str = "dev-server load-catalog --api <base URL, e.g. https://…/api/v1> [--token <admin JWT>] <catalog.json>
-  catalog.json: [{\"sku\",\"name\",\"unitPrice\",\"currency\",\"available\"?}, …] (unitPrice in minor units)
-  the token may also come from OMS_ADMIN_TOKEN (kept out of the shell history)";
-
 /// The environment variable read when `--token` is not given.
 pub const TOKEN_ENV: &str = "OMS_ADMIN_TOKEN";
 
@@ -22,6 +18,62 @@ pub const TOKEN_ENV: &str = "OMS_ADMIN_TOKEN";
 /// a PUT is safe to repeat.
 const ATTEMPTS: u32 = 3;
 
+/// `dev-server load-catalog`'s arguments as given; [`LoadCatalogArgs::resolve`] turns them into
+/// the [`LoadArgs`] a run needs.
+#[derive(Clone, PartialEq, Eq, clap::Args)]
+#[command(
+    after_help = "CATALOG_JSON: [{\"sku\",\"name\",\"unitPrice\",\"currency\",\"available\"?}, …], \
+                         unitPrice in minor units, available only the initial stock of a new product."
+)]
+pub struct LoadCatalogArgs {
+    /// The API base, API_PREFIX included, e.g. https://…/api/v1
+    #[arg(long, value_name = "URL", value_parser = api_base)]
+    pub api: String,
+    /// An admin's JWT [default: $OMS_ADMIN_TOKEN, which keeps it out of the shell history]
+    #[arg(long, value_name = "JWT")]
+    pub token: Option<String>,
+    /// The catalog file
+    #[arg(value_name = "CATALOG_JSON")]
+    pub file: PathBuf,
+}
+
+impl std::fmt::Debug for LoadCatalogArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadCatalogArgs")
+            .field("api", &self.api)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("file", &self.file)
+            .finish()
+    }
+}
+
+/// `--api`: an http(s) URL, without a trailing `/`.
+fn api_base(api: &str) -> Result<String, String> {
+    if api.starts_with("http://") || api.starts_with("https://") {
+        Ok(api.trim_end_matches('/').to_owned())
+    } else {
+        Err(format!("must be an http(s) URL, not {api}"))
+    }
+}
+
+impl LoadCatalogArgs {
+    /// `env_token` is [`TOKEN_ENV`]'s value, used when there is no `--token`.
+    pub fn resolve(self, env_token: Option<String>) -> Result<LoadArgs, String> {
+        let token = self
+            .token
+            .or(env_token)
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| format!("--token (or {TOKEN_ENV}) is required"))?;
+        Ok(LoadArgs {
+            api: self.api,
+            token,
+            file: self.file,
+        })
+    }
+}
+
+/// What a run needs.
 #[derive(Clone, PartialEq, Eq)]
 pub struct LoadArgs {
     /// The API base, `API_PREFIX` included (`https://…/api/v1`).
@@ -38,42 +90,6 @@ impl std::fmt::Debug for LoadArgs {
             .field("file", &self.file)
             .finish()
     }
-}
-
-/// Parses the subcommand's arguments; `env_token` is [`TOKEN_ENV`]'s value, used when there is
-/// no `--token`.
-pub fn parse_args(args: &[String], env_token: Option<String>) -> Result<LoadArgs, String> {
-    let mut api = None;
-    let mut token = None;
-    let mut file = None;
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let mut value = || {
-            it.next()
-                .cloned()
-                .ok_or_else(|| format!("{a} needs a value"))
-        };
-        match a.as_str() {
-            "--api" => api = Some(value()?),
-            "--token" => token = Some(value()?),
-            other if other.starts_with("--") => return Err(format!("unknown option {other}")),
-            path if file.is_none() => file = Some(PathBuf::from(path)),
-            extra => return Err(format!("unexpected argument {extra}")),
-        }
-    }
-    let api = api.ok_or("--api is required")?;
-    if !(api.starts_with("http://") || api.starts_with("https://")) {
-        return Err(format!("--api must be an http(s) URL, not {api}"));
-    }
-    let token = token
-        .or(env_token)
-        .filter(|t| !t.trim().is_empty())
-        .ok_or_else(|| format!("--token (or {TOKEN_ENV}) is required"))?;
-    Ok(LoadArgs {
-        api: api.trim_end_matches('/').to_owned(),
-        token: token.trim().to_owned(),
-        file: file.ok_or("the catalog file is required")?,
-    })
 }
 
 /// One product of the catalog file, as the PUT route takes it. The values are checked by the
@@ -240,22 +256,30 @@ pub async fn run(args: &LoadArgs, mut emit: impl FnMut(String)) -> Result<Summar
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use clap::Parser;
 
-    fn args(v: &[&str]) -> Vec<String> {
-        v.iter().map(|s| s.to_string()).collect()
+    use super::*;
+    use crate::{Cli, Command};
+
+    fn parse(args: &[&str], env_token: Option<String>) -> Result<LoadArgs, String> {
+        let cli = Cli::try_parse_from(["dev-server", "load-catalog"].iter().chain(args))
+            .map_err(|e| e.to_string())?;
+        match cli.subcommand() {
+            Command::LoadCatalog(a) => a.resolve(env_token),
+            other => panic!("not load-catalog: {other:?}"),
+        }
     }
 
     #[test]
     fn load_catalog_arguments_parse_and_refuse_nonsense() {
-        let a = parse_args(
-            &args(&[
+        let a = parse(
+            &[
                 "--api",
                 "https://x.example/api/v1/",
                 "--token",
                 "t",
                 "c.json",
-            ]),
+            ],
             None,
         )
         .unwrap();
@@ -263,24 +287,46 @@ mod tests {
             (a.api.as_str(), a.token.as_str(), a.file.to_str()),
             ("https://x.example/api/v1", "t", Some("c.json"))
         );
-        let from_env = parse_args(
-            &args(&["c.json", "--api", "http://127.0.0.1:3000/api/v1"]),
+        let from_env = parse(
+            &["c.json", "--api", "http://127.0.0.1:3000/api/v1"],
             Some("env-token".into()),
         )
         .unwrap();
         assert_eq!(from_env.token, "env-token");
         assert!(!format!("{from_env:?}").contains("env-token"));
+        let flag_wins = parse(
+            &["--api", "https://x", "--token", "flag", "c.json"],
+            Some("env-token".into()),
+        )
+        .unwrap();
+        assert_eq!(flag_wins.token, "flag");
         for bad in [
             &["--token", "t", "c.json"][..],
             &["--api", "x.example", "--token", "t", "c.json"],
             &["--api", "https://x", "c.json"],
+            &["--api", "https://x", "--token", " ", "c.json"],
             &["--api", "https://x", "--token", "t"],
             &["--api", "https://x", "--token", "t", "a.json", "b.json"],
             &["--api", "https://x", "--token", "t", "--bogus", "c.json"],
             &["--api"],
         ] {
-            assert!(parse_args(&args(bad), None).is_err(), "{bad:?}");
+            assert!(parse(bad, None).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn the_parsed_arguments_never_show_the_token() {
+        let cli = Cli::try_parse_from([
+            "dev-server",
+            "load-catalog",
+            "--api",
+            "https://x",
+            "--token",
+            "secret-token",
+            "c.json",
+        ])
+        .unwrap();
+        assert!(!format!("{cli:?}").contains("secret-token"));
     }
 
     #[test]

@@ -1,23 +1,18 @@
 //! `cargo run -p dev-server` — the whole service on one local port, no AWS, no Docker.
-//! `cargo run -p dev-server -- token [--sub ID] [--email E] [--admin]` prints a dev JWT.
-//! `cargo run -p dev-server -- load-catalog --api URL --token JWT FILE` loads a catalog into a
-//! running stack (deployed or local) through its admin route.
+//! `cargo run -p dev-server -- --help` lists the other subcommands: `token` prints a dev JWT,
+//! `pay` plays a payment provider, `load-catalog` loads a catalog into a running stack. The
+//! command line is [`dev_server::Cli`]; a `.env` file, if there is one, fills in the
+//! environment first.
 
 use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use dev_server::{DevSettings, mint_token, spawn, wait};
+use clap::Parser;
+use dev_server::load_catalog::{self, LoadCatalogArgs, TOKEN_ENV};
+use dev_server::pay::{self, PayArgs};
+use dev_server::{Cli, Command, DevSettings, mint_token, spawn, wait};
 use tracing_subscriber::EnvFilter;
-
-const USAGE: &str = "usage:
-  dev-server                      run the service (env: PORT, DEV_JWT_SECRET, LOG_LEVEL, ...)
-  dev-server token [--sub ID] [--email EMAIL] [--admin] [--days N]
-                                  print a bearer token the dev server accepts
-  dev-server pay <orderId> [--provider stripe|razorpay] [--amount MINOR] [--fail] [--refund MINOR]
-                                  send the running server a signed provider event for the order
-  dev-server load-catalog --api <base URL ending /api/v1> [--token <admin JWT>] <catalog.json>
-                                  PUT every product of the file into a running stack (safe to re-run)";
 
 /// Prints a secret only when it is the documented development default.
 fn shown<'a>(value: &'a str, dev_default: &'a str) -> &'a str {
@@ -41,46 +36,78 @@ fn init_logs() {
         .init();
 }
 
-fn token_command(args: &[String], secret: &str) -> Result<String, String> {
-    let mut sub = "demo-user".to_owned();
-    let mut email = Some("demo@example.com".to_owned());
-    let mut groups = Vec::new();
-    let mut days = 30u64;
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let mut value = || {
-            it.next()
-                .cloned()
-                .ok_or_else(|| format!("{a} needs a value"))
-        };
-        match a.as_str() {
-            "--sub" => sub = value()?,
-            "--email" => email = Some(value()?),
-            "--admin" => groups.push("admin"),
-            "--days" => {
-                days = value()?
-                    .parse()
-                    .map_err(|_| "--days takes a number".to_owned())?
-            }
-            other => return Err(format!("unknown option {other}")),
-        }
+/// Reads `.env` (the working directory's, or the nearest parent's) into the environment;
+/// variables already set win. No file is fine; a file that cannot be read or parsed is not.
+fn load_dotenv() -> Result<(), String> {
+    match dotenvy::dotenv() {
+        Ok(_) => Ok(()),
+        Err(e) if e.not_found() => Ok(()),
+        // The offending line is not echoed: it may hold a secret. Its name is enough to find it.
+        Err(dotenvy::Error::LineParse(line, at)) => Err(match line.split_once('=') {
+            Some((name, _)) => format!(
+                "cannot parse the line for {} (at character {at})",
+                name.trim()
+            ),
+            None => "a line is not NAME=value: it has no '='".to_owned(),
+        }),
+        Err(e) => Err(format!("cannot read it: {e}")),
     }
-    Ok(mint_token(
-        secret,
-        &sub,
-        email.as_deref(),
-        &groups,
-        Duration::from_secs(days * 86_400),
-    ))
 }
 
-/// `load-catalog`: needs no local settings, since it talks to whatever stack `--api` names.
-async fn load_catalog_command(args: &[String]) -> ExitCode {
-    use dev_server::load_catalog::{self, TOKEN_ENV, USAGE};
-    let parsed = match load_catalog::parse_args(args, std::env::var(TOKEN_ENV).ok()) {
+fn main() -> ExitCode {
+    // First, while the process has one thread: loading `.env` sets environment variables.
+    if let Err(e) = load_dotenv() {
+        eprintln!("dev-server: .env: {e}");
+        return ExitCode::FAILURE;
+    }
+    let command = Cli::parse().subcommand();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("dev-server: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run(command))
+}
+
+async fn run(command: Command) -> ExitCode {
+    match command {
+        // Needs no local settings: it talks to whatever stack `--api` names.
+        Command::LoadCatalog(args) => load_catalog_command(args).await,
+        Command::Token(args) => match settings() {
+            Some(s) => {
+                println!("{}", args.mint(&s.jwt_secret));
+                ExitCode::SUCCESS
+            }
+            None => ExitCode::FAILURE,
+        },
+        Command::Pay(args) => match settings() {
+            Some(s) => pay_command(&s, args).await,
+            None => ExitCode::FAILURE,
+        },
+        Command::Serve => match settings() {
+            Some(s) => serve(s).await,
+            None => ExitCode::FAILURE,
+        },
+    }
+}
+
+/// The local settings, or `None` once the reason has been printed.
+fn settings() -> Option<DevSettings> {
+    DevSettings::from_env()
+        .map_err(|e| eprintln!("dev-server: {e}"))
+        .ok()
+}
+
+async fn load_catalog_command(args: LoadCatalogArgs) -> ExitCode {
+    let parsed = match args.resolve(std::env::var(TOKEN_ENV).ok()) {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("dev-server: {e}\nusage: {USAGE}");
+            eprintln!("dev-server: {e}");
             return ExitCode::FAILURE;
         }
     };
@@ -100,55 +127,20 @@ async fn load_catalog_command(args: &[String]) -> ExitCode {
     }
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some("load-catalog") {
-        return load_catalog_command(&args[1..]).await;
-    }
-    let settings = match DevSettings::from_env() {
-        Ok(s) => s,
+async fn pay_command(settings: &DevSettings, args: PayArgs) -> ExitCode {
+    match pay::run(settings, args).await {
+        Ok(out) => {
+            println!("{out}");
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("dev-server: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match args.first().map(String::as_str) {
-        None => {}
-        Some("pay") => {
-            let result = match dev_server::pay::parse_args(&args[1..]) {
-                Ok(a) => dev_server::pay::run(&settings, a).await,
-                Err(e) => Err(format!("{e}\nusage: {}", dev_server::pay::USAGE)),
-            };
-            return match result {
-                Ok(out) => {
-                    println!("{out}");
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("dev-server: {e}");
-                    ExitCode::FAILURE
-                }
-            };
-        }
-        Some("token") => {
-            return match token_command(&args[1..], &settings.jwt_secret) {
-                Ok(t) => {
-                    println!("{t}");
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("dev-server: {e}\n{USAGE}");
-                    ExitCode::FAILURE
-                }
-            };
-        }
-        Some(_) => {
-            eprintln!("{USAGE}");
-            return ExitCode::FAILURE;
+            ExitCode::FAILURE
         }
     }
+}
 
+async fn serve(settings: DevSettings) -> ExitCode {
     init_logs();
     let server = match spawn(&settings).await {
         Ok(s) => s,

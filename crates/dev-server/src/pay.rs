@@ -13,56 +13,27 @@ use serde_json::Value;
 
 use crate::{DevSettings, mint_token};
 
-pub const USAGE: &str = "dev-server pay <orderId> [--provider stripe|razorpay] [--amount MINOR] [--fail] [--refund MINOR] [--url BASE]";
-
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `dev-server pay`'s arguments.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
 pub struct PayArgs {
+    /// The order (its `orderId`)
+    #[arg(value_name = "ORDER_ID")]
     pub order_id: String,
+    /// Whose event to send [default: the order's own provider]
+    #[arg(long, value_parser = ["stripe", "razorpay"])]
     pub provider: Option<String>,
+    /// Pay this many minor units instead of the order's total (the order is then held for review)
+    #[arg(long, value_name = "MINOR")]
     pub amount: Option<i64>,
+    /// Send a payment failure
+    #[arg(long, conflicts_with = "refund")]
     pub fail: bool,
+    /// Send a refund of this many minor units
+    #[arg(long, value_name = "MINOR")]
     pub refund: Option<i64>,
+    /// The running dev server [default: http://127.0.0.1:$PORT]
+    #[arg(long, value_name = "BASE")]
     pub url: Option<String>,
-}
-
-pub fn parse_args(args: &[String]) -> Result<PayArgs, String> {
-    let mut it = args.iter();
-    let order_id = it.next().ok_or("pay needs an order id")?.clone();
-    let mut out = PayArgs {
-        order_id,
-        provider: None,
-        amount: None,
-        fail: false,
-        refund: None,
-        url: None,
-    };
-    while let Some(a) = it.next() {
-        let mut value = || {
-            it.next()
-                .cloned()
-                .ok_or_else(|| format!("{a} needs a value"))
-        };
-        match a.as_str() {
-            "--provider" => out.provider = Some(value()?),
-            "--amount" => {
-                out.amount = Some(
-                    value()?
-                        .parse()
-                        .map_err(|_| "--amount takes minor units, e.g. 69800")?,
-                )
-            }
-            "--refund" => {
-                out.refund = Some(value()?.parse().map_err(|_| "--refund takes minor units")?)
-            }
-            "--fail" => out.fail = true,
-            "--url" => out.url = Some(value()?),
-            other => return Err(format!("unknown option {other}")),
-        }
-    }
-    if out.fail && out.refund.is_some() {
-        return Err("--fail and --refund do not go together".into());
-    }
-    Ok(out)
 }
 
 /// A provider-looking id derived from the order id, so repeated runs name the same payment.
@@ -258,22 +229,41 @@ pub async fn run(settings: &DevSettings, args: PayArgs) -> Result<String, String
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use clap::Parser;
 
-    fn args(v: &[&str]) -> Vec<String> {
-        v.iter().map(|s| s.to_string()).collect()
+    use super::*;
+    use crate::{Cli, Command};
+
+    fn parse(args: &[&str]) -> Result<PayArgs, clap::Error> {
+        let cli = Cli::try_parse_from(["dev-server", "pay"].iter().chain(args))?;
+        match cli.subcommand() {
+            Command::Pay(a) => Ok(a),
+            other => panic!("not pay: {other:?}"),
+        }
     }
 
     #[test]
     fn pay_arguments_parse_and_refuse_nonsense() {
-        let a = parse_args(&args(&["ord_1", "--provider", "stripe", "--amount", "500"])).unwrap();
+        let a = parse(&["ord_1", "--provider", "stripe", "--amount", "500"]).unwrap();
         assert_eq!(
-            (a.provider.as_deref(), a.amount, a.fail),
-            (Some("stripe"), Some(500), false)
+            (a.order_id.as_str(), a.provider.as_deref(), a.amount, a.fail),
+            ("ord_1", Some("stripe"), Some(500), false)
         );
-        assert!(parse_args(&args(&[])).is_err());
-        assert!(parse_args(&args(&["ord_1", "--amount", "ten"])).is_err());
-        assert!(parse_args(&args(&["ord_1", "--fail", "--refund", "1"])).is_err());
-        assert!(parse_args(&args(&["ord_1", "--bogus"])).is_err());
+        let b = parse(&["ord_2", "--refund", "700", "--url", "http://127.0.0.1:4000"]).unwrap();
+        assert_eq!(
+            (b.refund, b.url.as_deref(), b.provider),
+            (Some(700), Some("http://127.0.0.1:4000"), None)
+        );
+        assert!(parse(&["ord_3", "--fail"]).unwrap().fail);
+        for bad in [
+            &[][..],
+            &["ord_1", "--amount", "ten"],
+            &["ord_1", "--fail", "--refund", "1"],
+            &["ord_1", "--bogus"],
+            &["ord_1", "--provider", "paypal"],
+            &["ord_1", "--refund"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
     }
 }
