@@ -9,9 +9,11 @@ use oms_app::local::Local;
 use oms_app::system::RandomIds;
 use oms_core::app::Services;
 use oms_core::app::create_order::{Buyer, CreateOrderDeps, CreateOrderInput, create_order};
+use oms_core::app::sweep::cancel_if_stale;
 use oms_core::app::webhook::handle_event;
 use oms_core::ports::{
-    CheckoutClosed, CheckoutRequest, OrderStore, PaymentProvider, PaymentProviders, ProviderError,
+    CheckoutClosed, CheckoutRequest, Clock, OrderStore, PaymentProvider, PaymentProviders,
+    ProviderError,
 };
 use oms_core::webhook::{razorpay, simulate};
 use oms_core::{
@@ -234,4 +236,33 @@ async fn an_order_whose_checkout_was_paid_meanwhile_is_not_cancelled() {
         OrderStatus::PendingPayment,
         "the payment webhook is on its way"
     );
+}
+
+#[tokio::test]
+async fn an_order_held_for_review_after_the_sweep_listed_it_is_left_for_a_person() {
+    let w = world(None);
+    let id = w.order("razorpay", 2).await;
+    w.at_minutes(31);
+    let listed = w.store.stale_unpaid(w.clock.now(), 10).await.unwrap();
+    assert_eq!(listed, vec![id.clone()], "the sweep would list it");
+    // Between the listing and the sweep's read, an unreadable capture holds it for a person.
+    let order = w.store.get_order(&id).await.unwrap().unwrap();
+    let mut held = order.clone();
+    held.hold_unreadable("amount unreadable", w.clock.now())
+        .unwrap();
+    assert!(
+        w.store
+            .save_order(&held, order.version(), None)
+            .await
+            .unwrap()
+    );
+
+    let outbox = w.services.outbox_ports();
+    let cancelled = cancel_if_stale(&outbox, &w.services.providers, &id).await;
+    assert!(
+        matches!(cancelled, Ok(false)),
+        "not cancelled, not an error: {cancelled:?}"
+    );
+    assert_eq!(w.status(&id).await, OrderStatus::PendingPayment);
+    assert_eq!(w.available().await, 3, "its stock stays with it");
 }

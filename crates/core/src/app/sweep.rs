@@ -34,7 +34,7 @@ pub async fn sweep(
     let now = ports.clock.now();
     let mut report = SweepReport::default();
     for id in ports.store.stale_unpaid(now, limit).await? {
-        if cancel_one(ports, providers, &id).await? {
+        if cancel_if_stale(ports, providers, &id).await? {
             report.cancelled += 1;
         }
     }
@@ -58,9 +58,11 @@ pub async fn sweep(
     Ok(report)
 }
 
-/// Cancels one stale order, once: an order that changed since it was read is left for the next
-/// sweep, which looks again if it is still unpaid.
-async fn cancel_one(
+/// Cancels one order if it is stale — unpaid, not held for a person, past its payment window —
+/// once: an order that changed since it was read is left for the next sweep, which looks again
+/// if it is still unpaid. The sweep calls this for each order the store lists; `true` when it
+/// cancelled.
+pub async fn cancel_if_stale(
     ports: &OutboxPorts<'_>,
     providers: &PaymentProviders,
     id: &crate::ids::OrderId,
@@ -70,7 +72,9 @@ async fn cancel_one(
         return Ok(false);
     };
     let now = ports.clock.now();
-    if !order.status().is_unpaid() || order.expires_at() > now {
+    // Held for a person since it was listed (an unreadable capture, say): the provider may
+    // hold money for it, so it is not the sweep's to cancel — and not an error of the run.
+    if !order.awaits_payment() || order.expires_at() > now {
         return Ok(false);
     }
     if let Some(provider) = providers.get(order.payment().provider) {
