@@ -19,6 +19,7 @@ use oms_app::system::SystemClock;
 use oms_app::wiring;
 use oms_aws::{AwsClients, DynamoStore, S3InvoiceStorage};
 use oms_core::Product;
+use oms_core::app::Services;
 use oms_core::ports::Clock;
 use oms_core::ports::InvoiceStorage;
 use oms_http::AppState;
@@ -520,98 +521,104 @@ fn spawn_background(
 ) -> Vec<tokio::task::JoinHandle<()>> {
     let worker = worker(settings, state, parts);
     let consume = match (&parts.memory, &parts.aws) {
-        (Some(m), _) => {
-            let queue = m.queue.clone();
-            tokio::spawn(async move {
-                loop {
-                    let job = queue.take().await;
-                    let body = serde_json::to_string(&job).unwrap_or_default();
-                    // Like SQS: a failed job comes back after a pause, up to the receive limit.
-                    for receive in 1..=worker.max_receives {
-                        match worker.process(Some(&body)).await {
-                            post_payment_worker::Processed::Failed { error, .. } => {
-                                tracing::warn!(order_id = %job.order_id, receive, error = %error, "fulfilment failed; retrying");
-                                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-                            }
-                            _ => break,
-                        }
-                    }
-                }
-            })
-        }
-        (None, Some(aws)) => {
-            let sqs = aws.clients.sqs.clone();
-            let url = aws.resources.queue_url.clone();
-            tokio::spawn(async move {
-                loop {
-                    let got = match sqs
-                        .receive_message()
-                        .queue_url(&url)
-                        .wait_time_seconds(1)
-                        .max_number_of_messages(10)
-                        .message_system_attribute_names(
-                            aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount,
-                        )
-                        .send()
-                        .await
-                    {
-                        Ok(g) => g,
-                        Err(e) => {
-                            tracing::warn!(error = %e, "receive failed");
-                            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-                            continue;
-                        }
-                    };
-                    for m in got.messages() {
-                        let attributes = m
-                            .attributes()
-                            .map(|a| {
-                                a.iter()
-                                    .map(|(k, v)| (k.as_str().to_owned(), v.clone()))
-                                    .collect()
-                            })
-                            .unwrap_or_default();
-                        let mut record = SqsMessage::default();
-                        record.message_id = m.message_id().map(str::to_owned);
-                        record.body = m.body().map(str::to_owned);
-                        record.attributes = attributes;
-                        let mut event = SqsEvent::default();
-                        event.records = vec![record];
-                        if worker.handle(event).await.batch_item_failures.is_empty()
-                            && let Some(h) = m.receipt_handle()
-                        {
-                            let _ = sqs
-                                .delete_message()
-                                .queue_url(&url)
-                                .receipt_handle(h)
-                                .send()
-                                .await;
-                        }
-                    }
-                }
-            })
-        }
+        (Some(m), _) => tokio::spawn(consume_memory(m.queue.clone(), worker)),
+        (None, Some(aws)) => tokio::spawn(consume_sqs(
+            aws.clients.sqs.clone(),
+            aws.resources.queue_url.clone(),
+            worker,
+        )),
         (None, None) => tokio::spawn(async {}),
     };
-    let sweep_state = state.clone();
-    let every = settings.cleanup_interval;
-    let sweep_limit = settings.config.cleanup.batch_limit;
-    let sweep = tokio::spawn(async move {
-        let mut tick = tokio::time::interval(every);
-        tick.tick().await;
-        loop {
-            tick.tick().await;
-            let services = &sweep_state.services;
-            let limit = sweep_limit;
-            if let Err(e) =
-                oms_core::app::sweep::sweep(&services.outbox_ports(), &services.providers, limit)
-                    .await
-            {
-                tracing::warn!(error = %e, "sweep failed");
+    let services = state.services.clone();
+    let sweep = tokio::spawn(sweep_every(
+        services,
+        settings.cleanup_interval,
+        settings.config.cleanup.batch_limit,
+    ));
+    vec![consume, sweep]
+}
+
+/// Jobs from the in-memory queue. Like SQS, a failed job comes back after a pause, up to the
+/// receive limit.
+async fn consume_memory(queue: Arc<InMemoryQueue>, worker: Worker) {
+    loop {
+        let job = queue.take().await;
+        let body = serde_json::to_string(&job).unwrap_or_default();
+        for receive in 1..=worker.max_receives {
+            match worker.process(Some(&body)).await {
+                post_payment_worker::Processed::Failed { error, .. } => {
+                    tracing::warn!(order_id = %job.order_id, receive, error = %error, "fulfilment failed; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                _ => break,
             }
         }
-    });
-    vec![consume, sweep]
+    }
+}
+
+/// Jobs from the SQS queue, one message an event as Lambda's event source would batch them;
+/// a handled message is deleted, a failed one comes back after its visibility timeout.
+async fn consume_sqs(sqs: aws_sdk_sqs::Client, url: String, worker: Worker) {
+    use aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount;
+    loop {
+        let receive = sqs
+            .receive_message()
+            .queue_url(&url)
+            .wait_time_seconds(1)
+            .max_number_of_messages(10)
+            .message_system_attribute_names(ApproximateReceiveCount);
+        let got = match receive.send().await {
+            Ok(g) => g,
+            Err(e) => {
+                tracing::warn!(error = %e, "receive failed");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        for m in got.messages() {
+            let handled = worker
+                .handle(sqs_event(m))
+                .await
+                .batch_item_failures
+                .is_empty();
+            if handled && let Some(h) = m.receipt_handle() {
+                let delete = sqs.delete_message().queue_url(&url).receipt_handle(h);
+                let _ = delete.send().await;
+            }
+        }
+    }
+}
+
+/// The Lambda event for one received message.
+fn sqs_event(m: &aws_sdk_sqs::types::Message) -> SqsEvent {
+    let attributes = m
+        .attributes()
+        .map(|a| {
+            a.iter()
+                .map(|(k, v)| (k.as_str().to_owned(), v.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut record = SqsMessage::default();
+    record.message_id = m.message_id().map(str::to_owned);
+    record.body = m.body().map(str::to_owned);
+    record.attributes = attributes;
+    let mut event = SqsEvent::default();
+    event.records = vec![record];
+    event
+}
+
+/// The schedule: one bounded sweep every `every`, as the cleanup Lambda runs it.
+async fn sweep_every(services: Services, every: Duration, limit: u32) {
+    let mut tick = tokio::time::interval(every);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let ports = services.outbox_ports();
+        if let Err(e) = oms_core::app::sweep::sweep(&ports, &services.providers, limit).await {
+            tracing::warn!(error = %e, "sweep failed");
+        }
+    }
 }
 
 /// Binds `settings.host:settings.port` (port 0 picks a free one) and serves in the background.
