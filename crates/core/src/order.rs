@@ -108,6 +108,28 @@ impl ProviderKind {
     }
 }
 
+/// Refunds of one payment as the provider reports them. Every refund counts once by its id;
+/// a Stripe charge also reports its own running total, which the order's ledger for that charge
+/// converges to whichever shapes (listed refunds or only the total) arrive, in any order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundReport {
+    /// The payment refunded (Razorpay `pay_…`, Stripe PaymentIntent), when the event names it.
+    /// Only refunds of the payment the order kept count against the order.
+    pub payment_id: Option<String>,
+    /// Individual refunds with their ids (Razorpay `refund.processed`, Stripe charges that list
+    /// their refunds).
+    pub refunds: Vec<(String, Money)>,
+    /// Stripe: the charge and its cumulative `amount_refunded`.
+    pub charge: Option<ChargeTotal>,
+}
+
+/// A Stripe charge's cumulative refunded amount, as the provider reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChargeTotal {
+    pub charge_id: String,
+    pub total: Money,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReviewReason {
@@ -693,7 +715,7 @@ impl Order {
     /// [`TransitionError::AlreadyApplied`].
     pub fn record_refunds(
         &mut self,
-        report: &crate::webhook::RefundReport,
+        report: &RefundReport,
         at: Timestamp,
     ) -> Result<Vec<TimelineEntry>, TransitionError> {
         let before_ledger = self.refunds.clone();
@@ -740,7 +762,7 @@ impl Order {
     /// and the latest report equals it, so the ledger ends at the provider's own total.
     fn converge_charge(
         &mut self,
-        charge: &crate::webhook::ChargeTotal,
+        charge: &ChargeTotal,
         payment_id: Option<&str>,
         previous: i64,
         at: Timestamp,

@@ -17,8 +17,8 @@
 //!
 //! The parts: `keys` builds the keys above, `items` turns records into items and back,
 //! `transactions` builds and runs the conditional writes, `errors` maps SDK failures to
-//! [`StoreError`](oms_core::ports::StoreError), and `store` is [`DynamoStore`] itself, the
-//! thin [`OrderStore`](oms_core::ports::OrderStore) implementation on top of them.
+//! [`StoreError`](oms_core::ports::StoreError), and `store` is [`DynamoStore`]'s
+//! [`OrderStore`](oms_core::ports::OrderStore) implementation on top of them.
 
 use std::collections::HashMap;
 
@@ -35,7 +35,23 @@ mod store;
 mod transactions;
 
 pub(crate) use errors::sdk_error;
-pub use store::DynamoStore;
+
+/// The store on one DynamoDB table (`TABLE_NAME`). Its operations are in `store`, the
+/// conditional writes they share in `transactions`.
+#[derive(Clone)]
+pub struct DynamoStore {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+}
+
+impl DynamoStore {
+    pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+}
 
 /// A DynamoDB item: attribute name to value, as the SDK reads and writes it.
 pub(crate) type Item = HashMap<String, AttributeValue>;

@@ -29,23 +29,9 @@ use super::keys::{
     product_pk, stock_sk, user_pk,
 };
 use super::transactions::{Cancelled, reason, shortages};
-use super::{Item, n, s};
-
-/// The store on one DynamoDB table (`TABLE_NAME`).
-#[derive(Clone)]
-pub struct DynamoStore {
-    pub(super) client: Client,
-    pub(super) table: String,
-}
+use super::{DynamoStore, Item, n, s};
 
 impl DynamoStore {
-    pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self {
-            client,
-            table: table.into(),
-        }
-    }
-
     pub fn client(&self) -> &Client {
         &self.client
     }

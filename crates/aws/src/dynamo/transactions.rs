@@ -16,8 +16,7 @@ use oms_core::{Order, Sku};
 use super::errors::{build, sdk_error};
 use super::items::order_item;
 use super::keys::{key, product_pk};
-use super::store::DynamoStore;
-use super::{Item, n};
+use super::{DynamoStore, Item, n};
 
 /// Conflicting transactions (two writers on one item at once) are retried this many times
 /// before the caller sees a retryable error.

@@ -12,6 +12,7 @@ use serde_json::Value;
 use crate::ids::OrderId;
 use crate::money::{Currency, Money};
 use crate::order::ProviderKind;
+pub use crate::order::{ChargeTotal, RefundReport};
 
 /// One provider event, normalised.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,28 +56,6 @@ pub enum PaymentAction {
     Unreadable { reason: String },
     /// Nothing to do for an order (other event types, or a body we could not read at all).
     Ignored { reason: String },
-}
-
-/// Refunds of one payment as the provider reports them. Every refund counts once by its id;
-/// a Stripe charge also reports its own running total, which the order's ledger for that charge
-/// converges to whichever shapes (listed refunds or only the total) arrive, in any order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RefundReport {
-    /// The payment refunded (Razorpay `pay_…`, Stripe PaymentIntent), when the event names it.
-    /// Only refunds of the payment the order kept count against the order.
-    pub payment_id: Option<String>,
-    /// Individual refunds with their ids (Razorpay `refund.processed`, Stripe charges that list
-    /// their refunds).
-    pub refunds: Vec<(String, Money)>,
-    /// Stripe: the charge and its cumulative `amount_refunded`.
-    pub charge: Option<ChargeTotal>,
-}
-
-/// A Stripe charge's cumulative refunded amount, as the provider reports it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChargeTotal {
-    pub charge_id: String,
-    pub total: Money,
 }
 
 impl PaymentEvent {
