@@ -25,13 +25,6 @@ use crate::system::RandomIds;
 /// Where the offline stand-in's checkout URLs point when no host serves its page.
 pub const OFFLINE_CHECKOUT: &str = "https://checkout.invalid/offline";
 
-fn env_secrets(config: &Config) -> StaticSecrets {
-    StaticSecrets {
-        stripe: config.secrets.env.stripe.clone(),
-        razorpay: config.secrets.env.razorpay.clone(),
-    }
-}
-
 /// The ports on AWS: DynamoDB, SQS, SNS, and Secrets Manager for any provider given an ARN
 /// (the environment otherwise).
 pub fn aws_services(
@@ -40,15 +33,14 @@ pub fn aws_services(
     res: &AwsResources,
     clock: Arc<dyn Clock>,
 ) -> Services {
-    let env = env_secrets(config);
     let documents =
         SecretDocuments::new(clients.secrets.clone(), config.secrets.ttl, clock.clone());
     let secrets: Arc<dyn SecretSource> = Arc::new(SecretsManagerSource::new(
         Arc::new(documents),
         config.secrets.stripe_arn.clone(),
         config.secrets.razorpay_arn.clone(),
-        env.stripe,
-        env.razorpay,
+        config.secrets.env.stripe.clone(),
+        config.secrets.env.razorpay.clone(),
     ));
     let store = DynamoStore::new(clients.dynamodb.clone(), &res.table);
     let publisher = SnsPublisher::new(
@@ -88,7 +80,10 @@ pub fn memory_services(
         store,
         outlets.queue.clone(),
         outlets.publisher.clone(),
-        Arc::new(env_secrets(config)),
+        Arc::new(StaticSecrets {
+            stripe: config.secrets.env.stripe.clone(),
+            razorpay: config.secrets.env.razorpay.clone(),
+        }),
         clock,
         checkout_base,
     );
