@@ -544,7 +544,7 @@ async fn consume_memory(queue: Arc<InMemoryQueue>, worker: Worker) {
     loop {
         let job = queue.take().await;
         let body = serde_json::to_string(&job).unwrap_or_default();
-        for receive in 1..=worker.max_receives {
+        for receive in 1..=worker.ports.max_receives {
             match worker.process(Some(&body)).await {
                 post_payment_worker::Processed::Failed { error, .. } => {
                     tracing::warn!(order_id = %job.order_id, receive, error = %error, "fulfilment failed; retrying");

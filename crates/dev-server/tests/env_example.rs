@@ -185,34 +185,26 @@ fn the_env_example_copied_to_dot_env_gives_the_dev_servers_defaults_and_sets_no_
     let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     let from_file = DevSettings::from_lookup(get).expect("the example is a valid configuration");
     let defaults = DevSettings::from_lookup(|_| None).unwrap();
-    assert_eq!(
-        (
-            from_file.port,
-            from_file.host.as_str(),
-            from_file.background,
-            from_file.cleanup_interval,
-            &from_file.backend,
-            from_file.config.http.api_prefix.as_str(),
-            from_file.config.cleanup.batch_limit,
-            from_file.config.payments.mode,
-            from_file.fulfilment.max_receives,
-            &from_file.fulfilment.seller.name,
-            &from_file.cors_origins,
-        ),
-        (
-            defaults.port,
-            defaults.host.as_str(),
-            defaults.background,
-            defaults.cleanup_interval,
-            &defaults.backend,
-            defaults.config.http.api_prefix.as_str(),
-            defaults.config.cleanup.batch_limit,
-            defaults.config.payments.mode,
-            defaults.fulfilment.max_receives,
-            &defaults.fulfilment.seller.name,
-            &defaults.cors_origins,
+    // What the settings amount to, one list for both sides.
+    let seen = |s: &DevSettings| {
+        format!(
+            "{:?}",
+            (
+                s.port,
+                s.host.as_str(),
+                s.background,
+                s.cleanup_interval,
+                &s.backend,
+                s.config.http.api_prefix.as_str(),
+                s.config.cleanup.batch_limit,
+                s.config.payments.mode,
+                s.fulfilment.max_receives,
+                &s.fulfilment.seller.name,
+                &s.cors_origins,
+            )
         )
-    );
+    };
+    assert_eq!(seen(&from_file), seen(&defaults));
     assert_eq!(
         defaults.cors_origins,
         CorsOrigins::parse(&["http://localhost:3001".into()]).unwrap()

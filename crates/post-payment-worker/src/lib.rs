@@ -9,26 +9,18 @@ use std::sync::Arc;
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use oms_core::app::fulfil::{FulfilDeps, Fulfilment, fulfil};
 use oms_core::app::{FulfilmentServices, Services};
-use oms_core::invoice::Seller;
-use oms_core::ports::{
-    Carrier, Clock, EventPublisher, FulfilmentJob, InvoiceStorage, Message, Notifier, OrderStore,
-    Topic,
-};
+use oms_core::ports::{Clock, EventPublisher, FulfilmentJob, Message, OrderStore, Topic};
 use serde_json::json;
 use tracing::Instrument;
 
-/// Everything the worker needs, built once per cold start.
+/// Everything the worker needs, built once per cold start: the shared ports it uses, and its
+/// own (invoices, carrier, notifier, seller, the queue's receive limit).
 #[derive(Clone)]
 pub struct Worker {
     pub store: Arc<dyn OrderStore>,
-    pub invoices: Arc<dyn InvoiceStorage>,
-    pub carrier: Arc<dyn Carrier>,
     pub publisher: Arc<dyn EventPublisher>,
-    pub notifier: Arc<dyn Notifier>,
     pub clock: Arc<dyn Clock>,
-    pub seller: Seller,
-    /// The queue's `maxReceiveCount`: the receive on which a failure is final.
-    pub max_receives: u32,
+    pub ports: FulfilmentServices,
 }
 
 /// What became of one message.
@@ -48,25 +40,21 @@ impl Worker {
     pub fn new(services: &Services, fulfilment: FulfilmentServices) -> Self {
         Self {
             store: services.store.clone(),
-            invoices: fulfilment.invoices,
-            carrier: fulfilment.carrier,
             publisher: services.publisher.clone(),
-            notifier: fulfilment.notifier,
             clock: services.clock.clone(),
-            seller: fulfilment.seller,
-            max_receives: fulfilment.max_receives,
+            ports: fulfilment,
         }
     }
 
     fn deps(&self) -> FulfilDeps<'_> {
         FulfilDeps {
             store: self.store.as_ref(),
-            invoices: self.invoices.as_ref(),
-            carrier: self.carrier.as_ref(),
+            invoices: self.ports.invoices.as_ref(),
+            carrier: self.ports.carrier.as_ref(),
             publisher: self.publisher.as_ref(),
-            notifier: self.notifier.as_ref(),
+            notifier: self.ports.notifier.as_ref(),
             clock: self.clock.as_ref(),
-            seller: &self.seller,
+            seller: &self.ports.seller,
         }
     }
 
@@ -106,7 +94,7 @@ impl Worker {
                 .unwrap_or(1);
             tracing::warn!(category, error = %error, receives, "fulfilment failed");
             metrics::counter!("fulfilment_failures", "category" => *category).increment(1);
-            if receives >= self.max_receives {
+            if receives >= self.ports.max_receives {
                 let alert = Message {
                     event_type: "ops.fulfilment_failed".into(),
                     body: json!({

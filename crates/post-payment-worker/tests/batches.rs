@@ -29,19 +29,16 @@ fn world(max_receives: u32) -> World {
     }]));
     let publisher = Arc::new(InMemoryPublisher::default());
     let config = FulfilmentConfig::read(&Env::from_pairs(&[])).unwrap();
-    let ports = oms_app::wiring::fulfilment(&config, Arc::new(InMemoryInvoices::default()));
+    let mut ports = oms_app::wiring::fulfilment(&config, Arc::new(InMemoryInvoices::default()));
+    ports.max_receives = max_receives;
     World {
         worker: Worker {
             store: store.clone(),
-            invoices: ports.invoices,
-            carrier: ports.carrier,
             publisher: publisher.clone(),
-            notifier: ports.notifier,
             clock: Arc::new(ManualClock::at(Timestamp::from_unix_millis(
                 1_800_000_000_000,
             ))),
-            seller: ports.seller,
-            max_receives,
+            ports,
         },
         store,
         publisher,
