@@ -144,8 +144,9 @@ fn full_order() -> Order {
             refunds: vec![("re_1".into(), inr(10_000))],
             charge: Some(ChargeTotal {
                 charge_id: "ch_1".into(),
-                total: inr(10_000),
+                total: Some(inr(10_000)),
             }),
+            our_ids: Vec::new(),
         },
         at(300),
     )

@@ -223,6 +223,13 @@ impl PaymentProvider for PaidMeanwhile {
     async fn close_checkout(&self, _: &PaymentInfo) -> Result<CheckoutClosed, ProviderError> {
         Ok(CheckoutClosed::AlreadyPaid)
     }
+
+    async fn refund(
+        &self,
+        _: &oms_core::ports::RefundCall,
+    ) -> Result<oms_core::ports::ProviderRefund, ProviderError> {
+        unreachable!("the sweep never refunds an order whose checkout it is closing")
+    }
 }
 
 #[tokio::test]

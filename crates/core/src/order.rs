@@ -119,15 +119,68 @@ pub struct RefundReport {
     /// Individual refunds with their ids (Razorpay `refund.processed`, Stripe charges that list
     /// their refunds).
     pub refunds: Vec<(String, Money)>,
-    /// Stripe: the charge and its cumulative `amount_refunded`.
+    /// Stripe: the charge the refunds are on, and its cumulative `amount_refunded` when the
+    /// event carries it (a charge does; a single refund object does not).
     pub charge: Option<ChargeTotal>,
+    /// `(provider refund id, our refund id)` for refunds this service asked for: the provider
+    /// echoes our id from the refund's metadata (Stripe) or notes (Razorpay).
+    pub our_ids: Vec<(String, String)>,
 }
 
-/// A Stripe charge's cumulative refunded amount, as the provider reports it.
+/// A Stripe charge and, when reported, its cumulative refunded amount.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChargeTotal {
     pub charge_id: String,
-    pub total: Money,
+    pub total: Option<Money>,
+}
+
+/// A refund the provider could not complete (Stripe `refund.failed`, a refund object updated to
+/// `failed`/`canceled`; Razorpay `refund.failed`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundFailure {
+    /// The payment the refund was of, when the event names it.
+    pub payment_id: Option<String>,
+    pub provider_refund_id: String,
+    /// Our refund id, when the provider echoed it (a refund this service asked for).
+    pub refund_id: Option<String>,
+    pub reason: String,
+}
+
+/// Where a chargeback stands, as the order shows it (`dispute.status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DisputeStatus {
+    /// Opened; evidence is due (Stripe `needs_response`/`warning_needs_response`; Razorpay
+    /// `open`, `action_required`).
+    Open,
+    /// Evidence submitted, the bank is deciding.
+    UnderReview,
+    /// Closed in the shop's favour: the money stays.
+    Won,
+    /// Closed against the shop: the disputed amount is gone.
+    Lost,
+}
+
+impl DisputeStatus {
+    /// Won and lost are final: a late `open` or `under_review` never reopens them.
+    pub fn is_closed(self) -> bool {
+        matches!(self, Self::Won | Self::Lost)
+    }
+}
+
+/// A chargeback as a provider reports it (Stripe Dispute object; Razorpay dispute entity).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DisputeReport {
+    /// Stripe `dp_…` or Razorpay `disp_…`.
+    pub dispute_id: String,
+    /// The payment disputed (Stripe PaymentIntent, Razorpay payment id), when named.
+    pub payment_id: Option<String>,
+    pub status: DisputeStatus,
+    pub amount: Money,
+    /// The provider's reason code (`fraudulent`, `product_not_received`, …).
+    pub reason: String,
+    /// When the evidence is due (Stripe `evidence_details.due_by`, Razorpay `respond_by`).
+    pub evidence_due_by: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -775,9 +828,20 @@ impl Order {
             .filter(|r| r.refund_id != rest_id)
             .map(|r| r.amount.minor())
             .sum();
-        let rest = charge.total.minor().max(listed).max(previous) - listed;
+        let reported = charge.total.map_or(0, |t| t.minor());
+        let rest = reported.max(listed).max(previous) - listed;
+        let currency = match (
+            charge.total,
+            self.refunds
+                .iter()
+                .find(|r| r.charge_id.as_deref() == Some(charge.charge_id.as_str())),
+        ) {
+            (Some(t), _) => t.currency(),
+            (None, Some(r)) => r.amount.currency(),
+            (None, None) => return,
+        };
         let existing = self.refunds.iter().position(|r| r.refund_id == rest_id);
-        match (existing, Money::new(rest, charge.total.currency())) {
+        match (existing, Money::new(rest, currency)) {
             (Some(i), Ok(m)) if rest > 0 => {
                 if self.refunds[i].amount != m {
                     self.refunds[i].amount = m;

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
 
 use crate::customer::Customer;
 use crate::ids::{OrderId, OrderNumber, Sku, UserId};
@@ -488,6 +489,53 @@ pub enum CheckoutClosed {
     NotApplicable,
 }
 
+/// A refund this service asks a provider for. The provider's idempotency key is derived from
+/// `refund_id` (Stripe `Idempotency-Key`, Razorpay `X-Refund-Idempotency`), so a retried call —
+/// by the same request, a repeat of it, or the sweep — never refunds twice; and `refund_id`
+/// travels in the refund's metadata (Stripe) or notes (Razorpay), so the webhook that follows
+/// names the ledger entry it settles.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundCall {
+    /// Our refund id (`rf_…`).
+    pub refund_id: String,
+    pub order_id: OrderId,
+    /// The payment refunded: Stripe PaymentIntent (`pi_…`) or Razorpay payment (`pay_…`).
+    pub payment_id: String,
+    pub amount: Money,
+    /// Free text from the operator, kept in the refund's metadata/notes.
+    pub reason: Option<String>,
+}
+
+impl RefundCall {
+    /// The idempotency key sent with the call: the same for every attempt of one refund.
+    pub fn idempotency_key(&self) -> String {
+        format!("refund-{}", self.refund_id)
+    }
+}
+
+/// Where a refund stands at the provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderRefundStatus {
+    /// Accepted, money not yet returned (Stripe `pending`/`requires_action`, Razorpay `pending`).
+    Pending,
+    /// Money returned (Stripe `succeeded`, Razorpay `processed`).
+    Succeeded,
+    /// Not done and will not be (Stripe `failed`/`canceled`, Razorpay `failed`).
+    Failed,
+}
+
+/// The provider's answer to a [`RefundCall`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderRefund {
+    /// Stripe `re_…` or Razorpay `rfnd_…`: what the provider's refund webhooks name.
+    pub provider_refund_id: String,
+    pub status: ProviderRefundStatus,
+    pub amount: Money,
+    /// Stripe's charge the refund is on (`ch_…`), which `charge.refunded` totals by.
+    pub charge_id: Option<String>,
+}
+
 /// Opens a payment at a provider: a Razorpay order or a Stripe Checkout Session.
 #[async_trait]
 pub trait PaymentProvider: Send + Sync {
@@ -497,6 +545,11 @@ pub trait PaymentProvider: Send + Sync {
 
     /// Closes the checkout of an order about to be cancelled, where the provider supports it.
     async fn close_checkout(&self, payment: &PaymentInfo) -> Result<CheckoutClosed, ProviderError>;
+
+    /// Asks the provider to refund part or all of a captured payment (see [`RefundCall`]).
+    /// `Unavailable` when the outcome is unknown (network, 429, 5xx): the caller retries with
+    /// the same call; `Rejected` when the provider refused it (4xx).
+    async fn refund(&self, call: &RefundCall) -> Result<ProviderRefund, ProviderError>;
 }
 
 /// The providers this deployment accepts.

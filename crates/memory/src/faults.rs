@@ -17,8 +17,8 @@ use oms_core::ports::{
     Carrier, CarrierError, CheckoutClosed, CheckoutRequest, CommitOutcome, CreateOutcome,
     EventCommit, EventPublisher, EventRecord, FulfilmentJob, IdempotencyRecord, InvoiceOutcome,
     InvoiceStorage, JobQueue, Message, Notifier, NotifyError, OrderPage, OrderStore, OutboxEntry,
-    PaymentProvider, ProviderError, ProviderSecrets, PublishError, QueueError, SecretError,
-    SecretSource, StockLevel, StorageError, StoreError, Topic, Upserted,
+    PaymentProvider, ProviderError, ProviderRefund, ProviderSecrets, PublishError, QueueError,
+    RefundCall, SecretError, SecretSource, StockLevel, StorageError, StoreError, Topic, Upserted,
 };
 use oms_core::{
     Order, OrderId, PaymentInfo, Product, ProviderKind, ShipmentInfo, Sku, StockRecord, Timestamp,
@@ -420,6 +420,13 @@ impl<P: PaymentProvider + ?Sized> PaymentProvider for Faulty<P> {
         let call = self.inner.close_checkout(payment);
         self.plan
             .run("provider.close_checkout", ProviderError::Unavailable, call)
+            .await
+    }
+
+    async fn refund(&self, call: &RefundCall) -> Result<ProviderRefund, ProviderError> {
+        let inner = self.inner.refund(call);
+        self.plan
+            .run("provider.refund", ProviderError::Unavailable, inner)
             .await
     }
 }

@@ -344,6 +344,7 @@ async fn orders_under_review_or_fully_refunded_are_never_fulfilled() {
                 payment_id: None,
                 refunds: vec![("rfnd_1".into(), inr(50_000))],
                 charge: None,
+                our_ids: Vec::new(),
             },
             Timestamp::from_unix_millis(1_800_000_001_000),
         )

@@ -83,4 +83,13 @@ impl PaymentProvider for OfflineProvider {
             ProviderKind::Razorpay => CheckoutClosed::NotApplicable,
         })
     }
+    async fn refund(
+        &self,
+        _call: &oms_core::ports::RefundCall,
+    ) -> Result<oms_core::ports::ProviderRefund, ProviderError> {
+        Err(ProviderError::Rejected {
+            status: 501,
+            message: "refunds are being built (issue 16)".into(),
+        })
+    }
 }

@@ -99,4 +99,13 @@ impl PaymentProvider for RazorpayOrders {
     async fn close_checkout(&self, _: &PaymentInfo) -> Result<CheckoutClosed, ProviderError> {
         Ok(CheckoutClosed::NotApplicable)
     }
+    async fn refund(
+        &self,
+        _call: &oms_core::ports::RefundCall,
+    ) -> Result<oms_core::ports::ProviderRefund, ProviderError> {
+        Err(ProviderError::Rejected {
+            status: 501,
+            message: "refunds are being built (issue 16)".into(),
+        })
+    }
 }

@@ -163,4 +163,13 @@ impl PaymentProvider for StripeCheckout {
             Err(e) => Err(e),
         }
     }
+    async fn refund(
+        &self,
+        _call: &oms_core::ports::RefundCall,
+    ) -> Result<oms_core::ports::ProviderRefund, ProviderError> {
+        Err(ProviderError::Rejected {
+            status: 501,
+            message: "refunds are being built (issue 16)".into(),
+        })
+    }
 }

@@ -89,6 +89,10 @@ pub fn apply_action(
             .map(|e| vec![e]),
         PaymentAction::Refunded(report) => order.record_refunds(report, at),
         PaymentAction::Unreadable { reason } => order.hold_unreadable(reason, at).map(|e| vec![e]),
+        // Settled by the refund ledger and the dispute record (issue 16, in progress).
+        PaymentAction::RefundFailed(_) | PaymentAction::Dispute(_) => {
+            Err(TransitionError::AlreadyApplied)
+        }
         PaymentAction::Pending { .. } | PaymentAction::Ignored { .. } => {
             Err(TransitionError::AlreadyApplied)
         }
@@ -362,6 +366,7 @@ mod tests {
             payment_id: None,
             refunds: vec![(id.into(), inr(minor))],
             charge: None,
+            our_ids: Vec::new(),
         })
     }
 
@@ -555,6 +560,7 @@ mod tests {
             payment_id: None,
             refunds: vec![("r1".into(), Money::new(1, inr).unwrap())],
             charge: None,
+            our_ids: Vec::new(),
         });
         apply_action(&mut o, &refunds, true, t).unwrap();
         assert_eq!(

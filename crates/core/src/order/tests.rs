@@ -221,6 +221,7 @@ fn refund_of(payment: Option<&str>, refunds: &[(&str, i64)]) -> RefundReport {
             .map(|(id, minor)| ((*id).to_owned(), inr(*minor)))
             .collect(),
         charge: None,
+        our_ids: Vec::new(),
     }
 }
 
@@ -233,8 +234,9 @@ fn charge_refunded(
     RefundReport {
         charge: Some(ChargeTotal {
             charge_id: charge.into(),
-            total: inr(total),
+            total: Some(inr(total)),
         }),
+        our_ids: Vec::new(),
         ..refund_of(Some(payment), refunds)
     }
 }

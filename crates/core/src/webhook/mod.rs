@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::ids::OrderId;
 use crate::money::{Currency, Money};
 use crate::order::ProviderKind;
-pub use crate::order::{ChargeTotal, RefundReport};
+pub use crate::order::{ChargeTotal, DisputeReport, DisputeStatus, RefundFailure, RefundReport};
 
 /// One provider event, normalised.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +49,10 @@ pub enum PaymentAction {
     },
     /// Money was returned.
     Refunded(RefundReport),
+    /// A refund the provider will not complete.
+    RefundFailed(RefundFailure),
+    /// A chargeback was opened, moved or closed.
+    Dispute(DisputeReport),
     /// In progress (authorised, or an asynchronous method still settling): recorded only.
     Pending { payment_id: Option<String> },
     /// A capture or refund whose payment id or amount cannot be read. Money may have moved, so

@@ -78,6 +78,7 @@ pub fn normalise(body: &[u8], event_id: Option<&str>) -> Result<PaymentEvent, St
                 payment_id: refund_payment.or(payment_id),
                 refunds: vec![(id, amount)],
                 charge: None,
+                our_ids: Vec::new(),
             }),
             None => PaymentAction::Unreadable {
                 reason: "refund entity without a readable id, amount or currency".into(),

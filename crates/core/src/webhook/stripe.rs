@@ -123,7 +123,11 @@ fn refunded(obj: &Value, payment_id: Option<String>, charge_id: Option<String>) 
         (Some(charge_id), Some(total)) => PaymentAction::Refunded(RefundReport {
             payment_id,
             refunds,
-            charge: Some(ChargeTotal { charge_id, total }),
+            charge: Some(ChargeTotal {
+                charge_id,
+                total: Some(total),
+            }),
+            our_ids: Vec::new(),
         }),
         _ => unreadable_refund(),
     }

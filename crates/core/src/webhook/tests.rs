@@ -156,8 +156,9 @@ fn a_charge_refund_is_itemised_when_listed_and_cumulative_otherwise() {
             refunds: vec![("re_1".into(), inr(300))],
             charge: Some(ChargeTotal {
                 charge_id: "ch_1".into(),
-                total: inr(300)
+                total: Some(inr(300)),
             }),
+            our_ids: Vec::new(),
         })
     );
     let body = stripe_charge_refunded("evt_7", "ch_1", "pi_1", inr(1_000), 1_000, None, 1);
@@ -168,8 +169,9 @@ fn a_charge_refund_is_itemised_when_listed_and_cumulative_otherwise() {
             refunds: vec![],
             charge: Some(ChargeTotal {
                 charge_id: "ch_1".into(),
-                total: inr(1_000)
+                total: Some(inr(1_000)),
             }),
+            our_ids: Vec::new(),
         })
     );
 }
@@ -237,6 +239,7 @@ fn razorpay_failures_and_refunds_normalise() {
             payment_id: Some("pay_3".into()),
             refunds: vec![("rfnd_1".into(), inr(400))],
             charge: None,
+            our_ids: Vec::new(),
         })
     );
     assert_eq!(e.link.order_id, oid());
