@@ -20,8 +20,10 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use oms_aws::dynamo::items;
 use oms_core::customer::{CountryCode, Customer, Email, Phone, ShippingAddress};
-use oms_core::order::{OrderDraft, PaymentCapture};
-use oms_core::ports::{EventOutcome, EventRecord, IdempotencyRecord, OutboxEntry};
+use oms_core::order::{DisputeReport, DisputeStatus, NewRefund, OrderDraft, PaymentCapture};
+use oms_core::ports::{
+    EventOutcome, EventRecord, IdempotencyRecord, OutboxEntry, ProviderRefund, ProviderRefundStatus,
+};
 use oms_core::webhook::{ChargeTotal, RefundReport};
 use oms_core::{
     InvoiceInfo, Order, OrderId, OrderLine, OrderNumber, Owner, PaymentInfo, Product, ProviderKind,
@@ -155,6 +157,55 @@ fn full_order() -> Order {
         .expect("an order is held for review");
     o.claim_fulfilment(at(400), at(700))
         .expect("no other worker holds the lease");
+    let refund = |id: &str, amount: i64, reason: Option<&str>, key: &str| NewRefund {
+        refund_id: id.into(),
+        amount: Some(amount),
+        reason: reason.map(str::to_owned),
+        requested_by: "admin-1".into(),
+        idempotency_key: Some(key.into()),
+        request_hash: Some(format!("hash-of-{key}")),
+    };
+    o.request_refund(
+        refund(
+            "rf_01JDQ7Z3K5M8N9P0QRSTVWXYZ2",
+            5_000,
+            Some("damaged in transit"),
+            "key-1",
+        ),
+        at(420),
+        at(480),
+    )
+    .expect("a paid order can be refunded");
+    o.record_refund_sent(
+        "rf_01JDQ7Z3K5M8N9P0QRSTVWXYZ2",
+        &ProviderRefund {
+            provider_refund_id: "re_2".into(),
+            status: ProviderRefundStatus::Pending,
+            amount: inr(5_000),
+            charge_id: Some("ch_1".into()),
+        },
+        at(430),
+    )
+    .expect("the provider's answer is recorded");
+    // Still owed a provider call: the order is in the sweep's refund index.
+    o.request_refund(
+        refund("rf_01JDQ7Z3K5M8N9P0QRSTVWXYZ3", 1_000, None, "key-2"),
+        at(440),
+        at(500),
+    )
+    .expect("the balance covers a second refund");
+    o.record_dispute(
+        &DisputeReport {
+            dispute_id: "dp_1".into(),
+            payment_id: Some("pi_1".into()),
+            status: DisputeStatus::UnderReview,
+            amount: inr(2_000),
+            reason: "product_not_received".into(),
+            evidence_due_by: Some(at(86_400)),
+        },
+        at(450),
+    )
+    .expect("a dispute is recorded");
     o
 }
 

@@ -1,6 +1,6 @@
 //! The cleanup sweep as a Lambda handler: whatever the event (an EventBridge schedule, or `{}`
 //! by hand), one bounded [`oms_core::app::sweep::sweep`], answered
-//! `{"cancelled": n, "reenqueued": m}`.
+//! `{"cancelled": n, "reenqueued": m, "refundsSent": k}`.
 
 use oms_core::app::Services;
 use oms_core::app::outbox::OutboxError;
@@ -8,5 +8,5 @@ use oms_core::app::sweep::{SweepReport, sweep};
 
 /// One sweep of at most `limit` orders and jobs (`CLEANUP_BATCH_LIMIT`).
 pub async fn run(services: &Services, limit: u32) -> Result<SweepReport, OutboxError> {
-    sweep(&services.outbox_ports(), &services.providers, limit).await
+    sweep(services, limit).await
 }

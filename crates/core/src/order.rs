@@ -192,6 +192,12 @@ pub enum ReviewReason {
     DuplicatePayment,
     /// A signed capture or refund for this order whose amount or payment could not be read.
     UnreadablePaymentEvent,
+    /// A chargeback opened before the order shipped: nothing ships until it is won or a person
+    /// clears the hold.
+    Disputed,
+    /// A refund the provider reported as failed after it had counted, or one this service
+    /// cannot match: the customer may not have their money back.
+    RefundFailed,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -211,6 +217,13 @@ pub enum TimelineType {
     RefundFull,
     /// A refund of a payment the order did not keep (a duplicate, a failed attempt).
     RefundOtherPayment,
+    /// A refund was asked of the provider by this service (`refundId`, `amount`, `by`).
+    RefundRequested,
+    /// A refund the provider refused or could not complete.
+    RefundFailed,
+    DisputeOpened,
+    DisputeWon,
+    DisputeLost,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -382,6 +395,13 @@ pub struct Order {
     /// once a payment is kept, its refunds count and other payments' refunds are shown apart.
     #[serde(default)]
     refunds: Vec<Refund>,
+    /// Refunds this service asked the provider for, with their states; what they returned is
+    /// counted through `refunds` once the provider reports it, never twice.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    refund_requests: Vec<RefundRequest>,
+    /// Chargebacks on the order's payments, by dispute id.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    disputes: Vec<Dispute>,
     #[serde(default)]
     invoice: Option<InvoiceInfo>,
     #[serde(default)]
@@ -421,6 +441,8 @@ impl Order {
             requires_review: false,
             review_reason: None,
             refunds: Vec::new(),
+            refund_requests: Vec::new(),
+            disputes: Vec::new(),
             invoice: None,
             shipment: None,
             notified_at: None,
@@ -792,7 +814,8 @@ impl Order {
         if let Some(charge) = &report.charge {
             self.converge_charge(charge, report.payment_id.as_deref(), charge_before, at);
         }
-        if self.refunds == before_ledger {
+        let settled = self.settle_requests(&report.our_ids, at);
+        if self.refunds == before_ledger && !settled {
             return Err(TransitionError::AlreadyApplied);
         }
         let entries = self.account_refunds(&before, &new_ids, at);
@@ -1128,6 +1151,13 @@ pub struct Viewer {
     /// The `X-Order-Token` a guest presented, if any.
     pub order_token: Option<String>,
 }
+
+mod disputes;
+mod requests;
+pub use disputes::Dispute;
+pub use requests::{
+    FulfilmentStatus, NewRefund, PaymentStatus, RefundRefusal, RefundRequest, RefundState,
+};
 
 #[cfg(test)]
 pub(crate) mod tests;

@@ -303,6 +303,11 @@ pub trait OrderStore: Send + Sync {
     async fn stale_unpaid(&self, before: Timestamp, limit: u32)
     -> Result<Vec<OrderId>, StoreError>;
 
+    /// Orders with a refund still `requested` since before `before` (a provider call owed),
+    /// oldest first.
+    async fn owed_refunds(&self, before: Timestamp, limit: u32)
+    -> Result<Vec<OrderId>, StoreError>;
+
     /// Outbox entries created before `before`, oldest first: jobs still owed.
     async fn owed_outbox(
         &self,

@@ -614,8 +614,7 @@ async fn sweep_every(services: Services, every: Duration, limit: u32) {
     tick.tick().await;
     loop {
         tick.tick().await;
-        let ports = services.outbox_ports();
-        if let Err(e) = oms_core::app::sweep::sweep(&ports, &services.providers, limit).await {
+        if let Err(e) = oms_core::app::sweep::sweep(&services, limit).await {
             tracing::warn!(error = %e, "sweep failed");
         }
     }

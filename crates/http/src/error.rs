@@ -268,3 +268,62 @@ impl From<oms_core::app::checkout::CheckoutVerifyError> for ApiError {
         }
     }
 }
+
+impl From<oms_core::app::refund::RefundError> for ApiError {
+    fn from(e: oms_core::app::refund::RefundError) -> Self {
+        use oms_core::app::refund::RefundError;
+        use oms_core::order::RefundRefusal;
+        let refund_details = |order: &oms_core::Order| {
+            let last = order.refund_requests().last();
+            json!({
+                "refundId": last.map(|r| r.refund_id.as_str()),
+                "status": last.map(|r| r.status.as_str()),
+            })
+        };
+        match e {
+            RefundError::NotFound => Self::not_found(),
+            RefundError::KeyReused => Self::idempotency_key_reused(),
+            RefundError::Refused(RefundRefusal::NotRefundable) => Self::new(
+                StatusCode::CONFLICT,
+                "not_refundable",
+                "the order has no captured payment to refund",
+            ),
+            RefundError::Refused(RefundRefusal::Disputed) => Self::new(
+                StatusCode::CONFLICT,
+                "order_disputed",
+                "the order's payment is disputed; refunds wait until the dispute is closed",
+            ),
+            RefundError::Refused(r @ RefundRefusal::ExceedsBalance { .. }) => {
+                let RefundRefusal::ExceedsBalance { requested, balance } = &r else {
+                    unreachable!("matched above")
+                };
+                Self::new(
+                    StatusCode::CONFLICT,
+                    "refund_exceeds_balance",
+                    r.to_string(),
+                )
+                .with_details(json!({
+                    "requested": requested,
+                    "refundable": balance.minor(),
+                    "currency": balance.currency(),
+                }))
+            }
+            RefundError::ProviderUnavailable { ref order, .. } => {
+                let details = refund_details(order);
+                Self::unavailable("payment_provider_unavailable", &e).with_details(details)
+            }
+            RefundError::ProviderRejected { ref order, .. } => {
+                tracing::error!(error = %e, "payment provider refused a refund");
+                Self::new(
+                    StatusCode::BAD_GATEWAY,
+                    "payment_provider_error",
+                    "the payment provider refused the refund; it is recorded as failed",
+                )
+                .with_details(refund_details(order))
+            }
+            RefundError::Store(s) => s.into(),
+            RefundError::Contention => Self::unavailable("service_unavailable", &e),
+            RefundError::Invariant(r) => Self::internal(&r),
+        }
+    }
+}

@@ -2,6 +2,7 @@
 //! currency's minor unit (paise for INR).
 
 use oms_core::customer::{Customer, ShippingAddress};
+use oms_core::order::{Dispute, RefundRequest};
 use oms_core::{
     AccessToken, Currency, Order, OrderLine, Product, ProviderKind, StockRecord, TimelineEntry,
 };
@@ -153,14 +154,25 @@ pub struct PaymentView<'a> {
     pub checkout_url: Option<&'a str>,
 }
 
-/// One refund as the provider reported it.
+/// One refund of the order: one this service asked for (`refundId` ours, with its `status`
+/// and, once known, the provider's id), or one seen only at the provider (the dashboard:
+/// `refundId` is the provider's, `status` `succeeded`).
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RefundView<'a> {
     pub refund_id: &'a str,
     pub amount: i64,
     pub currency: Currency,
+    pub status: &'static str,
     pub at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider_refund_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requested_by: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub payment_id: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -173,9 +185,76 @@ impl<'a> From<&'a oms_core::order::Refund> for RefundView<'a> {
             refund_id: &r.refund_id,
             amount: r.amount.minor(),
             currency: r.amount.currency(),
+            status: "succeeded",
             at: r.at.to_string(),
+            provider_refund_id: None,
+            reason: None,
+            requested_by: None,
+            failure: None,
             payment_id: r.payment_id.as_deref(),
             charge_id: r.charge_id.as_deref(),
+        }
+    }
+}
+
+impl<'a> From<&'a RefundRequest> for RefundView<'a> {
+    fn from(r: &'a RefundRequest) -> Self {
+        Self {
+            refund_id: &r.refund_id,
+            amount: r.amount.minor(),
+            currency: r.amount.currency(),
+            status: r.status.as_str(),
+            at: r.requested_at.to_string(),
+            provider_refund_id: r.provider_refund_id.as_deref(),
+            reason: r.reason.as_deref(),
+            requested_by: Some(&r.requested_by),
+            failure: r.failure.as_deref(),
+            payment_id: None,
+            charge_id: None,
+        }
+    }
+}
+
+impl<'a> RefundView<'a> {
+    /// The order's refunds of its kept payment: every one this service asked for, then those
+    /// the provider reported that none of ours accounts for.
+    pub fn of_order(o: &'a Order) -> Vec<Self> {
+        let ours = o.refund_requests();
+        let mut views: Vec<Self> = ours.iter().map(Self::from).collect();
+        views.extend(
+            o.refunds()
+                .filter(|r| {
+                    !ours
+                        .iter()
+                        .any(|q| q.provider_refund_id.as_deref() == Some(r.refund_id.as_str()))
+                })
+                .map(Self::from),
+        );
+        views
+    }
+}
+
+/// A chargeback on the order (`dispute`).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DisputeView<'a> {
+    pub id: &'a str,
+    pub status: oms_core::order::DisputeStatus,
+    pub amount: i64,
+    pub currency: Currency,
+    pub reason: &'a str,
+    pub evidence_due_by: Option<String>,
+}
+
+impl<'a> From<&'a Dispute> for DisputeView<'a> {
+    fn from(d: &'a Dispute) -> Self {
+        Self {
+            id: &d.dispute_id,
+            status: d.status,
+            amount: d.amount.minor(),
+            currency: d.amount.currency(),
+            reason: &d.reason,
+            evidence_due_by: d.evidence_due_by.map(|t| t.to_string()),
         }
     }
 }
@@ -187,6 +266,8 @@ pub struct OrderView<'a> {
     pub order_id: &'a str,
     pub order_number: &'a str,
     pub status: &'static str,
+    pub payment_status: &'static str,
+    pub fulfilment_status: &'static str,
     pub amount: i64,
     pub currency: Currency,
     pub items: Vec<LineView<'a>>,
@@ -197,6 +278,7 @@ pub struct OrderView<'a> {
     pub refunded_amount: i64,
     pub refunds: Vec<RefundView<'a>>,
     pub other_payment_refunds: Vec<RefundView<'a>>,
+    pub dispute: Option<DisputeView<'a>>,
     pub payment: PaymentView<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub invoice: Option<&'a oms_core::InvoiceInfo>,
@@ -215,6 +297,8 @@ impl<'a> From<&'a Order> for OrderView<'a> {
             order_id: o.id().as_str(),
             order_number: o.number().as_str(),
             status: o.status().as_str(),
+            payment_status: o.payment_status().as_str(),
+            fulfilment_status: o.fulfilment_status().as_str(),
             amount: o.total().minor(),
             currency: o.total().currency(),
             items: o.lines().iter().map(LineView::from).collect(),
@@ -223,8 +307,9 @@ impl<'a> From<&'a Order> for OrderView<'a> {
             requires_review: o.requires_review(),
             review_reason: o.review_reason(),
             refunded_amount: o.refunded().minor(),
-            refunds: o.refunds().map(RefundView::from).collect(),
+            refunds: RefundView::of_order(o),
             other_payment_refunds: o.other_payment_refunds().map(RefundView::from).collect(),
+            dispute: o.dispute().map(DisputeView::from),
             payment: PaymentView {
                 provider: p.provider.as_str(),
                 provider_order_id: &p.provider_order_id,

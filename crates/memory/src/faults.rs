@@ -305,6 +305,15 @@ impl<P: OrderStore + ?Sized> OrderStore for Faulty<P> {
         self.plan.run("store.stale_unpaid", store_err, call).await
     }
 
+    async fn owed_refunds(
+        &self,
+        before: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<OrderId>, StoreError> {
+        let call = self.inner.owed_refunds(before, limit);
+        self.plan.run("store.owed_refunds", store_err, call).await
+    }
+
     async fn owed_outbox(
         &self,
         before: Timestamp,

@@ -443,6 +443,26 @@ impl OrderStore for InMemoryStore {
             .collect())
     }
 
+    async fn owed_refunds(
+        &self,
+        before: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<OrderId>, StoreError> {
+        let s = self.lock();
+        let mut owed: Vec<(Timestamp, OrderId)> = s
+            .orders
+            .values()
+            .filter_map(|o| o.owes_refund_call().map(|t| (t, o.id().clone())))
+            .filter(|(t, _)| *t < before)
+            .collect();
+        owed.sort();
+        Ok(owed
+            .into_iter()
+            .take(limit as usize)
+            .map(|(_, id)| id)
+            .collect())
+    }
+
     async fn owed_outbox(
         &self,
         before: Timestamp,

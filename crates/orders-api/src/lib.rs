@@ -6,15 +6,19 @@ mod catalog;
 
 use axum::Router;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, HeaderName};
-use axum::response::Json;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post, put};
+use oms_core::IdempotencyKey;
 use oms_core::app::read;
-use oms_http::views::{OrderView, ProductView};
-use oms_http::{ApiError, AppState, Caller, PathParam, RequestId};
+use oms_core::app::refund::{self, RefundBody};
+use oms_http::views::{OrderView, ProductView, RefundView};
+use oms_http::{Admin, ApiError, AppState, Caller, JsonBody, PathParam, RequestId};
 use serde_json::{Value, json};
 
 pub static X_ORDER_TOKEN: HeaderName = HeaderName::from_static("x-order-token");
+pub static IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
+pub static IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -23,6 +27,7 @@ pub fn routes() -> Router<AppState> {
         .route("/orders", get(list_orders))
         .route("/orders/{orderId}", get(get_order))
         .route("/admin/orders/{orderId}/clear-review", post(clear_review))
+        .route("/admin/orders/{orderId}/refunds", post(refund))
         .route("/admin/products/{sku}", put(catalog::put_product))
         .route("/admin/products/{sku}/stock", post(catalog::adjust_stock))
         .route("/admin/products/{sku}/stock", get(catalog::stock_records))
@@ -40,6 +45,49 @@ async fn clear_review(
         oms_core::app::admin::clear_review(&state.services.outbox_ports(), &admin.sub, &order_id)
             .await?;
     Ok(Json(json!(OrderView::from(&order))))
+}
+
+/// Admins only: refunds part or all of the order's payment through its provider (`201` with
+/// the refund and the order; the same `Idempotency-Key` and body answer the same refund again).
+#[tracing::instrument(skip_all, fields(order_id = %order_id))]
+async fn refund(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    PathParam(order_id): PathParam<String>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<RefundBody>,
+) -> Result<Response, ApiError> {
+    let key = headers
+        .get(&IDEMPOTENCY_KEY)
+        .ok_or_else(|| ApiError::field("Idempotency-Key", "is required"))?
+        .to_str()
+        .ok()
+        .and_then(|s| IdempotencyKey::parse(s).ok())
+        .ok_or_else(|| {
+            ApiError::field(
+                "Idempotency-Key",
+                "must be 1 to 255 visible ASCII characters",
+            )
+        })?;
+    let input = body
+        .validate(key.as_str())
+        .map_err(|e| ApiError::validation(&e))?;
+    let answer = refund::request_refund(&state.services, &admin.sub, &order_id, &input).await?;
+    let mut res = (
+        StatusCode::CREATED,
+        Json(json!({
+            "refund": RefundView::from(&answer.refund),
+            "order": OrderView::from(&answer.order),
+        })),
+    )
+        .into_response();
+    if answer.repeated {
+        res.headers_mut().insert(
+            IDEMPOTENT_REPLAYED.clone(),
+            HeaderValue::from_static("true"),
+        );
+    }
+    Ok(res)
 }
 
 async fn health(request_id: RequestId) -> Json<Value> {

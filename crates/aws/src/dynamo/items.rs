@@ -41,10 +41,18 @@ struct OrderItem {
 }
 
 /// An order: the domain `Order` whole in `data`, `status` and `version` beside it for conditions,
-/// and the index keys of "my orders" (signed-in owners) and of the unpaid sweep (while unpaid).
+/// and the index keys of "my orders" (signed-in owners) and of the sweep (while unpaid, or while
+/// a refund call is owed).
 pub fn order_item(o: &Order) -> Result<Item, StoreError> {
     let user = o.user_id().map(user_pk);
-    let unpaid = o.awaits_payment();
+    // GSI2 holds an order while the sweep owes it work: cancelling it once its payment window
+    // ends (unpaid), or calling the provider for a refund still `requested` (a paid order, so
+    // never both).
+    let sweep = if o.awaits_payment() {
+        Some(("UNPAID", o.expires_at()))
+    } else {
+        o.owes_refund_call().map(|t| ("REFUND_OWED", t))
+    };
     let item = OrderItem {
         pk: order_pk(o.id()),
         sk: "ORDER".into(),
@@ -52,8 +60,8 @@ pub fn order_item(o: &Order) -> Result<Item, StoreError> {
             .as_ref()
             .map(|_| format!("{}#{}", o.created_at(), o.id())),
         gsi1pk: user,
-        gsi2pk: unpaid.then(|| "UNPAID".to_owned()),
-        gsi2sk: unpaid.then(|| format!("{}#{}", o.expires_at(), o.id())),
+        gsi2pk: sweep.map(|(p, _)| p.to_owned()),
+        gsi2sk: sweep.map(|(_, t)| format!("{t}#{}", o.id())),
         status: o.status().as_str().into(),
         version: o.version(),
         data: o.clone(),

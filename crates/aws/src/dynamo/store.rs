@@ -843,29 +843,15 @@ impl OrderStore for DynamoStore {
         before: Timestamp,
         limit: u32,
     ) -> Result<Vec<OrderId>, StoreError> {
-        let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name("GSI2")
-            .key_condition_expression("GSI2PK = :p AND GSI2SK < :before")
-            .expression_attribute_values(":p", s("UNPAID"))
-            .expression_attribute_values(":before", s(before.to_string()))
-            .limit(limit as i32)
-            .send()
-            .await
-            .map_err(|e| sdk_error("query unpaid orders", e))?;
-        out.items()
-            .iter()
-            .map(|it| {
-                let pk = it
-                    .get("PK")
-                    .and_then(|v| v.as_s().ok())
-                    .ok_or_else(|| corrupt("unpaid index", "no PK"))?;
-                OrderId::parse(pk.trim_start_matches("ORDER#"))
-                    .map_err(|e| corrupt("unpaid index", e))
-            })
-            .collect()
+        self.sweep_index("UNPAID", before, limit).await
+    }
+
+    async fn owed_refunds(
+        &self,
+        before: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<OrderId>, StoreError> {
+        self.sweep_index("REFUND_OWED", before, limit).await
     }
 
     async fn owed_outbox(
@@ -874,5 +860,40 @@ impl OrderStore for DynamoStore {
         limit: u32,
     ) -> Result<Vec<OutboxEntry>, StoreError> {
         self.outbox_before(before, limit as i32).await
+    }
+}
+
+impl DynamoStore {
+    /// Orders in one GSI2 partition of the sweep (`UNPAID`, `REFUND_OWED`) whose sort time is
+    /// before `before`, oldest first.
+    async fn sweep_index(
+        &self,
+        partition: &str,
+        before: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<OrderId>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("GSI2")
+            .key_condition_expression("GSI2PK = :p AND GSI2SK < :before")
+            .expression_attribute_values(":p", s(partition))
+            .expression_attribute_values(":before", s(before.to_string()))
+            .limit(limit as i32)
+            .send()
+            .await
+            .map_err(|e| sdk_error("query the sweep index", e))?;
+        out.items()
+            .iter()
+            .map(|it| {
+                let pk = it
+                    .get("PK")
+                    .and_then(|v| v.as_s().ok())
+                    .ok_or_else(|| corrupt("sweep index", "no PK"))?;
+                OrderId::parse(pk.trim_start_matches("ORDER#"))
+                    .map_err(|e| corrupt("sweep index", e))
+            })
+            .collect()
     }
 }

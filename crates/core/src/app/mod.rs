@@ -2,12 +2,14 @@
 //! the adapters they are handed do the I/O.
 
 pub mod admin;
+pub mod alerts;
 pub mod catalog;
 pub mod checkout;
 pub mod create_order;
 pub mod fulfil;
 pub mod outbox;
 pub mod read;
+pub mod refund;
 pub mod retry;
 pub mod services;
 pub mod sweep;

@@ -2,7 +2,9 @@
 //! 1. cancels unpaid orders whose payment window has ended — closing the provider's checkout
 //!    first so it can no longer take money, and conditioned on the order being unchanged, so an
 //!    order paid a moment ago is left alone — and gives their stock back;
-//! 2. sends fulfilment jobs still owed (the queue failed after the payment was recorded).
+//! 2. sends fulfilment jobs still owed (the queue failed after the payment was recorded);
+//! 3. calls the provider again for refunds still `requested` (it was down when they were
+//!    asked for), with the same idempotency key.
 //!
 //! Work per run is bounded; what is left waits for the next run.
 
@@ -14,23 +16,28 @@ use serde_json::json;
 use crate::order::TransitionError;
 use crate::ports::{CheckoutClosed, OrderStore, PaymentProviders, Topic};
 
-use super::RefusedTransition;
 use super::outbox::{OutboxError, OutboxPorts, publish, resume_outbox};
+use super::{RefusedTransition, Services};
 
 /// Jobs younger than this are left to the webhook that is sending them.
 pub const OUTBOX_GRACE: Duration = Duration::from_secs(60);
+
+/// Refunds asked for more recently than this are left to the request that is sending them
+/// (its send lease also protects them).
+pub const REFUND_GRACE: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct SweepReport {
     pub cancelled: u32,
     pub reenqueued: u32,
+    /// Owed refund calls made (answered by the provider, whatever the answer).
+    #[serde(rename = "refundsSent")]
+    pub refunds_sent: u32,
 }
 
-pub async fn sweep(
-    ports: &OutboxPorts<'_>,
-    providers: &PaymentProviders,
-    limit: u32,
-) -> Result<SweepReport, OutboxError> {
+pub async fn sweep(services: &Services, limit: u32) -> Result<SweepReport, OutboxError> {
+    let ports = &services.outbox_ports();
+    let providers = &services.providers;
     let now = ports.clock.now();
     let mut report = SweepReport::default();
     for id in ports.store.stale_unpaid(now, limit).await? {
@@ -48,10 +55,14 @@ pub async fn sweep(
             report.reenqueued += 1;
         }
     }
-    if report != SweepReport::default() {
+    let refunds = super::refund::resend_owed(services, now.minus(REFUND_GRACE), limit).await?;
+    report.refunds_sent = refunds.sent;
+    if report != SweepReport::default() || refunds.failed > 0 {
         tracing::info!(
             cancelled = report.cancelled,
             reenqueued = report.reenqueued,
+            refunds_sent = refunds.sent,
+            refunds_failed = refunds.failed,
             "sweep done"
         );
     }

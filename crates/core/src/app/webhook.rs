@@ -89,10 +89,8 @@ pub fn apply_action(
             .map(|e| vec![e]),
         PaymentAction::Refunded(report) => order.record_refunds(report, at),
         PaymentAction::Unreadable { reason } => order.hold_unreadable(reason, at).map(|e| vec![e]),
-        // Settled by the refund ledger and the dispute record (issue 16, in progress).
-        PaymentAction::RefundFailed(_) | PaymentAction::Dispute(_) => {
-            Err(TransitionError::AlreadyApplied)
-        }
+        PaymentAction::RefundFailed(failure) => order.record_refund_failure(failure, at),
+        PaymentAction::Dispute(report) => order.record_dispute(report, at),
         PaymentAction::Pending { .. } | PaymentAction::Ignored { .. } => {
             Err(TransitionError::AlreadyApplied)
         }
@@ -283,6 +281,11 @@ pub async fn handle_event(
                         }),
                     )
                     .await;
+                }
+                for e in &entries {
+                    if let Some(alert) = super::alerts::money_alert(&next, e) {
+                        publish(ports.publisher, Topic::OpsAlerts, alert.0, alert.1).await;
+                    }
                 }
                 if let PaymentAction::Unreadable { reason } = &event.action {
                     tracing::warn!(order_id = %order_id, event_id = %event.event_id, "unreadable payment event; order held for review");

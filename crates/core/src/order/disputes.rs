@@ -1,0 +1,143 @@
+//! Chargebacks (`docs/decisions.md`, "Disputes"): one record per dispute id, moved by the
+//! provider's dispute events in any order and any number of times. Won and lost are final; an
+//! order disputed before it ships is held for review until the dispute is won (the hold is then
+//! released) or a person clears it; a lost dispute's amount leaves the refundable balance.
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::{
+    DisputeReport, DisputeStatus, Order, ReviewReason, TimelineEntry, TimelineType, TransitionError,
+};
+use crate::money::Money;
+use crate::time::Timestamp;
+
+/// A chargeback on one of the order's payments, as last reported.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Dispute {
+    pub dispute_id: String,
+    pub status: DisputeStatus,
+    pub amount: Money,
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence_due_by: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_id: Option<String>,
+    pub opened_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl Order {
+    /// The dispute the order view shows: an open one if any, else the latest.
+    pub fn dispute(&self) -> Option<&Dispute> {
+        self.disputes
+            .iter()
+            .find(|d| !d.status.is_closed())
+            .or_else(|| self.disputes.iter().max_by_key(|d| d.updated_at))
+    }
+
+    pub fn disputes(&self) -> &[Dispute] {
+        &self.disputes
+    }
+
+    pub(super) fn has_open_dispute(&self) -> bool {
+        self.disputes.iter().any(|d| !d.status.is_closed())
+    }
+
+    /// What lost disputes took from the payment.
+    pub(super) fn lost_to_disputes(&self) -> i64 {
+        self.disputes
+            .iter()
+            .filter(|d| d.status == DisputeStatus::Lost)
+            .map(|d| d.amount.minor())
+            .fold(0i64, i64::saturating_add)
+    }
+
+    /// A dispute event. The first report of a dispute opens it (`dispute_opened`, and a hold
+    /// if nothing has shipped); a report that closes it adds `dispute_won` or `dispute_lost`
+    /// (a win releases a hold the dispute put on); a closed dispute never reopens. A report
+    /// that changes nothing is [`TransitionError::AlreadyApplied`].
+    pub fn record_dispute(
+        &mut self,
+        report: &DisputeReport,
+        at: Timestamp,
+    ) -> Result<Vec<TimelineEntry>, TransitionError> {
+        let mut entries = Vec::new();
+        let index = match self
+            .disputes
+            .iter()
+            .position(|d| d.dispute_id == report.dispute_id)
+        {
+            Some(i) => {
+                let d = &mut self.disputes[i];
+                let same = d.status == report.status
+                    && d.amount == report.amount
+                    && d.evidence_due_by == report.evidence_due_by;
+                if d.status.is_closed() || same {
+                    return Err(TransitionError::AlreadyApplied);
+                }
+                d.amount = report.amount;
+                d.evidence_due_by = report.evidence_due_by.or(d.evidence_due_by);
+                d.updated_at = at;
+                i
+            }
+            None => {
+                self.disputes.push(Dispute {
+                    dispute_id: report.dispute_id.clone(),
+                    status: DisputeStatus::Open,
+                    amount: report.amount,
+                    reason: report.reason.clone(),
+                    evidence_due_by: report.evidence_due_by,
+                    payment_id: report.payment_id.clone(),
+                    opened_at: at,
+                    updated_at: at,
+                });
+                entries.push(self.push(TimelineType::DisputeOpened, at, self.dispute_meta(report)));
+                if self.shipment.is_none()
+                    && self.fulfilment_status() == super::FulfilmentStatus::Unfulfilled
+                {
+                    entries.push(self.flag_review(
+                        ReviewReason::Disputed,
+                        at,
+                        json!({ "disputeId": report.dispute_id }),
+                    ));
+                }
+                self.disputes.len() - 1
+            }
+        };
+        self.disputes[index].status = report.status;
+        match report.status {
+            DisputeStatus::Won => {
+                entries.push(self.push(TimelineType::DisputeWon, at, self.dispute_meta(report)));
+                if self.review_reason == Some(ReviewReason::Disputed) && !self.has_open_dispute() {
+                    self.requires_review = false;
+                    self.review_reason = None;
+                    entries.push(self.push(
+                        TimelineType::ReviewCleared,
+                        at,
+                        json!({ "by": "dispute_won", "reason": ReviewReason::Disputed }),
+                    ));
+                }
+            }
+            DisputeStatus::Lost => {
+                entries.push(self.push(TimelineType::DisputeLost, at, self.dispute_meta(report)));
+            }
+            DisputeStatus::Open | DisputeStatus::UnderReview => {}
+        }
+        self.bump();
+        Ok(entries)
+    }
+
+    fn dispute_meta(&self, report: &DisputeReport) -> serde_json::Value {
+        json!({
+            "disputeId": report.dispute_id,
+            "status": report.status,
+            "amount": report.amount.minor(),
+            "currency": report.amount.currency(),
+            "reason": report.reason,
+            "evidenceDueBy": report.evidence_due_by,
+            "providerPaymentId": report.payment_id,
+        })
+    }
+}
