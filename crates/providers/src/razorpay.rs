@@ -194,9 +194,8 @@ impl RazorpayOrders {
     }
 }
 
-/// Reads a Razorpay refund entity. A refund without its id, amount or currency cannot be
-/// recorded: `Unavailable`, so the caller retries (and the idempotency key returns the same
-/// refund) rather than treating the money as not refunded.
+/// Reads a Razorpay refund entity. An answer without a proper id, amount or currency cannot be
+/// recorded, yet the refund may exist: `Unavailable` (outcome unknown), never `Rejected`.
 fn refund_from(body: &Value) -> Result<ProviderRefund, ProviderError> {
     let unreadable =
         |what: &str| ProviderError::Unavailable(format!("razorpay: refund without {what}"));
