@@ -20,6 +20,7 @@ pub use reqwest::Client as HttpClient;
 
 use oms_core::ports::{ProviderError, SecretSource};
 use oms_core::{ProviderKind, Secret};
+use sha2::{Digest, Sha256};
 
 /// The provider's API secret, read from the secret source at each call (it caches).
 async fn api_secret(
@@ -44,6 +45,48 @@ pub fn http_client() -> reqwest::Client {
         .user_agent(concat!("oms/", env!("CARGO_PKG_VERSION")))
         .build()
         .unwrap_or_else(|_| reqwest::Client::new())
+}
+
+/// Base-62 characters derived from `seed` (SHA-256 in rounds): the same seed always gives the
+/// same string, distinct seeds distinct strings in practice.
+pub(crate) fn derived(seed: &str, len: usize) -> String {
+    const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut out = String::with_capacity(len);
+    let mut round = 0u32;
+    while out.len() < len {
+        let digest = Sha256::new()
+            .chain_update(seed.as_bytes())
+            .chain_update(round.to_be_bytes())
+            .finalize();
+        for b in digest.iter() {
+            if out.len() == len {
+                break;
+            }
+            out.push(ALPHABET[usize::from(*b) % ALPHABET.len()] as char);
+        }
+        round += 1;
+    }
+    out
+}
+
+/// At most `max` characters of `s` (providers count characters, not bytes), cut on a character
+/// boundary: free text must not make a provider refuse the request it rides on.
+pub(crate) fn truncated(s: &str, max: usize) -> &str {
+    s.char_indices().nth(max).map_or(s, |(at, _)| &s[..at])
+}
+
+/// For a call carrying an idempotency key, a 409 means the provider is still working on an
+/// earlier attempt with the same key (Stripe `idempotency_key_in_use`, Razorpay "a prior request
+/// is still being processed"): its outcome is unknown and both say to retry, so it is not a
+/// refusal.
+pub(crate) fn in_flight_is_retryable(e: ProviderError) -> ProviderError {
+    match e {
+        ProviderError::Rejected {
+            status: 409,
+            message,
+        } => ProviderError::Unavailable(message),
+        e => e,
+    }
 }
 
 /// Network errors, timeouts, 429 and 5xx are worth retrying; other statuses are refusals.

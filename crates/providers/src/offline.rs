@@ -2,16 +2,38 @@
 //! shaped like the real ones (`order_…`, `cs_test_…`) derived from our order id, and a checkout
 //! URL on the local server. It never takes money; payments are simulated by signed webhooks
 //! (`cargo run -p dev-server -- pay …`).
+//!
+//! Refunds are answered as the providers answer them: a `re_test_…` or `rfnd_…` id derived
+//! from our refund id, `Pending` (settling it is the refund webhook's job), and idempotent by
+//! refund id. Every call is recorded so tests can count what reached the "provider".
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
-use oms_core::ports::{CheckoutClosed, CheckoutRequest, PaymentProvider, ProviderError};
+use oms_core::ports::{
+    CheckoutClosed, CheckoutRequest, PaymentProvider, ProviderError, ProviderRefund,
+    ProviderRefundStatus, RefundCall,
+};
 use oms_core::{PaymentInfo, ProviderKind};
-use sha2::{Digest, Sha256};
+
+use crate::derived;
 
 pub struct OfflineProvider {
     kind: ProviderKind,
     razorpay_key_id: String,
     checkout_base: String,
+    refunds: Mutex<Refunds>,
+}
+
+#[derive(Default)]
+struct Refunds {
+    /// Every call received, in order, answered or failed.
+    calls: Vec<RefundCall>,
+    /// The first accepted call of each refund id and the answer it got: what a retry replays.
+    made: HashMap<String, (RefundCall, ProviderRefund)>,
+    /// While set, every refund call fails with it.
+    fail: Option<ProviderError>,
 }
 
 impl OfflineProvider {
@@ -21,29 +43,47 @@ impl OfflineProvider {
             kind,
             razorpay_key_id: razorpay_key_id.to_owned(),
             checkout_base: checkout_base.trim_end_matches('/').to_owned(),
+            refunds: Mutex::default(),
         }
     }
-}
 
-/// Base-62 characters derived from the order id: the same order always gets the same id.
-fn derived(order_id: &str, len: usize) -> String {
-    const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    let mut out = String::with_capacity(len);
-    let mut round = 0u32;
-    while out.len() < len {
-        let digest = Sha256::new()
-            .chain_update(order_id.as_bytes())
-            .chain_update(round.to_be_bytes())
-            .finalize();
-        for b in digest.iter() {
-            if out.len() == len {
-                break;
-            }
-            out.push(ALPHABET[usize::from(*b) % ALPHABET.len()] as char);
-        }
-        round += 1;
+    /// Every refund call received so far, oldest first, including retries answered from an
+    /// earlier call and calls that failed: two entries with one refund id are two provider
+    /// calls, deduplicated by the provider.
+    pub fn refund_calls(&self) -> Vec<RefundCall> {
+        self.refunds().calls.clone()
     }
-    out
+
+    /// From now on, every refund call fails with `mode` (still recorded, nothing refunded);
+    /// `None` lets them through again. For tests of outages (`Unavailable`) and refusals
+    /// (`Rejected`).
+    pub fn fail_refunds(&self, mode: Option<ProviderError>) {
+        self.refunds().fail = mode;
+    }
+
+    fn refunds(&self) -> MutexGuard<'_, Refunds> {
+        // A test that panicked while holding the lock left consistent data behind.
+        self.refunds.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// What the provider answers a new refund: ids derived from ours, money not yet returned.
+    fn new_refund(&self, call: &RefundCall) -> ProviderRefund {
+        let seed = call.refund_id.as_str();
+        match self.kind {
+            ProviderKind::Stripe => ProviderRefund {
+                provider_refund_id: format!("re_test_{}", derived(seed, 24)),
+                status: ProviderRefundStatus::Pending,
+                amount: call.amount,
+                charge_id: Some(format!("ch_test_{}", derived(&call.payment_id, 24))),
+            },
+            ProviderKind::Razorpay => ProviderRefund {
+                provider_refund_id: format!("rfnd_{}", derived(seed, 14)),
+                status: ProviderRefundStatus::Pending,
+                amount: call.amount,
+                charge_id: None,
+            },
+        }
+    }
 }
 
 #[async_trait]
@@ -83,13 +123,28 @@ impl PaymentProvider for OfflineProvider {
             ProviderKind::Razorpay => CheckoutClosed::NotApplicable,
         })
     }
-    async fn refund(
-        &self,
-        _call: &oms_core::ports::RefundCall,
-    ) -> Result<oms_core::ports::ProviderRefund, ProviderError> {
-        Err(ProviderError::Rejected {
-            status: 501,
-            message: "refunds are being built (issue 16)".into(),
-        })
+    /// Records the call, then answers like the providers' idempotency keys do: the first call
+    /// of a refund id makes the refund, a retry of the same call gets the same answer, and
+    /// another call under that refund id is refused (Stripe and Razorpay both answer 400).
+    async fn refund(&self, call: &RefundCall) -> Result<ProviderRefund, ProviderError> {
+        let mut refunds = self.refunds();
+        refunds.calls.push(call.clone());
+        if let Some(e) = &refunds.fail {
+            return Err(e.clone());
+        }
+        match refunds.made.get(&call.refund_id) {
+            Some((first, answer)) if first == call => Ok(answer.clone()),
+            Some(_) => Err(ProviderError::Rejected {
+                status: 400,
+                message: "offline: another request was made with this idempotency key".into(),
+            }),
+            None => {
+                let answer = self.new_refund(call);
+                refunds
+                    .made
+                    .insert(call.refund_id.clone(), (call.clone(), answer.clone()));
+                Ok(answer)
+            }
+        }
     }
 }

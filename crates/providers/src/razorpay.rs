@@ -1,14 +1,16 @@
 //! Razorpay Orders (`POST /v1/orders`, JSON, HTTP Basic with key id and key secret). The
 //! storefront opens Razorpay Checkout with the returned `order_…` id and our public key id; our
-//! order id travels in `notes.orderId` and `receipt`.
+//! order id travels in `notes.orderId` and `receipt`. Refunds
+//! (`POST /v1/payments/{id}/refund`) carry our refund and order ids in their notes.
 
 use async_trait::async_trait;
 use std::sync::Arc;
 
 use oms_core::ports::{
-    CheckoutClosed, CheckoutRequest, PaymentProvider, ProviderError, SecretSource,
+    CheckoutClosed, CheckoutRequest, PaymentProvider, ProviderError, ProviderRefund,
+    ProviderRefundStatus, RefundCall, SecretSource,
 };
-use oms_core::{PaymentInfo, ProviderKind};
+use oms_core::{Currency, Money, PaymentInfo, ProviderKind, Secret};
 use serde_json::{Value, json};
 
 #[derive(Debug, Clone)]
@@ -61,16 +63,7 @@ impl PaymentProvider for RazorpayOrders {
 
     #[tracing::instrument(skip_all, fields(order_id = %req.order_id))]
     async fn create_checkout(&self, req: &CheckoutRequest) -> Result<PaymentInfo, ProviderError> {
-        let secrets = self
-            .secrets
-            .provider(ProviderKind::Razorpay)
-            .await
-            .map_err(|e| ProviderError::Unavailable(format!("razorpay: {e}")))?;
-        let (Some(key_id), Some(secret)) = (secrets.key_id, secrets.api_secret) else {
-            return Err(ProviderError::Unavailable(
-                "razorpay: no key id or key secret configured".into(),
-            ));
-        };
+        let (key_id, secret) = self.credentials().await?;
         let url = format!("{}/v1/orders", self.config.api_base.trim_end_matches('/'));
         let res = self
             .http
@@ -99,13 +92,132 @@ impl PaymentProvider for RazorpayOrders {
     async fn close_checkout(&self, _: &PaymentInfo) -> Result<CheckoutClosed, ProviderError> {
         Ok(CheckoutClosed::NotApplicable)
     }
-    async fn refund(
-        &self,
-        _call: &oms_core::ports::RefundCall,
-    ) -> Result<oms_core::ports::ProviderRefund, ProviderError> {
-        Err(ProviderError::Rejected {
-            status: 501,
-            message: "refunds are being built (issue 16)".into(),
+    /// `POST /v1/payments/{payment_id}/refund`, normal speed; see [`RazorpayOrders::refund_body`].
+    #[tracing::instrument(skip_all, fields(order_id = %call.order_id, refund_id = %call.refund_id))]
+    async fn refund(&self, call: &RefundCall) -> Result<ProviderRefund, ProviderError> {
+        // The payment id becomes a path segment: anything but a plain id could address another
+        // resource.
+        if call.payment_id.is_empty()
+            || !call
+                .payment_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        {
+            return Err(ProviderError::Rejected {
+                status: 400,
+                message: "razorpay: not a payment id".into(),
+            });
+        }
+        let (key_id, secret) = self.credentials().await?;
+        let url = format!(
+            "{}/v1/payments/{}/refund",
+            self.config.api_base.trim_end_matches('/'),
+            call.payment_id
+        );
+        let res = self
+            .http
+            .post(url)
+            .basic_auth(&key_id, Some(secret.expose()))
+            // Razorpay replays an attempt only if the key and the body are both the same as the
+            // first one: both are derived from the call alone.
+            .header("X-Refund-Idempotency", Self::refund_idempotency_key(call))
+            .json(&Self::refund_body(call))
+            .send()
+            .await;
+        let body = crate::classify("razorpay", res)
+            .await
+            .map_err(crate::in_flight_is_retryable)?;
+        refund_from(&body)
+    }
+}
+
+/// Razorpay refuses notes longer than 256 characters.
+const NOTE_MAX: usize = 256;
+/// The refund idempotency key must be at least 10 characters of `[A-Za-z0-9_-]`. The Refunds
+/// API states no maximum, but its example is a 36-character UUID and Razorpay's other
+/// idempotency header (`X-Payout-Idempotency`) allows 4 to 36: keys are kept within 36.
+const IDEMPOTENCY_KEY_LEN: std::ops::RangeInclusive<usize> = 10..=36;
+
+impl RazorpayOrders {
+    /// The JSON body of the Create Normal Refund request. Our ids travel in `notes` so the
+    /// refund webhooks name the ledger entry they settle; `receipt` is our refund id too.
+    pub fn refund_body(call: &RefundCall) -> Value {
+        let mut notes = json!({
+            "refundId": call.refund_id,
+            "orderId": call.order_id.as_str(),
+        });
+        if let Some(reason) = call
+            .reason
+            .as_deref()
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+        {
+            notes["reason"] = crate::truncated(reason, NOTE_MAX).into();
+        }
+        json!({
+            "amount": call.amount.minor(),
+            "speed": "normal",
+            "receipt": call.refund_id,
+            "notes": notes,
         })
     }
+
+    /// The `X-Refund-Idempotency` value: the call's own key when Razorpay accepts it as it is
+    /// (`refund-rf_` and a 26-character ULID is exactly 36), otherwise `refund-` and 29 base-62
+    /// characters hashed from the refund id, so that any refund id still gives one stable,
+    /// compliant key.
+    pub fn refund_idempotency_key(call: &RefundCall) -> String {
+        let key = call.idempotency_key();
+        let compliant = IDEMPOTENCY_KEY_LEN.contains(&key.len())
+            && key
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if compliant {
+            key
+        } else {
+            format!("refund-{}", crate::derived(&call.refund_id, 29))
+        }
+    }
+
+    async fn credentials(&self) -> Result<(String, Secret), ProviderError> {
+        let secrets = self
+            .secrets
+            .provider(ProviderKind::Razorpay)
+            .await
+            .map_err(|e| ProviderError::Unavailable(format!("razorpay: {e}")))?;
+        match (secrets.key_id, secrets.api_secret) {
+            (Some(key_id), Some(secret)) => Ok((key_id, secret)),
+            _ => Err(ProviderError::Unavailable(
+                "razorpay: no key id or key secret configured".into(),
+            )),
+        }
+    }
+}
+
+/// Reads a Razorpay refund entity. An answer without a proper id, amount or currency cannot be
+/// recorded, yet the refund may exist: `Unavailable` (outcome unknown), never `Rejected`.
+fn refund_from(body: &Value) -> Result<ProviderRefund, ProviderError> {
+    let unreadable =
+        |what: &str| ProviderError::Unavailable(format!("razorpay: refund without {what}"));
+    let id = body["id"]
+        .as_str()
+        .filter(|id| id.starts_with("rfnd_"))
+        .ok_or_else(|| unreadable("an id"))?;
+    let amount = body["amount"]
+        .as_i64()
+        .zip(body["currency"].as_str().and_then(Currency::parse_reported))
+        .and_then(|(minor, currency)| Money::new(minor, currency).ok())
+        .ok_or_else(|| unreadable("a readable amount"))?;
+    let status = match body["status"].as_str() {
+        Some("processed") => ProviderRefundStatus::Succeeded,
+        Some("failed") => ProviderRefundStatus::Failed,
+        // `pending`, or a state Razorpay adds later: the refund webhooks will say how it ends.
+        _ => ProviderRefundStatus::Pending,
+    };
+    Ok(ProviderRefund {
+        provider_refund_id: id.to_owned(),
+        status,
+        amount,
+        charge_id: None,
+    })
 }

@@ -1,6 +1,7 @@
 //! Stripe Checkout Sessions (`POST /v1/checkout/sessions`, form-encoded, secret key as bearer).
 //! The order id travels in `client_reference_id`, `metadata[orderId]` and the PaymentIntent's
-//! metadata, so every later webhook object can be linked back to the order.
+//! metadata, so every later webhook object can be linked back to the order. Refunds
+//! (`POST /v1/refunds`) carry our refund and order ids in their metadata.
 
 use std::time::Duration;
 
@@ -8,9 +9,11 @@ use async_trait::async_trait;
 use std::sync::Arc;
 
 use oms_core::ports::{
-    CheckoutClosed, CheckoutRequest, PaymentProvider, ProviderError, SecretSource,
+    CheckoutClosed, CheckoutRequest, PaymentProvider, ProviderError, ProviderRefund,
+    ProviderRefundStatus, RefundCall, SecretSource,
 };
-use oms_core::{PaymentInfo, ProviderKind};
+use oms_core::{Currency, Money, PaymentInfo, ProviderKind};
+use serde_json::Value;
 
 /// Stripe's non-secret settings; the secret key comes from the [`SecretSource`] at each call,
 /// so a rotation needs no redeploy.
@@ -163,13 +166,83 @@ impl PaymentProvider for StripeCheckout {
             Err(e) => Err(e),
         }
     }
-    async fn refund(
-        &self,
-        _call: &oms_core::ports::RefundCall,
-    ) -> Result<oms_core::ports::ProviderRefund, ProviderError> {
-        Err(ProviderError::Rejected {
-            status: 501,
-            message: "refunds are being built (issue 16)".into(),
-        })
+    /// `POST /v1/refunds` on the PaymentIntent; see [`StripeCheckout::refund_form`].
+    #[tracing::instrument(skip_all, fields(order_id = %call.order_id, refund_id = %call.refund_id))]
+    async fn refund(&self, call: &RefundCall) -> Result<ProviderRefund, ProviderError> {
+        let key = crate::api_secret(self.secrets.as_ref(), ProviderKind::Stripe).await?;
+        let url = format!("{}/v1/refunds", self.config.api_base.trim_end_matches('/'));
+        let res = self
+            .http
+            .post(url)
+            .bearer_auth(key.expose())
+            // Every attempt of one refund carries the same key and the same form, so Stripe
+            // answers a retry with the refund it already made instead of refunding twice.
+            .header("Idempotency-Key", call.idempotency_key())
+            .form(&Self::refund_form(call))
+            .send()
+            .await;
+        let body = crate::classify("stripe", res)
+            .await
+            .map_err(crate::in_flight_is_retryable)?;
+        refund_from(&body)
     }
+}
+
+/// Stripe refuses metadata values longer than 500 characters.
+const METADATA_VALUE_MAX: usize = 500;
+
+impl StripeCheckout {
+    /// The form fields of the Create Refund request. Our ids travel in `metadata` so the refund
+    /// webhooks name the ledger entry they settle. The operator's free text goes to
+    /// `metadata[reason]` (cut to Stripe's limit), never to Stripe's `reason`, which only takes
+    /// `duplicate`, `fraudulent` or `requested_by_customer`.
+    pub fn refund_form(call: &RefundCall) -> Vec<(String, String)> {
+        let mut f: Vec<(String, String)> = vec![
+            ("payment_intent".into(), call.payment_id.clone()),
+            ("amount".into(), call.amount.minor().to_string()),
+            ("metadata[refundId]".into(), call.refund_id.clone()),
+            ("metadata[orderId]".into(), call.order_id.to_string()),
+        ];
+        if let Some(reason) = call
+            .reason
+            .as_deref()
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+        {
+            f.push((
+                "metadata[reason]".into(),
+                crate::truncated(reason, METADATA_VALUE_MAX).to_owned(),
+            ));
+        }
+        f
+    }
+}
+
+/// Reads a Stripe Refund object. An answer without a proper id, amount or currency cannot be
+/// recorded, yet the refund may exist: `Unavailable` (outcome unknown), never `Rejected`.
+fn refund_from(body: &Value) -> Result<ProviderRefund, ProviderError> {
+    let unreadable =
+        |what: &str| ProviderError::Unavailable(format!("stripe: refund without {what}"));
+    let id = body["id"]
+        .as_str()
+        .filter(|id| id.starts_with("re_"))
+        .ok_or_else(|| unreadable("an id"))?;
+    let amount = body["amount"]
+        .as_i64()
+        .zip(body["currency"].as_str().and_then(Currency::parse_reported))
+        .and_then(|(minor, currency)| Money::new(minor, currency).ok())
+        .ok_or_else(|| unreadable("a readable amount"))?;
+    let status = match body["status"].as_str() {
+        Some("succeeded") => ProviderRefundStatus::Succeeded,
+        Some("failed" | "canceled") => ProviderRefundStatus::Failed,
+        // `pending`, `requires_action`, and whatever Stripe adds later: not settled yet, the
+        // refund webhooks will say how it ends.
+        _ => ProviderRefundStatus::Pending,
+    };
+    Ok(ProviderRefund {
+        provider_refund_id: id.to_owned(),
+        status,
+        amount,
+        charge_id: body["charge"].as_str().map(str::to_owned),
+    })
 }

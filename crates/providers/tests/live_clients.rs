@@ -1,6 +1,6 @@
 //! The live Stripe and Razorpay clients against a local stub that records what they send and
 //! answers like the provider: method, path, auth, headers and fields are checked, not just that
-//! a request happened.
+//! a request happened. Also the offline stand-in, which answers like them without a network.
 
 use std::sync::{Arc, Mutex};
 
@@ -9,11 +9,15 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::IntoResponse;
 use oms_core::customer::{Customer, Email};
-use oms_core::ports::{CheckoutRequest, PaymentProvider, ProviderError, ProviderSecrets};
+use oms_core::ports::{
+    CheckoutRequest, PaymentProvider, ProviderError, ProviderRefund, ProviderRefundStatus,
+    ProviderSecrets, RefundCall,
+};
 use oms_core::{
     Currency, Money, OrderId, OrderLine, OrderNumber, Quantity, Secret, Sku, Timestamp,
 };
 use oms_memory::StaticSecrets;
+use oms_providers::offline::OfflineProvider;
 use oms_providers::razorpay::{RazorpayConfig, RazorpayOrders};
 use oms_providers::stripe::{StripeCheckout, StripeConfig};
 
@@ -291,7 +295,6 @@ async fn a_provider_refusal_is_rejected_and_an_outage_is_retryable() {
 #[tokio::test]
 async fn the_offline_stand_in_returns_provider_shaped_ids_deterministically() {
     use oms_core::ProviderKind;
-    use oms_providers::offline::OfflineProvider;
     let rzp = OfflineProvider::new(
         ProviderKind::Razorpay,
         "rzp_test_offline",
@@ -392,5 +395,449 @@ async fn stripe_expires_an_open_session_and_recognises_a_paid_one() {
         razorpay.close_checkout(&rzp).await.unwrap(),
         CheckoutClosed::NotApplicable,
         "Razorpay orders cannot be closed"
+    );
+}
+
+// Refunds.
+
+const REFUND_ID: &str = "rf_01JDQ8A1B2C3D4E5F6G7H8J9K0";
+const INTENT: &str = "pi_3PqRsT2eZvKYlo2C0abcdefg";
+const RAZORPAY_PAYMENT: &str = "pay_29QQoUBi66xm2f";
+
+fn refund_call(payment_id: &str, reason: Option<&str>) -> RefundCall {
+    RefundCall {
+        refund_id: REFUND_ID.into(),
+        order_id: OrderId::parse("ord_01JDQ7Z3K5M8N9P0QRSTVWXYZ0").unwrap(),
+        payment_id: payment_id.into(),
+        amount: inr(24_950),
+        reason: reason.map(str::to_owned),
+    }
+}
+
+fn stripe_refund_object(status: serde_json::Value) -> serde_json::Value {
+    serde_json::json!({
+        "id": "re_3PqRsT2eZvKYlo2C1xyzxyzx", "object": "refund", "amount": 24950,
+        "currency": "inr", "charge": "ch_3PqRsT2eZvKYlo2C0chchchc", "payment_intent": INTENT,
+        "metadata": {"refundId": REFUND_ID}, "reason": null, "status": status,
+    })
+}
+
+fn razorpay_refund_entity(status: &str) -> serde_json::Value {
+    serde_json::json!({
+        "id": "rfnd_FgRAHdNOM4ZVbO", "entity": "refund", "amount": 24950, "currency": "INR",
+        "payment_id": RAZORPAY_PAYMENT, "notes": {"refundId": REFUND_ID},
+        "receipt": REFUND_ID, "status": status, "speed_requested": "normal",
+    })
+}
+
+#[tokio::test]
+async fn stripe_refunds_the_payment_intent_with_our_ids_in_metadata_under_one_key() {
+    let (base, seen) = stub(
+        StatusCode::OK,
+        stripe_refund_object(serde_json::json!("pending")),
+    )
+    .await;
+    let stripe = stripe(&base);
+    let call = refund_call(INTENT, Some("Damaged in transit & returned"));
+    let first = stripe.refund(&call).await.unwrap();
+    let retry = stripe.refund(&call).await.unwrap();
+    assert_eq!(first, retry);
+    assert_eq!(
+        first,
+        ProviderRefund {
+            provider_refund_id: "re_3PqRsT2eZvKYlo2C1xyzxyzx".into(),
+            status: ProviderRefundStatus::Pending,
+            amount: inr(24_950),
+            charge_id: Some("ch_3PqRsT2eZvKYlo2C0chchchc".into()),
+        }
+    );
+
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 2);
+    for r in seen.iter() {
+        assert_eq!(r.method, Method::POST);
+        assert_eq!(r.path, "/v1/refunds");
+        assert_eq!(r.headers["authorization"], "Bearer sk_test_123");
+        assert_eq!(
+            r.headers["content-type"],
+            "application/x-www-form-urlencoded"
+        );
+        assert_eq!(
+            r.headers["idempotency-key"],
+            "refund-rf_01JDQ8A1B2C3D4E5F6G7H8J9K0"
+        );
+    }
+    assert_eq!(
+        seen[0].body, seen[1].body,
+        "Stripe replays a key only for the same parameters"
+    );
+    let f = form(&seen[0].body);
+    assert_eq!(field(&f, "payment_intent"), INTENT);
+    assert_eq!(field(&f, "amount"), "24950");
+    assert_eq!(field(&f, "metadata[refundId]"), REFUND_ID);
+    assert_eq!(
+        field(&f, "metadata[orderId]"),
+        "ord_01JDQ7Z3K5M8N9P0QRSTVWXYZ0"
+    );
+    assert_eq!(
+        field(&f, "metadata[reason]"),
+        "Damaged in transit & returned"
+    );
+    assert!(
+        f.iter().all(|(k, _)| k != "reason"),
+        "Stripe's reason is an enum, not free text"
+    );
+}
+
+#[test]
+fn stripe_leaves_out_a_missing_reason_and_cuts_a_long_one_to_its_metadata_limit() {
+    let f = StripeCheckout::refund_form(&refund_call(INTENT, None));
+    assert!(f.iter().all(|(k, _)| k != "metadata[reason]"), "{f:?}");
+    let f = StripeCheckout::refund_form(&refund_call(INTENT, Some("  ")));
+    assert!(f.iter().all(|(k, _)| k != "metadata[reason]"), "{f:?}");
+
+    let long = "₹ refunded after review. ".repeat(40);
+    let f = StripeCheckout::refund_form(&refund_call(INTENT, Some(&long)));
+    let reason = field(&f, "metadata[reason]");
+    assert_eq!(reason.chars().count(), 500);
+    assert!(long.starts_with(reason));
+}
+
+#[tokio::test]
+async fn stripe_refund_statuses_map_to_ours() {
+    use ProviderRefundStatus::*;
+    for (status, expected) in [
+        (serde_json::json!("succeeded"), Succeeded),
+        (serde_json::json!("pending"), Pending),
+        (serde_json::json!("requires_action"), Pending),
+        (serde_json::json!("failed"), Failed),
+        (serde_json::json!("canceled"), Failed),
+        (serde_json::json!("a_status_added_later"), Pending),
+        (serde_json::Value::Null, Pending),
+    ] {
+        let (base, _) = stub(StatusCode::OK, stripe_refund_object(status.clone())).await;
+        let refund = stripe(&base)
+            .refund(&refund_call(INTENT, None))
+            .await
+            .unwrap();
+        assert_eq!(refund.status, expected, "Stripe status {status}");
+    }
+}
+
+#[tokio::test]
+async fn razorpay_refunds_the_payment_at_normal_speed_with_our_ids_in_notes_under_one_key() {
+    let (base, seen) = stub(StatusCode::OK, razorpay_refund_entity("pending")).await;
+    let razorpay = razorpay(&base);
+    let call = refund_call(RAZORPAY_PAYMENT, Some("Customer changed their mind"));
+    let first = razorpay.refund(&call).await.unwrap();
+    let retry = razorpay.refund(&call).await.unwrap();
+    assert_eq!(first, retry);
+    assert_eq!(
+        first,
+        ProviderRefund {
+            provider_refund_id: "rfnd_FgRAHdNOM4ZVbO".into(),
+            status: ProviderRefundStatus::Pending,
+            amount: inr(24_950),
+            charge_id: None,
+        }
+    );
+
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 2);
+    for r in seen.iter() {
+        assert_eq!(r.method, Method::POST);
+        assert_eq!(r.path, "/v1/payments/pay_29QQoUBi66xm2f/refund");
+        // base64("rzp_test_abc:rzp_secret_xyz")
+        assert_eq!(
+            r.headers["authorization"],
+            "Basic cnpwX3Rlc3RfYWJjOnJ6cF9zZWNyZXRfeHl6"
+        );
+        assert_eq!(r.headers["content-type"], "application/json");
+        assert_eq!(
+            r.headers["x-refund-idempotency"],
+            "refund-rf_01JDQ8A1B2C3D4E5F6G7H8J9K0"
+        );
+    }
+    assert_eq!(
+        seen[0].body, seen[1].body,
+        "Razorpay replays a key only for the same body"
+    );
+    let body: serde_json::Value = serde_json::from_slice(&seen[0].body).unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({
+            "amount": 24950,
+            "speed": "normal",
+            "receipt": REFUND_ID,
+            "notes": {
+                "refundId": REFUND_ID,
+                "orderId": "ord_01JDQ7Z3K5M8N9P0QRSTVWXYZ0",
+                "reason": "Customer changed their mind",
+            },
+        })
+    );
+}
+
+#[test]
+fn razorpay_leaves_out_a_missing_reason_and_cuts_a_long_one_to_its_note_limit() {
+    let body = RazorpayOrders::refund_body(&refund_call(RAZORPAY_PAYMENT, None));
+    assert_eq!(
+        body["notes"],
+        serde_json::json!({"refundId": REFUND_ID, "orderId": "ord_01JDQ7Z3K5M8N9P0QRSTVWXYZ0"})
+    );
+    let long = "ऑर्डर रद्द ".repeat(60);
+    let body = RazorpayOrders::refund_body(&refund_call(RAZORPAY_PAYMENT, Some(&long)));
+    let reason = body["notes"]["reason"].as_str().unwrap();
+    assert_eq!(reason.chars().count(), 256);
+    assert!(long.starts_with(reason));
+}
+
+#[tokio::test]
+async fn razorpay_refund_statuses_map_to_ours() {
+    use ProviderRefundStatus::*;
+    for (status, expected) in [
+        ("processed", Succeeded),
+        ("pending", Pending),
+        ("failed", Failed),
+        ("a_status_added_later", Pending),
+    ] {
+        let (base, _) = stub(StatusCode::OK, razorpay_refund_entity(status)).await;
+        let refund = razorpay(&base)
+            .refund(&refund_call(RAZORPAY_PAYMENT, None))
+            .await
+            .unwrap();
+        assert_eq!(refund.status, expected, "Razorpay status {status}");
+    }
+}
+
+#[test]
+fn razorpay_idempotency_keys_stay_within_its_documented_shape() {
+    let key = |refund_id: &str| {
+        let mut call = refund_call(RAZORPAY_PAYMENT, None);
+        call.refund_id = refund_id.into();
+        RazorpayOrders::refund_idempotency_key(&call)
+    };
+    let compliant = |k: &str| {
+        (10..=36).contains(&k.len())
+            && k.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
+    // Our refund ids give a compliant key as they are: the key the core names is sent.
+    assert_eq!(key(REFUND_ID), "refund-rf_01JDQ8A1B2C3D4E5F6G7H8J9K0");
+
+    // Anything longer, or with other characters, is hashed into a stable compliant key.
+    let long = "rf_01JDQ8A1B2C3D4E5F6G7H8J9K0_partial_2";
+    let odd = "rf 01/JDQ8";
+    for id in [long, odd] {
+        let k = key(id);
+        assert!(compliant(&k), "{id} -> {k}");
+        assert_eq!(k, key(id), "the same refund id always gives the same key");
+    }
+    assert_ne!(key(long), key("rf_01JDQ8A1B2C3D4E5F6G7H8J9K0_partial_3"));
+}
+
+#[tokio::test]
+async fn razorpay_puts_nothing_but_a_payment_id_in_the_refund_path() {
+    let (base, seen) = stub(StatusCode::OK, razorpay_refund_entity("pending")).await;
+    for bad in ["../orders", "pay_1?x=1", ""] {
+        match razorpay(&base).refund(&refund_call(bad, None)).await {
+            Err(ProviderError::Rejected { status: 400, .. }) => {}
+            other => panic!("{bad:?}: expected a rejection, got {other:?}"),
+        }
+    }
+    assert!(seen.lock().unwrap().is_empty(), "nothing was sent");
+}
+
+#[tokio::test]
+async fn a_refused_refund_is_rejected_and_an_outage_or_a_retry_in_flight_is_retryable() {
+    let stripe_call = refund_call(INTENT, None);
+    let razorpay_call = refund_call(RAZORPAY_PAYMENT, None);
+
+    let (base, _) = stub(
+        StatusCode::BAD_REQUEST,
+        serde_json::json!({"error": {"type": "invalid_request_error", "code": "charge_already_refunded", "message": "Charge ch_1 has already been refunded."}}),
+    )
+    .await;
+    match stripe(&base).refund(&stripe_call).await {
+        Err(ProviderError::Rejected {
+            status: 400,
+            message,
+        }) => assert!(message.contains("already been refunded")),
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+    let (base, _) = stub(
+        StatusCode::BAD_REQUEST,
+        serde_json::json!({"error": {"code": "BAD_REQUEST_ERROR", "description": "The refund amount provided is greater than amount captured"}}),
+    )
+    .await;
+    match razorpay(&base).refund(&razorpay_call).await {
+        Err(ProviderError::Rejected {
+            status: 400,
+            message,
+        }) => assert!(message.contains("greater than amount captured")),
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+
+    // 409: an earlier attempt with the same idempotency key is still being processed; both
+    // providers say to retry.
+    for status in [
+        StatusCode::INTERNAL_SERVER_ERROR,
+        StatusCode::SERVICE_UNAVAILABLE,
+        StatusCode::TOO_MANY_REQUESTS,
+        StatusCode::CONFLICT,
+    ] {
+        let (base, _) = stub(status, serde_json::json!({"error": {"message": "busy"}})).await;
+        assert!(
+            matches!(
+                stripe(&base).refund(&stripe_call).await,
+                Err(ProviderError::Unavailable(_))
+            ),
+            "stripe {status}"
+        );
+        assert!(
+            matches!(
+                razorpay(&base).refund(&razorpay_call).await,
+                Err(ProviderError::Unavailable(_))
+            ),
+            "razorpay {status}"
+        );
+    }
+
+    // Nothing listens here: the outcome is unknown, so the caller must retry.
+    assert!(matches!(
+        stripe("http://127.0.0.1:9").refund(&stripe_call).await,
+        Err(ProviderError::Unavailable(_))
+    ));
+    assert!(matches!(
+        razorpay("http://127.0.0.1:9").refund(&razorpay_call).await,
+        Err(ProviderError::Unavailable(_))
+    ));
+}
+
+#[tokio::test]
+async fn a_refund_answer_without_a_proper_id_or_amount_is_retryable() {
+    let mut no_id = stripe_refund_object(serde_json::json!("pending"));
+    no_id.as_object_mut().unwrap().remove("id");
+    let mut charge_id = stripe_refund_object(serde_json::json!("pending"));
+    charge_id["id"] = "ch_3PqRsT2eZvKYlo2C0chchchc".into();
+    let mut no_currency = stripe_refund_object(serde_json::json!("pending"));
+    no_currency["currency"] = serde_json::Value::Null;
+    for reply in [no_id, charge_id, no_currency, serde_json::json!({})] {
+        let (base, _) = stub(StatusCode::OK, reply.clone()).await;
+        assert!(
+            matches!(
+                stripe(&base).refund(&refund_call(INTENT, None)).await,
+                Err(ProviderError::Unavailable(_))
+            ),
+            "{reply}"
+        );
+    }
+
+    let mut payment_id = razorpay_refund_entity("processed");
+    payment_id["id"] = RAZORPAY_PAYMENT.into();
+    let mut negative = razorpay_refund_entity("processed");
+    negative["amount"] = (-1).into();
+    for reply in [payment_id, negative, serde_json::json!({})] {
+        let (base, _) = stub(StatusCode::OK, reply.clone()).await;
+        assert!(
+            matches!(
+                razorpay(&base)
+                    .refund(&refund_call(RAZORPAY_PAYMENT, None))
+                    .await,
+                Err(ProviderError::Unavailable(_))
+            ),
+            "{reply}"
+        );
+    }
+}
+
+fn offline(kind: oms_core::ProviderKind) -> OfflineProvider {
+    OfflineProvider::new(
+        kind,
+        "rzp_test_offline",
+        "http://127.0.0.1:3000/dev/checkout",
+    )
+}
+
+#[tokio::test]
+async fn the_offline_stand_in_answers_refunds_with_ids_derived_from_the_refund_id() {
+    use oms_core::ProviderKind;
+    let call = refund_call(INTENT, Some("test"));
+    let a = offline(ProviderKind::Stripe).refund(&call).await.unwrap();
+    let b = offline(ProviderKind::Stripe).refund(&call).await.unwrap();
+    assert_eq!(a, b, "another instance derives the same answer");
+    assert!(a.provider_refund_id.starts_with("re_test_") && a.provider_refund_id.len() == 32);
+    assert_eq!(a.status, ProviderRefundStatus::Pending);
+    assert_eq!(a.amount, call.amount);
+    let charge = a.charge_id.clone().unwrap();
+    assert!(charge.starts_with("ch_test_"), "{charge}");
+
+    let mut second = call.clone();
+    second.refund_id = "rf_01JDQ8A1B2C3D4E5F6G7H8J9K1".into();
+    second.amount = inr(100);
+    let c = offline(ProviderKind::Stripe).refund(&second).await.unwrap();
+    assert_ne!(c.provider_refund_id, a.provider_refund_id);
+    assert_eq!(c.amount, inr(100));
+    assert_eq!(
+        c.charge_id.as_deref(),
+        Some(charge.as_str()),
+        "one payment, one charge"
+    );
+
+    let rzp = offline(ProviderKind::Razorpay)
+        .refund(&refund_call(RAZORPAY_PAYMENT, None))
+        .await
+        .unwrap();
+    assert!(rzp.provider_refund_id.starts_with("rfnd_") && rzp.provider_refund_id.len() == 19);
+    assert_eq!(rzp.status, ProviderRefundStatus::Pending);
+    assert_eq!(rzp.charge_id, None);
+}
+
+#[tokio::test]
+async fn the_offline_stand_in_is_idempotent_by_refund_id_and_records_every_call() {
+    let provider = offline(oms_core::ProviderKind::Razorpay);
+    let call = refund_call(RAZORPAY_PAYMENT, None);
+    let first = provider.refund(&call).await.unwrap();
+    let retry = provider.refund(&call).await.unwrap();
+    assert_eq!(first, retry);
+    assert_eq!(
+        provider.refund_calls(),
+        vec![call.clone(), call.clone()],
+        "two calls reached the provider, which refunded once"
+    );
+
+    let mut changed = call.clone();
+    changed.amount = inr(1);
+    assert!(matches!(
+        provider.refund(&changed).await,
+        Err(ProviderError::Rejected { status: 400, .. })
+    ));
+    assert_eq!(provider.refund_calls().len(), 3);
+    assert_eq!(provider.refund(&call).await.unwrap(), first);
+}
+
+#[tokio::test]
+async fn the_offline_stand_in_fails_refunds_when_told_to() {
+    let provider = offline(oms_core::ProviderKind::Stripe);
+    let call = refund_call(INTENT, None);
+    provider.fail_refunds(Some(ProviderError::Unavailable("stripe down".into())));
+    assert_eq!(
+        provider.refund(&call).await,
+        Err(ProviderError::Unavailable("stripe down".into()))
+    );
+    let refused = ProviderError::Rejected {
+        status: 400,
+        message: "charge_disputed".into(),
+    };
+    provider.fail_refunds(Some(refused.clone()));
+    assert_eq!(provider.refund(&call).await, Err(refused));
+
+    provider.fail_refunds(None);
+    let made = provider.refund(&call).await.unwrap();
+    assert_eq!(made.status, ProviderRefundStatus::Pending);
+    assert_eq!(
+        provider.refund_calls().len(),
+        3,
+        "failed calls are recorded too"
     );
 }
