@@ -50,16 +50,16 @@ impl Function {
     }
 
     /// The payment providers whose secrets the function reads: creating a checkout needs the
-    /// API keys, webhooks and the Razorpay verify route the webhook secrets, the sweep Stripe's
-    /// key to expire sessions. The production gate checks exactly these at cold start, and
+    /// API keys, webhooks and the Razorpay verify route the webhook secrets, the refund route
+    /// the API keys, the sweep Stripe's key to expire sessions and both to resend owed refunds. The production gate checks exactly these at cold start, and
     /// `template.yaml` grants exactly these (a test compares them).
     pub fn reads_provider_secrets(self) -> &'static [ProviderKind] {
         match self {
-            Function::CreateOrder | Function::PaymentWebhook => {
-                &[ProviderKind::Stripe, ProviderKind::Razorpay]
-            }
-            Function::Cleanup => &[ProviderKind::Stripe],
-            Function::OrdersApi | Function::PostPaymentWorker => &[],
+            Function::CreateOrder
+            | Function::PaymentWebhook
+            | Function::OrdersApi
+            | Function::Cleanup => &[ProviderKind::Stripe, ProviderKind::Razorpay],
+            Function::PostPaymentWorker => &[],
         }
     }
 }
