@@ -130,4 +130,6 @@ fn our_refund_id(refund: &Value, pointer: &str) -> Option<String> {
 }
 
 #[cfg(test)]
+mod refund_dispute_tests;
+#[cfg(test)]
 mod tests;
