@@ -13,6 +13,7 @@ use crate::ids::OrderId;
 use crate::money::{Currency, Money};
 use crate::order::ProviderKind;
 pub use crate::order::{ChargeTotal, DisputeReport, DisputeStatus, RefundFailure, RefundReport};
+use crate::time::Timestamp;
 
 /// One provider event, normalised.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,5 +114,22 @@ fn order_id_at(v: &Value, pointer: &str) -> Option<OrderId> {
     str_at(v, pointer).and_then(|s| OrderId::parse(s).ok())
 }
 
+/// A deadline in Unix seconds (Stripe `evidence_details.due_by`, Razorpay `respond_by`). Absent,
+/// `null`, zero or out of range reads as none: a missing deadline, not a reason to drop the event.
+fn seconds_at(v: &Value, pointer: &str) -> Option<Timestamp> {
+    int_at(v, pointer)
+        .filter(|s| *s > 0)
+        .and_then(|s| s.checked_mul(1000))
+        .map(Timestamp::from_unix_millis)
+}
+
+/// Our refund id, which refunds this service starts carry in the provider's refund object
+/// (Stripe `metadata.refundId`, Razorpay `notes.refundId`; `notes` may be `[]`).
+fn our_refund_id(refund: &Value, pointer: &str) -> Option<String> {
+    str_at(refund, pointer).map(str::to_owned)
+}
+
+#[cfg(test)]
+mod refund_dispute_tests;
 #[cfg(test)]
 mod tests;

@@ -8,6 +8,39 @@ use super::signature::hmac_hex;
 use crate::money::Money;
 use crate::secret::Secret;
 
+/// A refund for the refund builders below.
+#[derive(Debug, Clone, Copy)]
+pub struct RefundSpec<'a> {
+    /// Stripe `re_…` or Razorpay `rfnd_…`.
+    pub id: &'a str,
+    /// The payment refunded: Stripe PaymentIntent or Razorpay `pay_…`.
+    pub payment_id: &'a str,
+    pub amount: Money,
+    /// The provider's own status word (Stripe `succeeded`, `pending`, `failed`, …; Razorpay
+    /// `pending`, `processed`, `failed`).
+    pub status: &'a str,
+    /// Our refund id, when this service asked for the refund (Stripe `metadata.refundId`,
+    /// Razorpay `notes.refundId`).
+    pub our_id: Option<&'a str>,
+}
+
+/// A dispute (chargeback) for the dispute builders below.
+#[derive(Debug, Clone, Copy)]
+pub struct DisputeSpec<'a> {
+    /// Stripe `du_…` or Razorpay `disp_…`.
+    pub id: &'a str,
+    /// The payment disputed: Stripe PaymentIntent or Razorpay `pay_…`.
+    pub payment_id: &'a str,
+    pub amount: Money,
+    /// The provider's own status word (Stripe `needs_response`, `won`, …; Razorpay `open`,
+    /// `under_review`, …).
+    pub status: &'a str,
+    /// Stripe `reason` or Razorpay `reason_code`.
+    pub reason: &'a str,
+    /// Unix seconds: Stripe `evidence_details.due_by`, Razorpay `respond_by`.
+    pub due_by: Option<i64>,
+}
+
 /// The `Stripe-Signature` header Stripe would send for `body` at Unix time `t`.
 pub fn stripe_signature(secret: &Secret, t: i64, body: &str) -> String {
     format!(
@@ -153,6 +186,122 @@ pub fn stripe_charge_refunded(
     stripe_event(event_id, "charge.refunded", created, charge)
 }
 
+fn stripe_refund(refund: &RefundSpec<'_>, charge_id: &str, order_id: Option<&str>) -> Value {
+    let mut metadata = serde_json::Map::new();
+    if let Some(id) = order_id {
+        metadata.insert("orderId".into(), json!(id));
+    }
+    if let Some(id) = refund.our_id {
+        metadata.insert("refundId".into(), json!(id));
+    }
+    json!({
+        "id": refund.id,
+        "object": "refund",
+        "amount": refund.amount.minor(),
+        "balance_transaction": null,
+        "charge": charge_id,
+        "created": 1_700_000_000,
+        "currency": refund.amount.currency().lowercase(),
+        "destination_details": {"type": "card", "card": {"reference_status": "pending", "type": "refund"}},
+        "failure_reason": if refund.status == "failed" { json!("expired_or_canceled_card") } else { Value::Null },
+        "metadata": metadata,
+        "payment_intent": refund.payment_id,
+        "reason": "requested_by_customer",
+        "receipt_number": null,
+        "status": refund.status,
+    })
+}
+
+/// `refund.created`, `refund.updated` or `refund.failed`: one Refund object of `charge_id`,
+/// with `metadata.orderId` / `metadata.refundId` when given (refunds this service starts).
+pub fn stripe_refund_event(
+    event_id: &str,
+    kind: &str,
+    refund: &RefundSpec<'_>,
+    charge_id: &str,
+    order_id: Option<&str>,
+    created: i64,
+) -> String {
+    stripe_event(
+        event_id,
+        kind,
+        created,
+        stripe_refund(refund, charge_id, order_id),
+    )
+}
+
+/// `charge.refunded` listing `refunds` in full (statuses and metadata included), with the
+/// cumulative `amount_refunded` Stripe reports beside them.
+pub fn stripe_charge_refunded_listing(
+    event_id: &str,
+    charge_id: &str,
+    captured: Money,
+    refunded_total: i64,
+    refunds: &[RefundSpec<'_>],
+    created: i64,
+) -> String {
+    let payment_intent = refunds.first().map_or("", |r| r.payment_id);
+    let data: Vec<Value> = refunds
+        .iter()
+        .map(|r| stripe_refund(r, charge_id, None))
+        .collect();
+    stripe_event(
+        event_id,
+        "charge.refunded",
+        created,
+        json!({
+            "id": charge_id,
+            "object": "charge",
+            "amount": captured.minor(),
+            "amount_captured": captured.minor(),
+            "amount_refunded": refunded_total,
+            "currency": captured.currency().lowercase(),
+            "payment_intent": payment_intent,
+            "refunded": refunded_total >= captured.minor(),
+            "metadata": {},
+            "refunds": {"object": "list", "data": data, "has_more": false},
+        }),
+    )
+}
+
+/// `charge.dispute.created`, `.updated`, `.closed`, `.funds_withdrawn` or `.funds_reinstated`:
+/// one Dispute object of `charge_id`.
+pub fn stripe_dispute_event(
+    event_id: &str,
+    kind: &str,
+    dispute: &DisputeSpec<'_>,
+    charge_id: &str,
+    created: i64,
+) -> String {
+    stripe_event(
+        event_id,
+        kind,
+        created,
+        json!({
+            "id": dispute.id,
+            "object": "dispute",
+            "amount": dispute.amount.minor(),
+            "balance_transactions": [],
+            "charge": charge_id,
+            "created": 1_700_000_000,
+            "currency": dispute.amount.currency().lowercase(),
+            "evidence": {"customer_name": null, "product_description": null, "uncategorized_text": null},
+            "evidence_details": {
+                "due_by": dispute.due_by,
+                "has_evidence": false,
+                "past_due": false,
+                "submission_count": 0,
+            },
+            "is_charge_refundable": false,
+            "livemode": false,
+            "metadata": {},
+            "payment_intent": dispute.payment_id,
+            "reason": dispute.reason,
+            "status": dispute.status,
+        }),
+    )
+}
+
 fn notes(order_id: Option<&str>) -> Value {
     // Razorpay sends an empty array, not an object, when there are no notes.
     order_id.map_or(json!([]), |id| json!({"orderId": id}))
@@ -249,16 +398,115 @@ pub fn razorpay_refund_processed(
     captured: Money,
     amount: i64,
 ) -> String {
-    razorpay_event(
+    razorpay_refund(
         "refund.processed",
+        razorpay_refund_entity(
+            refund_id,
+            payment_id,
+            amount,
+            captured,
+            "processed",
+            json!([]),
+        ),
+        payment_id,
+        razorpay_order_id,
+        order_id,
+        captured,
+    )
+}
+
+/// `refund.created`, `refund.processed` or `refund.failed`: the refund entity (its `notes`
+/// carrying `refundId` when given, `[]` otherwise) and the payment entity it returns money from.
+pub fn razorpay_refund_event(
+    event: &str,
+    refund: &RefundSpec<'_>,
+    razorpay_order_id: &str,
+    order_id: Option<&str>,
+    captured: Money,
+) -> String {
+    let notes = refund
+        .our_id
+        .map_or(json!([]), |id| json!({"refundId": id}));
+    razorpay_refund(
+        event,
+        razorpay_refund_entity(
+            refund.id,
+            refund.payment_id,
+            refund.amount.minor(),
+            refund.amount,
+            refund.status,
+            notes,
+        ),
+        refund.payment_id,
+        razorpay_order_id,
+        order_id,
+        captured,
+    )
+}
+
+/// `amount` is raw so tests can report amounts [`Money`] would refuse; the currency is the
+/// payment's.
+fn razorpay_refund_entity(
+    id: &str,
+    payment_id: &str,
+    amount: i64,
+    of: Money,
+    status: &str,
+    notes: Value,
+) -> Value {
+    json!({
+        "id": id, "entity": "refund", "amount": amount, "currency": of.currency().as_str(),
+        "payment_id": payment_id, "notes": notes, "receipt": null, "acquirer_data": {"arn": null},
+        "created_at": 1_700_000_000, "batch_id": null, "status": status,
+        "speed_processed": "normal", "speed_requested": "normal",
+    })
+}
+
+fn razorpay_refund(
+    event: &str,
+    refund: Value,
+    payment_id: &str,
+    razorpay_order_id: &str,
+    order_id: Option<&str>,
+    captured: Money,
+) -> String {
+    razorpay_event(
+        event,
         json!({
-            "refund": {"entity": {
-                "id": refund_id, "entity": "refund", "amount": amount,
-                "currency": captured.currency().as_str(), "payment_id": payment_id,
-                "notes": [], "status": "processed", "speed_processed": "normal",
-            }},
+            "refund": {"entity": refund},
             "payment": {"entity": razorpay_payment(payment_id, razorpay_order_id, order_id, captured, "captured")},
         }),
         &["refund", "payment"],
+    )
+}
+
+/// `payment.dispute.created`, `.under_review`, `.action_required`, `.won`, `.lost` or `.closed`:
+/// the payment entity and the dispute entity. A `lost` dispute reports its amount deducted.
+pub fn razorpay_dispute_event(
+    event: &str,
+    dispute: &DisputeSpec<'_>,
+    razorpay_order_id: &str,
+    order_id: Option<&str>,
+    captured: Money,
+) -> String {
+    let deducted = if dispute.status == "lost" {
+        dispute.amount.minor()
+    } else {
+        0
+    };
+    razorpay_event(
+        event,
+        json!({
+            "payment": {"entity": razorpay_payment(dispute.payment_id, razorpay_order_id, order_id, captured, "captured")},
+            "dispute": {"entity": {
+                "id": dispute.id, "entity": "dispute", "payment_id": dispute.payment_id,
+                "amount": dispute.amount.minor(), "currency": dispute.amount.currency().as_str(),
+                "amount_deducted": deducted, "reason_code": dispute.reason,
+                "reason_description": "The customer does not recognise the payment.",
+                "respond_by": dispute.due_by, "status": dispute.status, "phase": "chargeback",
+                "created_at": 1_700_000_000,
+            }},
+        }),
+        &["payment", "dispute"],
     )
 }

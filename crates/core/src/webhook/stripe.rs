@@ -1,13 +1,21 @@
-//! Stripe events → [`PaymentEvent`]. Handles the Checkout Session, PaymentIntent and Charge
-//! objects of the event types `docs/operations.md` registers the Stripe webhook endpoint for;
-//! every other type is acknowledged as ignored.
-//! Call only after [`super::signature::verify_stripe`] has passed.
+//! Stripe events → [`PaymentEvent`]. Handles, by the object each carries:
+//! - Checkout Session: `checkout.session.completed`, `.async_payment_succeeded`,
+//!   `.async_payment_failed`, `.expired`;
+//! - PaymentIntent: `payment_intent.succeeded`, `payment_intent.payment_failed`;
+//! - Charge: `charge.refunded` (the listed refunds and the running `amount_refunded`);
+//! - Refund: `refund.created`, `refund.updated`, `refund.failed` (one refund, by its status);
+//! - Dispute: `charge.dispute.created`, `.updated`, `.closed`, `.funds_withdrawn`,
+//!   `.funds_reinstated` (where the chargeback stands, by its status).
+//!
+//! Every other type is acknowledged as ignored. Refunds this service starts carry our refund id
+//! in the refund's `metadata.refundId`. Call only after [`super::signature::verify_stripe`] has
+//! passed.
 
 use serde_json::Value;
 
 use super::{
-    ChargeTotal, OrderLink, PaymentAction, PaymentEvent, RefundReport, int_at, money, order_id_at,
-    str_at,
+    ChargeTotal, DisputeReport, DisputeStatus, OrderLink, PaymentAction, PaymentEvent,
+    RefundFailure, RefundReport, int_at, money, order_id_at, our_refund_id, seconds_at, str_at,
 };
 use crate::order::ProviderKind;
 
@@ -25,10 +33,7 @@ pub fn normalise(body: &[u8]) -> Result<PaymentEvent, String> {
             .or_else(|| order_id_at(obj, "/client_reference_id")),
         refs: Vec::new(),
     };
-    // A payment_intent field may be an id or an expanded object.
-    let payment_intent = str_at(obj, "/payment_intent")
-        .or_else(|| str_at(obj, "/payment_intent/id"))
-        .map(str::to_owned);
+    let payment_intent = expandable_id(obj, "/payment_intent");
 
     let action = match event_type.as_str() {
         "checkout.session.completed"
@@ -77,6 +82,21 @@ pub fn normalise(body: &[u8]) -> Result<PaymentEvent, String> {
             link.refs.extend(payment_intent.clone());
             refunded(obj, payment_intent, object_id)
         }
+        "refund.created" | "refund.updated" | "refund.failed" => {
+            // A refund this service starts may carry `metadata.orderId`; any refund names its
+            // payment intent, recorded at payment time.
+            link.refs.extend(payment_intent.clone());
+            refund(&event_type, obj, object_id, payment_intent)
+        }
+        "charge.dispute.created"
+        | "charge.dispute.updated"
+        | "charge.dispute.closed"
+        | "charge.dispute.funds_withdrawn"
+        | "charge.dispute.funds_reinstated" => {
+            link.refs.extend(payment_intent.clone());
+            link.refs.extend(expandable_id(obj, "/charge"));
+            dispute(obj, object_id, payment_intent)
+        }
         other => PaymentAction::ignored(format!("event type {other} is not handled")),
     };
     Ok(PaymentEvent {
@@ -103,6 +123,7 @@ fn succeeded(payment_id: Option<String>, obj: &Value, amount_at: &str) -> Paymen
 fn refunded(obj: &Value, payment_id: Option<String>, charge_id: Option<String>) -> PaymentAction {
     let currency = str_at(obj, "/currency");
     let mut refunds = Vec::new();
+    let mut our_ids = Vec::new();
     if let Some(list) = obj.pointer("/refunds/data").and_then(Value::as_array) {
         for r in list
             .iter()
@@ -112,7 +133,11 @@ fn refunded(obj: &Value, payment_id: Option<String>, charge_id: Option<String>) 
                 str_at(r, "/id"),
                 money(int_at(r, "/amount"), str_at(r, "/currency").or(currency)),
             ) {
-                (Some(id), Some(amount)) => refunds.push((id.to_owned(), amount)),
+                (Some(id), Some(amount)) => {
+                    our_ids
+                        .extend(our_refund_id(r, "/metadata/refundId").map(|o| (id.to_owned(), o)));
+                    refunds.push((id.to_owned(), amount));
+                }
                 _ => return unreadable_refund(),
             }
         }
@@ -127,10 +152,112 @@ fn refunded(obj: &Value, payment_id: Option<String>, charge_id: Option<String>) 
                 charge_id,
                 total: Some(total),
             }),
-            our_ids: Vec::new(),
+            our_ids,
         }),
         _ => unreadable_refund(),
     }
+}
+
+/// One Refund object. Stripe reports each refund's progress on the refund itself; only a
+/// `succeeded` one has returned money, and it counts once by its id whichever event (this one
+/// or the charge's `charge.refunded`) reports it first.
+fn refund(
+    event_type: &str,
+    obj: &Value,
+    refund_id: Option<String>,
+    payment_id: Option<String>,
+) -> PaymentAction {
+    let status = str_at(obj, "/status");
+    let ours = our_refund_id(obj, "/metadata/refundId");
+    if event_type == "refund.failed" || matches!(status, Some("failed" | "canceled")) {
+        let Some(provider_refund_id) = refund_id else {
+            return PaymentAction::Unreadable {
+                reason: "failed refund without a readable id".into(),
+            };
+        };
+        return PaymentAction::RefundFailed(RefundFailure {
+            payment_id,
+            provider_refund_id,
+            refund_id: ours,
+            reason: str_at(obj, "/failure_reason")
+                .or(status)
+                .unwrap_or("failed")
+                .to_owned(),
+        });
+    }
+    match status {
+        Some("succeeded") => {
+            match (
+                refund_id,
+                money(int_at(obj, "/amount"), str_at(obj, "/currency")),
+            ) {
+                (Some(id), Some(amount)) => PaymentAction::Refunded(RefundReport {
+                    payment_id,
+                    our_ids: ours.map(|o| (id.clone(), o)).into_iter().collect(),
+                    refunds: vec![(id, amount)],
+                    // A refund object does not carry the charge's running total.
+                    charge: expandable_id(obj, "/charge").map(|charge_id| ChargeTotal {
+                        charge_id,
+                        total: None,
+                    }),
+                }),
+                _ => PaymentAction::Unreadable {
+                    reason: "refund without a readable id, amount or currency".into(),
+                },
+            }
+        }
+        Some("pending" | "requires_action") => PaymentAction::Pending { payment_id },
+        other => PaymentAction::ignored(format!(
+            "refund status {} is not handled",
+            other.unwrap_or("(none)")
+        )),
+    }
+}
+
+/// One Dispute object: where the chargeback stands, whichever `charge.dispute.*` event
+/// carried it (the status says more than the event name: `funds_withdrawn` arrives while the
+/// dispute is still open).
+fn dispute(obj: &Value, dispute_id: Option<String>, payment_id: Option<String>) -> PaymentAction {
+    match (
+        dispute_id,
+        money(int_at(obj, "/amount"), str_at(obj, "/currency")),
+    ) {
+        (Some(dispute_id), Some(amount)) => PaymentAction::Dispute(DisputeReport {
+            dispute_id,
+            payment_id,
+            status: dispute_status(str_at(obj, "/status")),
+            amount,
+            reason: str_at(obj, "/reason").unwrap_or("unknown").to_owned(),
+            evidence_due_by: seconds_at(obj, "/evidence_details/due_by"),
+        }),
+        _ => PaymentAction::Unreadable {
+            reason: "dispute without a readable id, amount or currency".into(),
+        },
+    }
+}
+
+fn dispute_status(status: Option<&str>) -> DisputeStatus {
+    match status {
+        Some("warning_needs_response" | "needs_response") => DisputeStatus::Open,
+        Some("warning_under_review" | "under_review") => DisputeStatus::UnderReview,
+        // An inquiry that closed without becoming a chargeback: nothing was taken.
+        Some("won" | "warning_closed") => DisputeStatus::Won,
+        Some("lost") => DisputeStatus::Lost,
+        // Closed because the charge was refunded (`charge_refunded`, older API versions), or
+        // stopped before it became a chargeback (`prevented`: blocked, or resolved with a
+        // refund). The dispute itself took nothing; any money returned went back as a refund,
+        // which the refund events count. Calling it lost would count the same money twice.
+        Some("charge_refunded" | "prevented") => DisputeStatus::Won,
+        // A status Stripe adds later: still open, so the order keeps showing it.
+        _ => DisputeStatus::Open,
+    }
+}
+
+/// An id field that may also arrive expanded into its object.
+fn expandable_id(obj: &Value, pointer: &str) -> Option<String> {
+    str_at(obj, pointer)
+        .or_else(|| str_at(obj, &format!("{pointer}/id")))
+        .map(str::to_owned)
 }
 
 fn unreadable_refund() -> PaymentAction {
