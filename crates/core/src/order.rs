@@ -171,7 +171,7 @@ impl DisputeStatus {
 /// A chargeback as a provider reports it (Stripe Dispute object; Razorpay dispute entity).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DisputeReport {
-    /// Stripe `dp_…` or Razorpay `disp_…`.
+    /// Stripe `du_…` (older `dp_…`) or Razorpay `disp_…`.
     pub dispute_id: String,
     /// The payment disputed (Stripe PaymentIntent, Razorpay payment id), when named.
     pub payment_id: Option<String>,

@@ -33,6 +33,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 pub mod load_catalog;
 pub mod pay;
 pub mod serve;
+pub mod standin;
 
 /// The documented default for `DEV_JWT_SECRET`. Local use only.
 pub const DEFAULT_JWT_SECRET: &str = "dev-jwt-secret-not-for-production";
@@ -349,6 +350,8 @@ pub struct Parts {
     pub queue_faults: Arc<FaultyQueue>,
     pub memory: Option<MemoryParts>,
     pub aws: Option<AwsParts>,
+    /// The offline providers' stand-ins (offline mode only).
+    pub standins: Option<standin::StandIns>,
 }
 
 #[derive(Clone)]
@@ -447,6 +450,25 @@ pub async fn app(
             (services, None, Some(aws))
         }
     };
+    let standins = (settings.config.payments.mode == ProviderMode::Offline).then(|| {
+        let env = &settings.config.secrets.env;
+        let standins = standin::StandIns::new(
+            env.razorpay
+                .key_id
+                .as_deref()
+                .unwrap_or(oms_app::config::OFFLINE_RAZORPAY_KEY_ID),
+            &checkout,
+            standin::Delivery {
+                webhooks_url: format!("{base_url}{}/webhooks", settings.config.http.api_prefix),
+                stripe_secret: env.stripe.webhook_secrets.first().cloned(),
+                razorpay_secret: env.razorpay.webhook_secrets.first().cloned(),
+                clock: settings.clock.clone(),
+                http: reqwest::Client::new(),
+            },
+        );
+        services.providers = standins.providers();
+        standins
+    });
     let queue_faults = Arc::new(FaultyQueue::new(services.queue.clone()));
     services.queue = queue_faults.clone();
     let key = DevJwtKey::new(settings.jwt_secret.as_bytes());
@@ -469,6 +491,7 @@ pub async fn app(
             queue_faults,
             memory,
             aws,
+            standins,
         },
     ))
 }

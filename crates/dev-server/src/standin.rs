@@ -1,0 +1,188 @@
+//! The offline payment providers as the dev server runs them: **stand-ins**, not the providers.
+//! Each answers checkout and refund calls the way its provider does ([`OfflineProvider`]), and
+//! then does what the provider does next: delivers the refund's webhook, signed with the local
+//! webhook secret, to this server (`refund.updated` with `succeeded` from Stripe,
+//! `refund.processed` from Razorpay, each naming our refund id in its metadata/notes). So a
+//! refund started with the API completes locally exactly as it does in production.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use oms_core::ports::{
+    CheckoutClosed, CheckoutRequest, Clock, PaymentProvider, PaymentProviders, ProviderError,
+    ProviderRefund, RefundCall,
+};
+use oms_core::webhook::simulate::{self, RefundSpec};
+use oms_core::{PaymentInfo, ProviderKind, Secret};
+use oms_providers::offline::OfflineProvider;
+
+/// Where and how the stand-ins deliver their webhooks.
+#[derive(Clone)]
+pub struct Delivery {
+    /// `http://127.0.0.1:<port>/api/v1/webhooks`.
+    pub webhooks_url: String,
+    pub stripe_secret: Option<Secret>,
+    pub razorpay_secret: Option<Secret>,
+    /// The server's clock: Stripe signatures carry its time.
+    pub clock: Arc<dyn Clock>,
+    pub http: reqwest::Client,
+}
+
+/// Both stand-ins, for a host (tests) to inspect and steer.
+#[derive(Clone)]
+pub struct StandIns {
+    pub stripe: Arc<StandIn>,
+    pub razorpay: Arc<StandIn>,
+}
+
+impl StandIns {
+    pub fn new(key_id: &str, checkout_base: &str, delivery: Delivery) -> Self {
+        let one = |kind| {
+            Arc::new(StandIn {
+                inner: OfflineProvider::new(kind, key_id, checkout_base),
+                delivery: delivery.clone(),
+                delivering: AtomicBool::new(true),
+                delivered: Mutex::new(HashSet::new()),
+            })
+        };
+        Self {
+            stripe: one(ProviderKind::Stripe),
+            razorpay: one(ProviderKind::Razorpay),
+        }
+    }
+
+    pub fn providers(&self) -> PaymentProviders {
+        PaymentProviders::new(vec![self.stripe.clone(), self.razorpay.clone()])
+    }
+
+    pub fn get(&self, kind: ProviderKind) -> &StandIn {
+        match kind {
+            ProviderKind::Stripe => &self.stripe,
+            ProviderKind::Razorpay => &self.razorpay,
+        }
+    }
+}
+
+/// One provider's stand-in: the offline provider plus its webhook delivery.
+pub struct StandIn {
+    pub inner: OfflineProvider,
+    delivery: Delivery,
+    delivering: AtomicBool,
+    /// Refunds whose webhook was sent: the provider sends it once, not once per retried call.
+    delivered: Mutex<HashSet<String>>,
+}
+
+impl StandIn {
+    /// Whether refund webhooks are delivered (on by default). Tests turn it off to deliver
+    /// events themselves in an order they choose.
+    pub fn set_delivering(&self, on: bool) {
+        self.delivering.store(on, Ordering::SeqCst);
+    }
+
+    /// The signed webhook the provider sends once `answer` has succeeded: `(path, headers,
+    /// body)`, or `None` without a webhook secret.
+    fn refund_webhook(
+        &self,
+        call: &RefundCall,
+        answer: &ProviderRefund,
+    ) -> Option<(&'static str, Vec<(&'static str, String)>, String)> {
+        let spec = |status| RefundSpec {
+            id: &answer.provider_refund_id,
+            payment_id: &call.payment_id,
+            amount: answer.amount,
+            status,
+            our_id: Some(&call.refund_id),
+        };
+        let event_id = format!("evt_{}", answer.provider_refund_id);
+        match self.inner.kind() {
+            ProviderKind::Stripe => {
+                let secret = self.delivery.stripe_secret.as_ref()?;
+                let t = self.delivery.clock.now().unix_seconds();
+                let body = simulate::stripe_refund_event(
+                    &event_id,
+                    "refund.updated",
+                    &spec("succeeded"),
+                    answer.charge_id.as_deref().unwrap_or_default(),
+                    Some(call.order_id.as_str()),
+                    t,
+                );
+                let signature = simulate::stripe_signature(secret, t, &body);
+                Some(("stripe", vec![("stripe-signature", signature)], body))
+            }
+            ProviderKind::Razorpay => {
+                let secret = self.delivery.razorpay_secret.as_ref()?;
+                let body = simulate::razorpay_refund_event(
+                    "refund.processed",
+                    &spec("processed"),
+                    "",
+                    Some(call.order_id.as_str()),
+                    answer.amount,
+                );
+                let signature = simulate::razorpay_signature(secret, &body);
+                let headers = vec![
+                    ("x-razorpay-signature", signature),
+                    ("x-razorpay-event-id", event_id),
+                ];
+                Some(("razorpay", headers, body))
+            }
+        }
+    }
+
+    /// Posts the webhook as the provider does: again after a failure, a few times.
+    fn deliver(&self, path: &str, headers: Vec<(&'static str, String)>, body: String) {
+        let url = format!("{}/{path}", self.delivery.webhooks_url);
+        let http = self.delivery.http.clone();
+        tokio::spawn(async move {
+            for attempt in 0..5u32 {
+                let mut req = http
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .body(body.clone());
+                for (name, value) in &headers {
+                    req = req.header(*name, value);
+                }
+                match req.send().await {
+                    Ok(res) if res.status().is_success() => return,
+                    Ok(res) => {
+                        tracing::warn!(status = %res.status(), attempt, "stand-in webhook refused")
+                    }
+                    Err(e) => tracing::warn!(error = %e, attempt, "stand-in webhook not delivered"),
+                }
+                tokio::time::sleep(Duration::from_millis(200 * 2u64.pow(attempt))).await;
+            }
+        });
+    }
+}
+
+#[async_trait]
+impl PaymentProvider for StandIn {
+    fn kind(&self) -> ProviderKind {
+        self.inner.kind()
+    }
+
+    async fn create_checkout(&self, req: &CheckoutRequest) -> Result<PaymentInfo, ProviderError> {
+        self.inner.create_checkout(req).await
+    }
+
+    async fn close_checkout(&self, payment: &PaymentInfo) -> Result<CheckoutClosed, ProviderError> {
+        self.inner.close_checkout(payment).await
+    }
+
+    async fn refund(&self, call: &RefundCall) -> Result<ProviderRefund, ProviderError> {
+        let answer = self.inner.refund(call).await?;
+        if self.delivering.load(Ordering::SeqCst)
+            && self
+                .delivered
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(call.refund_id.clone())
+            && let Some((path, headers, body)) = self.refund_webhook(call, &answer)
+        {
+            self.deliver(path, headers, body);
+        }
+        Ok(answer)
+    }
+}
