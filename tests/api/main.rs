@@ -7,6 +7,7 @@ mod health;
 mod idempotency;
 mod listing;
 mod orders;
+mod refunds;
 mod routes;
 mod stock;
 mod webhooks;

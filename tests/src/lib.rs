@@ -349,6 +349,93 @@ impl TestApp {
         .await
     }
 
+    /// `POST /admin/orders/{id}/refunds` as admin `test-admin`, with `key` and `body`.
+    pub async fn refund(&self, id: &str, key: Option<&str>, body: &Value) -> Reply {
+        let mut req = self
+            .http
+            .post(self.url(&format!("/admin/orders/{id}/refunds")))
+            .bearer_auth(self.admin_token("test-admin"))
+            .json(body);
+        if let Some(k) = key {
+            req = req.header("Idempotency-Key", k);
+        }
+        self.send(req).await
+    }
+
+    /// The offline provider stand-in of `provider` (`stripe`, `razorpay`).
+    pub fn standin(&self, provider: &str) -> &dev_server::standin::StandIn {
+        let kind = oms_core::ProviderKind::parse(provider).expect("a provider");
+        self.server
+            .parts
+            .standins
+            .as_ref()
+            .expect("the test server runs the offline stand-ins")
+            .get(kind)
+    }
+
+    /// Polls the order (as an admin) until `done` holds, for the webhooks the stand-ins deliver
+    /// in the background; panics with the last body after a few seconds.
+    pub async fn order_until(&self, id: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let mut last = Value::Null;
+        for _ in 0..100 {
+            last = self.order(id).await;
+            if done(&last) {
+                return last;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the order never got there: {last}");
+    }
+
+    /// One run of the sweep, as the cleanup Lambda does it.
+    pub async fn sweep(&self) -> Value {
+        let report = cleanup::run(&self.server.state.services, 100)
+            .await
+            .expect("the sweep runs");
+        serde_json::to_value(report).expect("a report")
+    }
+
+    /// Pays a new guest order through its provider's signed webhook; returns
+    /// `(orderId, provider payment id, amount)`.
+    pub async fn paid_order(
+        &self,
+        sku: &str,
+        quantity: u32,
+        provider: &str,
+    ) -> (String, String, i64) {
+        let (id, provider_ref, _, amount) = self.guest_order(sku, quantity, provider).await;
+        let now = self.clock_now().unix_seconds();
+        let prefix = if provider == "stripe" { "pi" } else { "pay" };
+        let payment = format!("{prefix}_{}", &id[4..18]);
+        let r = match provider {
+            "stripe" => {
+                let body = simulate::stripe_session_paid(
+                    &format!("evt_paid_{id}"),
+                    "checkout.session.completed",
+                    &provider_ref,
+                    &payment,
+                    Some(&id),
+                    inr(amount),
+                    now,
+                );
+                self.stripe_event(&body, STRIPE_SECRET).await
+            }
+            _ => {
+                let body = simulate::razorpay_payment_event(
+                    "payment.captured",
+                    &payment,
+                    &provider_ref,
+                    Some(&id),
+                    inr(amount),
+                );
+                self.razorpay_event(&body, RAZORPAY_SECRET, &format!("evt_paid_{id}"))
+                    .await
+            }
+        };
+        assert_eq!(r.status, 200, "{}", r.text);
+        (id, payment, amount)
+    }
+
     pub fn clock_now(&self) -> Timestamp {
         use oms_core::ports::Clock;
         self.clock.now()

@@ -45,6 +45,7 @@ impl StandIns {
                 inner: OfflineProvider::new(kind, key_id, checkout_base),
                 delivery: delivery.clone(),
                 delivering: AtomicBool::new(true),
+                first: AtomicBool::new(false),
                 delivered: Mutex::new(HashSet::new()),
             })
         };
@@ -71,6 +72,7 @@ pub struct StandIn {
     pub inner: OfflineProvider,
     delivery: Delivery,
     delivering: AtomicBool,
+    first: AtomicBool,
     /// Refunds whose webhook was sent: the provider sends it once, not once per retried call.
     delivered: Mutex<HashSet<String>>,
 }
@@ -80,6 +82,13 @@ impl StandIn {
     /// events themselves in an order they choose.
     pub fn set_delivering(&self, on: bool) {
         self.delivering.store(on, Ordering::SeqCst);
+    }
+
+    /// Whether the webhook is delivered (and processed) before the refund call is answered, as
+    /// a fast provider's can be: the webhook then settles the refund before its answer is
+    /// recorded. Off by default (delivered concurrently).
+    pub fn set_delivering_first(&self, on: bool) {
+        self.first.store(on, Ordering::SeqCst);
     }
 
     /// The signed webhook the provider sends once `answer` has succeeded: `(path, headers,
@@ -132,28 +141,29 @@ impl StandIn {
     }
 
     /// Posts the webhook as the provider does: again after a failure, a few times.
-    fn deliver(&self, path: &str, headers: Vec<(&'static str, String)>, body: String) {
-        let url = format!("{}/{path}", self.delivery.webhooks_url);
-        let http = self.delivery.http.clone();
-        tokio::spawn(async move {
-            for attempt in 0..5u32 {
-                let mut req = http
-                    .post(&url)
-                    .header("content-type", "application/json")
-                    .body(body.clone());
-                for (name, value) in &headers {
-                    req = req.header(*name, value);
-                }
-                match req.send().await {
-                    Ok(res) if res.status().is_success() => return,
-                    Ok(res) => {
-                        tracing::warn!(status = %res.status(), attempt, "stand-in webhook refused")
-                    }
-                    Err(e) => tracing::warn!(error = %e, attempt, "stand-in webhook not delivered"),
-                }
-                tokio::time::sleep(Duration::from_millis(200 * 2u64.pow(attempt))).await;
+    async fn deliver(
+        http: reqwest::Client,
+        url: String,
+        headers: Vec<(&'static str, String)>,
+        body: String,
+    ) {
+        for attempt in 0..5u32 {
+            let mut req = http
+                .post(&url)
+                .header("content-type", "application/json")
+                .body(body.clone());
+            for (name, value) in &headers {
+                req = req.header(*name, value);
             }
-        });
+            match req.send().await {
+                Ok(res) if res.status().is_success() => return,
+                Ok(res) => {
+                    tracing::warn!(status = %res.status(), attempt, "stand-in webhook refused")
+                }
+                Err(e) => tracing::warn!(error = %e, attempt, "stand-in webhook not delivered"),
+            }
+            tokio::time::sleep(Duration::from_millis(200 * 2u64.pow(attempt))).await;
+        }
     }
 }
 
@@ -181,7 +191,13 @@ impl PaymentProvider for StandIn {
                 .insert(call.refund_id.clone())
             && let Some((path, headers, body)) = self.refund_webhook(call, &answer)
         {
-            self.deliver(path, headers, body);
+            let url = format!("{}/{path}", self.delivery.webhooks_url);
+            let delivery = Self::deliver(self.delivery.http.clone(), url, headers, body);
+            if self.first.load(Ordering::SeqCst) {
+                delivery.await;
+            } else {
+                tokio::spawn(delivery);
+            }
         }
         Ok(answer)
     }
