@@ -26,8 +26,12 @@ pub struct PayArgs {
     #[arg(long, value_name = "MINOR")]
     pub amount: Option<i64>,
     /// Send a payment failure
-    #[arg(long, conflicts_with = "refund")]
+    #[arg(long, conflicts_with_all = ["refund", "dispute"])]
     pub fail: bool,
+    /// Send a chargeback of the whole payment: opened, or closed won or lost (the same dispute
+    /// each time for one order)
+    #[arg(long, value_name = "STATE", value_parser = ["open", "won", "lost"], conflicts_with = "refund")]
+    pub dispute: Option<String>,
     /// Send a refund of this many minor units
     #[arg(long, value_name = "MINOR")]
     pub refund: Option<i64>,
@@ -108,12 +112,33 @@ pub async fn run(settings: &DevSettings, args: PayArgs) -> Result<String, String
     let order_id = Some(args.order_id.as_str());
     let now = SystemClock.now();
     let unique = RandomIds.ulid(now);
+    let dispute_spec = |id: &'static str, payment| {
+        let state = args.dispute.as_deref()?;
+        Some((
+            state,
+            derived(id, &args.order_id),
+            payment,
+            money(total).ok()?,
+        ))
+    };
 
     let (path, body, headers): (&str, String, Vec<(&str, String)>) = match provider.as_str() {
         "stripe" => {
             let pi = known_payment.unwrap_or_else(|| derived("pi_", &args.order_id));
             let event_id = format!("evt_{unique}");
-            let body = if let Some(refund) = args.refund {
+            let body = if let Some((state, id, pi, amount)) = dispute_spec("du_", pi.clone()) {
+                let (kind, status) = match state {
+                    "open" => ("charge.dispute.created", "needs_response"),
+                    _ => ("charge.dispute.closed", state),
+                };
+                simulate::stripe_dispute_event(
+                    &event_id,
+                    kind,
+                    &dispute(&id, &pi, amount, status, now),
+                    &derived("ch_", &args.order_id),
+                    now.unix_seconds(),
+                )
+            } else if let Some(refund) = args.refund {
                 let already = order["refundedAmount"].as_i64().unwrap_or(0);
                 let captured = money(total)?;
                 simulate::stripe_charge_refunded(
@@ -151,7 +176,20 @@ pub async fn run(settings: &DevSettings, args: PayArgs) -> Result<String, String
         }
         "razorpay" => {
             let pay = known_payment.unwrap_or_else(|| derived("pay_", &args.order_id));
-            let body = if let Some(refund) = args.refund {
+            let body = if let Some((state, id, pay, amount)) = dispute_spec("disp_", pay.clone()) {
+                let kind = match state {
+                    "open" => "payment.dispute.created",
+                    "won" => "payment.dispute.won",
+                    _ => "payment.dispute.lost",
+                };
+                simulate::razorpay_dispute_event(
+                    kind,
+                    &dispute(&id, &pay, amount, state, now),
+                    &provider_order_id,
+                    order_id,
+                    money(total)?,
+                )
+            } else if let Some(refund) = args.refund {
                 simulate::razorpay_refund_processed(
                     &format!("rfnd_{unique}"),
                     &pay,
@@ -222,9 +260,32 @@ pub async fn run(settings: &DevSettings, args: PayArgs) -> Result<String, String
         .await
         .map_err(|e| e.to_string())?;
     Ok(format!(
-        "POST {path} -> {status} {answer}\norder {} is now {} (requiresReview: {}, refundedAmount: {})",
-        args.order_id, after["status"], after["requiresReview"], after["refundedAmount"]
+        "POST {path} -> {status} {answer}\norder {} is now {} (paymentStatus: {}, requiresReview: {}, refundedAmount: {}, dispute: {})",
+        args.order_id,
+        after["status"],
+        after["paymentStatus"],
+        after["requiresReview"],
+        after["refundedAmount"],
+        after["dispute"]["status"],
     ))
+}
+
+/// A chargeback of `amount`, evidence due in a week.
+fn dispute<'a>(
+    id: &'a str,
+    payment: &'a str,
+    amount: Money,
+    status: &'a str,
+    now: oms_core::Timestamp,
+) -> simulate::DisputeSpec<'a> {
+    simulate::DisputeSpec {
+        id,
+        payment_id: payment,
+        amount,
+        status,
+        reason: "product_not_received",
+        due_by: Some(now.unix_seconds() + 7 * 24 * 60 * 60),
+    }
 }
 
 #[cfg(test)]
@@ -255,6 +316,13 @@ mod tests {
             (Some(700), Some("http://127.0.0.1:4000"), None)
         );
         assert!(parse(&["ord_3", "--fail"]).unwrap().fail);
+        assert_eq!(
+            parse(&["ord_4", "--dispute", "won"])
+                .unwrap()
+                .dispute
+                .as_deref(),
+            Some("won")
+        );
         for bad in [
             &[][..],
             &["ord_1", "--amount", "ten"],
@@ -262,6 +330,9 @@ mod tests {
             &["ord_1", "--bogus"],
             &["ord_1", "--provider", "paypal"],
             &["ord_1", "--refund"],
+            &["ord_1", "--dispute", "maybe"],
+            &["ord_1", "--dispute", "open", "--refund", "5"],
+            &["ord_1", "--dispute", "open", "--fail"],
         ] {
             assert!(parse(bad).is_err(), "{bad:?}");
         }
