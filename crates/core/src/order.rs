@@ -917,11 +917,14 @@ impl Order {
         if after.kept > before.kept {
             let refund_ids = ids(self, None);
             let full = after.kept >= captured.minor();
-            self.status = if full {
-                OrderStatus::Refunded
-            } else {
-                OrderStatus::PartiallyRefunded
-            };
+            // A cancelled order stays cancelled: its refund shows in `paymentStatus`.
+            if self.status != OrderStatus::Cancelled {
+                self.status = if full {
+                    OrderStatus::Refunded
+                } else {
+                    OrderStatus::PartiallyRefunded
+                };
+            }
             let kind = if full {
                 TimelineType::RefundFull
             } else {
@@ -1152,8 +1155,10 @@ pub struct Viewer {
     pub order_token: Option<String>,
 }
 
+mod cancel;
 mod disputes;
 mod requests;
+pub use cancel::{CancelRefusal, CancelResult, Cancellation, LatePaymentPolicy, late_refund_id};
 pub use disputes::Dispute;
 pub use requests::{
     FulfilmentStatus, NewRefund, PaymentStatus, RefundRefusal, RefundRequest, RefundState,

@@ -269,6 +269,34 @@ impl From<oms_core::app::checkout::CheckoutVerifyError> for ApiError {
     }
 }
 
+impl From<oms_core::app::cancel::CancelError> for ApiError {
+    fn from(e: oms_core::app::cancel::CancelError) -> Self {
+        use oms_core::app::cancel::CancelError;
+        use oms_core::order::CancelRefusal;
+        let conflict =
+            |code, e: &dyn std::fmt::Display| Self::new(StatusCode::CONFLICT, code, e.to_string());
+        match e {
+            CancelError::NotFound => Self::not_found(),
+            CancelError::Refused(r @ CancelRefusal::AlreadyShipped) => {
+                conflict("already_shipped", &r)
+            }
+            CancelError::Refused(r @ CancelRefusal::UnderReview) => {
+                conflict("order_under_review", &r)
+            }
+            CancelError::Refused(r @ CancelRefusal::FulfilmentInProgress) => {
+                conflict("fulfilment_in_progress", &r)
+            }
+            CancelError::Refused(r @ CancelRefusal::Disputed) => conflict("order_disputed", &r),
+            CancelError::PaymentInProgress => conflict("payment_in_progress", &e),
+            CancelError::ProviderUnavailable(_) => {
+                Self::unavailable("payment_provider_unavailable", &e)
+            }
+            CancelError::Store(s) => s.into(),
+            CancelError::Contention => Self::unavailable("service_unavailable", &e),
+        }
+    }
+}
+
 impl From<oms_core::app::refund::RefundError> for ApiError {
     fn from(e: oms_core::app::refund::RefundError) -> Self {
         use oms_core::app::refund::RefundError;

@@ -10,6 +10,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post, put};
 use oms_core::IdempotencyKey;
+use oms_core::app::cancel::{self, CancelBody};
 use oms_core::app::read;
 use oms_core::app::refund::{self, RefundBody};
 use oms_http::views::{OrderView, ProductView, RefundView};
@@ -26,6 +27,7 @@ pub fn routes() -> Router<AppState> {
         .route("/products", get(products))
         .route("/orders", get(list_orders))
         .route("/orders/{orderId}", get(get_order))
+        .route("/orders/{orderId}/cancel", post(cancel))
         .route("/admin/orders/{orderId}/clear-review", post(clear_review))
         .route("/admin/orders/{orderId}/refunds", post(refund))
         .route("/admin/products/{sku}", put(catalog::put_product))
@@ -88,6 +90,31 @@ async fn refund(
         );
     }
     Ok(res)
+}
+
+/// The order's owner, a guest with its `X-Order-Token`, or an admin cancels it: `200` with the
+/// order (unchanged if it was already cancelled); anyone else gets `404` as on reads.
+#[tracing::instrument(skip_all, fields(order_id = %order_id))]
+async fn cancel(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    PathParam(order_id): PathParam<String>,
+    JsonBody(body): JsonBody<CancelBody>,
+) -> Result<Json<Value>, ApiError> {
+    let reason = body.reason().map_err(|e| ApiError::validation(&e))?;
+    let token = headers
+        .get(&X_ORDER_TOKEN)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let viewer = caller.viewer(token);
+    let by = match caller.claims() {
+        Some(c) if c.is_admin() => format!("admin:{}", c.sub),
+        Some(c) => format!("user:{}", c.sub),
+        None => "guest".to_owned(),
+    };
+    let answer = cancel::cancel_order(&state.services, &viewer, &by, &order_id, &reason).await?;
+    Ok(Json(json!(OrderView::from(&answer.order))))
 }
 
 async fn health(request_id: RequestId) -> Json<Value> {

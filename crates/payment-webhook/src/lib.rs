@@ -13,7 +13,8 @@ use axum::response::Json;
 use axum::routing::post;
 use oms_core::ProviderKind;
 use oms_core::app::checkout::{CheckoutConfirmation, verify_razorpay};
-use oms_core::app::webhook::{Handled, handle_event};
+use oms_core::app::refund;
+use oms_core::app::webhook::{Handled, handle_event_with};
 use oms_core::webhook::signature::{SignatureError, verify_razorpay as verify_rzp, verify_stripe};
 use oms_core::webhook::{PaymentEvent, razorpay, stripe};
 use oms_http::{ApiError, AppState, Caller, JsonBody, PathParam, RawBody};
@@ -61,17 +62,46 @@ async fn secrets(
         .map_err(|e| ApiError::unavailable("service_unavailable", &e))
 }
 
+/// How long a webhook waits for the refund of a late payment before answering.
+const LATE_REFUND_BUDGET: std::time::Duration = std::time::Duration::from_secs(2);
+
 async fn process(
     state: &AppState,
     event: PaymentEvent,
     body: &[u8],
 ) -> Result<Json<Value>, ApiError> {
     let provider = event.provider.as_str();
-    let handled = handle_event(&state.services.outbox_ports(), &event, body)
-        .await
-        .inspect_err(|_| {
-            metrics::counter!("webhook_failures", "provider" => provider, "reason" => "unavailable").increment(1);
-        })?;
+    let handled = handle_event_with(
+        &state.services.outbox_ports(),
+        state.services.policy.late_payment,
+        &event,
+        body,
+    )
+    .await
+    .inspect_err(|_| {
+        metrics::counter!("webhook_failures", "provider" => provider, "reason" => "unavailable")
+            .increment(1);
+    })?;
+    if let Handled::Applied {
+        order_id,
+        refund_to_send: Some(refund_id),
+    } = &handled
+    {
+        // The payment is recorded either way; a refund the provider cannot take now is kept
+        // `requested` and sent by the sweep, so the provider need not redeliver the event.
+        // Bounded: Razorpay waits 5 s for our answer; an unanswered call is sent again by the
+        // sweep under the same idempotency key.
+        let send = refund::send_recorded(&state.services, order_id, refund_id);
+        match tokio::time::timeout(LATE_REFUND_BUDGET, send).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(order_id = %order_id, refund_id, error = %e, "late payment's refund not sent yet; the sweep will")
+            }
+            Err(_) => {
+                tracing::warn!(order_id = %order_id, refund_id, "late payment's refund call too slow; the sweep will send it")
+            }
+        }
+    }
     if matches!(handled, Handled::Applied { .. }) {
         match event.action {
             oms_core::webhook::PaymentAction::Succeeded { .. } => {

@@ -4,12 +4,15 @@
 use std::time::Duration;
 
 use oms_core::app::OrderPolicy;
+use oms_core::order::LatePaymentPolicy;
 
 use super::env::{ConfigError, Env};
 
 #[derive(Debug, Clone)]
 pub struct CleanupConfig {
-    /// `CLEANUP_FAILED_PAYMENT_MINUTES` (30, up to a week) becomes the policy's payment window.
+    /// `CLEANUP_FAILED_PAYMENT_MINUTES` (30, up to a week) becomes the policy's payment window;
+    /// `LATE_PAYMENT_POLICY` (`refund`, or `review`) what becomes of a payment for a cancelled
+    /// order that is not reinstated.
     pub policy: OrderPolicy,
     /// `CLEANUP_BATCH_LIMIT` (100): orders and jobs one sweep handles at most.
     pub batch_limit: u32,
@@ -23,9 +26,18 @@ impl CleanupConfig {
             0..=7 * 24 * 60,
             "minutes",
         )?;
+        let late_payment = env.choice(
+            "LATE_PAYMENT_POLICY",
+            &[
+                ("refund", LatePaymentPolicy::Refund),
+                ("review", LatePaymentPolicy::Review),
+            ],
+            Some(LatePaymentPolicy::Refund),
+        )?;
         Ok(Self {
             policy: OrderPolicy {
                 payment_window: Duration::from_secs(minutes * 60),
+                late_payment,
                 ..OrderPolicy::default()
             },
             batch_limit: env.number("CLEANUP_BATCH_LIMIT", 100, 1..=1000, "orders")?,

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod alerts;
+pub mod cancel;
 pub mod catalog;
 pub mod checkout;
 pub mod create_order;
@@ -30,6 +31,9 @@ pub struct OrderPolicy {
     pub payment_window: Duration,
     /// How long an `Idempotency-Key` answers with the stored response.
     pub idempotency_ttl: Duration,
+    /// What becomes of a payment for a cancelled order that is not reinstated
+    /// (`LATE_PAYMENT_POLICY`).
+    pub late_payment: crate::order::LatePaymentPolicy,
 }
 
 impl Default for OrderPolicy {
@@ -37,6 +41,7 @@ impl Default for OrderPolicy {
         Self {
             payment_window: Duration::from_secs(30 * 60),
             idempotency_ttl: Duration::from_secs(24 * 60 * 60),
+            late_payment: crate::order::LatePaymentPolicy::Refund,
         }
     }
 }

@@ -310,6 +310,22 @@ async fn announce(services: &Services, order: &Order, entries: &[crate::order::T
     }
 }
 
+/// Sends a refund recorded `requested` in the caller's own write (which took its send lease):
+/// a late payment's, recorded by the webhook that applied the payment. A provider failure
+/// leaves it `requested` for the sweep.
+pub async fn send_recorded(
+    services: &Services,
+    order_id: &OrderId,
+    refund_id: &str,
+) -> Result<Order, RefundError> {
+    let order = services
+        .store
+        .get_order(order_id)
+        .await?
+        .ok_or(RefundError::NotFound)?;
+    send(services, order, refund_id).await
+}
+
 /// What one pass of the sweep did with owed refund calls.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ResendReport {

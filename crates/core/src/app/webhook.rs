@@ -13,7 +13,10 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::ids::OrderId;
-use crate::order::{Order, OrderStatus, PaymentCapture, TimelineEntry, TransitionError};
+use crate::order::{
+    LatePaymentPolicy, Order, OrderStatus, PaymentCapture, TimelineEntry, TransitionError,
+    late_refund_id,
+};
 use crate::ports::{
     CommitOutcome, EventCommit, EventOutcome, EventRecord, OrderStore, OutboxEntry, StoreError,
     Topic,
@@ -22,6 +25,7 @@ use crate::time::Timestamp;
 use crate::webhook::{PaymentAction, PaymentEvent};
 
 use super::outbox::{OUTBOX_LEASE, OutboxError, OutboxPorts, publish, resume_outbox, send_job};
+use super::refund::REFUND_SEND_LEASE;
 use super::retry::{MAX_ATTEMPTS, Retry};
 
 /// How long event records are kept: beyond Stripe's 3-day retry window.
@@ -32,6 +36,10 @@ pub const EVENT_RETENTION: Duration = Duration::from_secs(4 * 24 * 60 * 60);
 pub enum Handled {
     Applied {
         order_id: OrderId,
+        /// A refund this event made owed (a late payment's, recorded `requested` with its send
+        /// lease held by this caller): send it now (`refund::send_recorded`); if that fails the
+        /// sweep sends it.
+        refund_to_send: Option<String>,
     },
     /// This event was processed before.
     Duplicate,
@@ -127,9 +135,43 @@ async fn resolve_order(
 }
 
 /// Applies a verified event to the order it is about, at most once, and sends the fulfilment job
-/// it makes owed.
+/// it makes owed; a late payment for a cancelled order is refunded ([`LatePaymentPolicy`]'s
+/// default).
 pub async fn handle_event(
     ports: &OutboxPorts<'_>,
+    event: &PaymentEvent,
+    payload: &[u8],
+) -> Result<Handled, OutboxError> {
+    handle_event_with(ports, LatePaymentPolicy::default(), event, payload).await
+}
+
+/// A payment for a cancelled order that will not be reinstated, to be refunded under `policy`:
+/// the customer or an admin cancelled it, or its stock is gone (`restock` false after the store
+/// said so).
+fn late_refund(
+    order: &Order,
+    action: &PaymentAction,
+    restock: bool,
+    policy: LatePaymentPolicy,
+) -> Option<PaymentCapture> {
+    let PaymentAction::Succeeded { payment_id, amount } = action else {
+        return None;
+    };
+    let not_reinstated =
+        order.cancelled_on_request() || !restock || order.payment().captured.is_some();
+    (order.status() == OrderStatus::Cancelled
+        && policy == LatePaymentPolicy::Refund
+        && not_reinstated)
+        .then(|| PaymentCapture {
+            provider_payment_id: payment_id.clone(),
+            amount: *amount,
+        })
+}
+
+/// [`handle_event`] under a configured `LATE_PAYMENT_POLICY`.
+pub async fn handle_event_with(
+    ports: &OutboxPorts<'_>,
+    policy: LatePaymentPolicy,
     event: &PaymentEvent,
     payload: &[u8],
 ) -> Result<Handled, OutboxError> {
@@ -191,7 +233,15 @@ pub async fn handle_event(
         };
         let mut next = order.clone();
         let cancelled = order.status() == OrderStatus::Cancelled;
-        let applied = apply_action(&mut next, &event.action, restock, now);
+        // An order cancelled on request is never reinstated by a late payment.
+        let reinstate = restock && !order.cancelled_on_request();
+        let late = late_refund(&order, &event.action, reinstate, policy);
+        let applied = match &late {
+            Some(capture) => {
+                next.record_late_payment_refund(capture, now, now.plus(REFUND_SEND_LEASE))
+            }
+            None => apply_action(&mut next, &event.action, reinstate, now),
+        };
         let (rec, write) = match &applied {
             Ok(_) => (
                 record(
@@ -231,7 +281,7 @@ pub async fn handle_event(
             // can make it partially refunded at once).
             reserve_stock: write.is_some()
                 && cancelled
-                && restock
+                && reinstate
                 && next.status() != OrderStatus::Cancelled,
             payment_refs: if write.is_some() {
                 learned_refs(&event.action)
@@ -310,7 +360,16 @@ pub async fn handle_event(
                 if outbox.is_some() {
                     send_job(ports, &order_id, now).await?;
                 }
-                Ok(Handled::Applied { order_id })
+                let refund_to_send =
+                    late.map(|c| late_refund_id(&c.provider_payment_id))
+                        .filter(|id| {
+                            next.refund_request(id)
+                                .is_some_and(|r| r.status == crate::order::RefundState::Requested)
+                        });
+                Ok(Handled::Applied {
+                    order_id,
+                    refund_to_send,
+                })
             }
             Err(e) => {
                 // A sibling event may have made the order ready while its job is still owed.

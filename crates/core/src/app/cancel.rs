@@ -1,0 +1,161 @@
+//! `POST /orders/{orderId}/cancel` (`docs/decisions.md`, "Cancellation"): the order's owner, a
+//! guest with its `X-Order-Token`, or an admin cancels it; anyone else is told it does not
+//! exist. An unpaid order's checkout is closed first (as the sweep does), so it can no longer
+//! take money; a paid order that has not shipped is cancelled and refunded in full through
+//! [`super::refund`], in the same write that gives its stock back.
+
+use serde_json::json;
+
+use crate::ids::OrderId;
+use crate::order::{CancelRefusal, Order, Viewer};
+use crate::ports::{CheckoutClosed, ProviderError, StoreError, Topic};
+use crate::validation::{ValidationErrors, bounded_text};
+
+use super::Services;
+use super::outbox::publish;
+use super::refund::{MAX_REASON_CHARS, REFUND_SEND_LEASE, RefundError, send_recorded};
+use super::retry::{Contended, MAX_ATTEMPTS, Retry};
+
+/// The JSON body of `POST /orders/{orderId}/cancel`.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CancelBody {
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+impl CancelBody {
+    /// The reason, checked; a default when none is given.
+    pub fn reason(&self) -> Result<String, ValidationErrors> {
+        match &self.reason {
+            None => Ok("cancelled on request".into()),
+            Some(r) => {
+                bounded_text(r, MAX_REASON_CHARS).map_err(|m| ValidationErrors::single("reason", m))
+            }
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CancelError {
+    #[error("no such order")]
+    NotFound,
+    #[error(transparent)]
+    Refused(#[from] CancelRefusal),
+    /// The checkout was paid a moment ago: the payment is on its way, the order is not
+    /// cancelled (cancel again once it is paid, to have it refunded).
+    #[error("the order's checkout has just been paid")]
+    PaymentInProgress,
+    /// The checkout could not be closed: cancelling now would let it take money.
+    #[error("payment provider unavailable: {0}")]
+    ProviderUnavailable(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the order kept changing")]
+    Contention,
+}
+
+impl From<Contended> for CancelError {
+    fn from(_: Contended) -> Self {
+        Self::Contention
+    }
+}
+
+/// The order after the request, and whether this request cancelled it.
+#[derive(Debug, Clone)]
+pub struct CancelAnswer {
+    pub order: Order,
+    pub cancelled_now: bool,
+}
+
+/// Cancels the order `viewer` may see. `by` names who asked (a user id, `guest`, an admin).
+pub async fn cancel_order(
+    services: &Services,
+    viewer: &Viewer,
+    by: &str,
+    raw_id: &str,
+    reason: &str,
+) -> Result<CancelAnswer, CancelError> {
+    let id = OrderId::parse(raw_id).map_err(|_| CancelError::NotFound)?;
+    let mut retry = Retry::new(MAX_ATTEMPTS);
+    let mut checkout_closed = false;
+    let (order, refund_id) = loop {
+        let now = services.clock.now();
+        let order = services
+            .store
+            .get_order(&id)
+            .await?
+            .filter(|o| o.visible_to(viewer))
+            .ok_or(CancelError::NotFound)?;
+        let unpaid = order.payment().captured.is_none();
+        if unpaid && !checkout_closed && order.status().is_unpaid() && !order.requires_review() {
+            close_checkout(services, &order).await?;
+            checkout_closed = true;
+        }
+        let mut next = order.clone();
+        let refund_id = format!("rf_{}", services.ids.ulid(now));
+        let Some(done) =
+            next.cancel_on_request(reason, by, &refund_id, now, now.plus(REFUND_SEND_LEASE))?
+        else {
+            return Ok(CancelAnswer {
+                order,
+                cancelled_now: false,
+            });
+        };
+        if services.store.cancel_order(&next, order.version()).await? {
+            tracing::info!(order_id = %id, by, refund = done.refund.is_some(), "order cancelled on request, stock released");
+            for e in &done.entries {
+                let kind = serde_json::to_value(e.kind)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                publish(
+                    services.publisher.as_ref(),
+                    Topic::OrderEvents,
+                    &format!("order.{kind}"),
+                    json!({"orderId": id, "orderNumber": next.number(), "status": next.status().as_str(), "entry": e}),
+                )
+                .await;
+            }
+            break (next, done.refund.map(|r| r.refund_id));
+        }
+        retry.lost_race()?;
+    };
+    let Some(refund_id) = refund_id else {
+        return Ok(CancelAnswer {
+            order,
+            cancelled_now: true,
+        });
+    };
+    // The cancellation stands whatever the provider says: a refund it cannot take now is kept
+    // `requested` for the sweep; one it refuses is recorded failed and alerted.
+    let order = match send_recorded(services, &id, &refund_id).await {
+        Ok(o) => o,
+        Err(RefundError::ProviderUnavailable { order, .. })
+        | Err(RefundError::ProviderRejected { order, .. }) => *order,
+        Err(RefundError::Store(e)) => return Err(e.into()),
+        Err(e) => {
+            tracing::warn!(order_id = %id, refund_id, error = %e, "cancellation's refund not recorded; the sweep sends it");
+            order
+        }
+    };
+    Ok(CancelAnswer {
+        order,
+        cancelled_now: true,
+    })
+}
+
+/// Closes an unpaid order's checkout so it can take no more money.
+async fn close_checkout(services: &Services, order: &Order) -> Result<(), CancelError> {
+    let Some(provider) = services.providers.get(order.payment().provider) else {
+        return Ok(());
+    };
+    match provider.close_checkout(order.payment()).await {
+        Ok(CheckoutClosed::Expired | CheckoutClosed::NotApplicable) => Ok(()),
+        Ok(CheckoutClosed::AlreadyPaid) => Err(CancelError::PaymentInProgress),
+        Err(ProviderError::Unavailable(m)) => Err(CancelError::ProviderUnavailable(m)),
+        Err(ProviderError::Rejected { message, .. }) => {
+            Err(CancelError::ProviderUnavailable(message))
+        }
+    }
+}
