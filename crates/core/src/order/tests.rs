@@ -471,3 +471,380 @@ fn an_unpaid_order_held_for_an_unreadable_event_is_not_swept() {
 fn kinds_of(entries: &[TimelineEntry]) -> Vec<TimelineType> {
     entries.iter().map(|e| e.kind).collect()
 }
+
+mod refunds_started_here {
+    use super::*;
+    use crate::ports::{ProviderRefund, ProviderRefundStatus};
+
+    fn paid() -> Order {
+        let mut o = user_order();
+        o.record_payment(&capture("pay_1", 50_000), at(1)).unwrap();
+        o
+    }
+
+    fn ask(o: &mut Order, id: &str, amount: Option<i64>) -> Result<RefundRequest, RefundRefusal> {
+        o.request_refund(
+            NewRefund {
+                refund_id: id.into(),
+                amount,
+                reason: None,
+                requested_by: "admin-1".into(),
+                idempotency_key: Some(format!("key-{id}")),
+                request_hash: None,
+            },
+            at(10),
+            at(70),
+        )
+        .map(|(r, _)| r)
+    }
+
+    fn answer(id: &str, status: ProviderRefundStatus, minor: i64) -> ProviderRefund {
+        ProviderRefund {
+            provider_refund_id: id.into(),
+            status,
+            amount: inr(minor),
+            charge_id: None,
+        }
+    }
+
+    fn webhook(provider_id: &str, ours: &str, minor: i64) -> RefundReport {
+        RefundReport {
+            payment_id: Some("pay_1".into()),
+            refunds: vec![(provider_id.into(), inr(minor))],
+            charge: None,
+            our_ids: vec![(provider_id.into(), ours.into())],
+        }
+    }
+
+    #[test]
+    fn a_request_holds_its_amount_until_it_settles_and_then_counts_once() {
+        let mut o = paid();
+        ask(&mut o, "rf_1", Some(20_000)).unwrap();
+        assert_eq!(
+            o.refundable(),
+            Some(inr(30_000)),
+            "in flight holds the balance"
+        );
+        assert_eq!(o.refunded(), inr(0), "a request alone counts nothing");
+        assert_eq!(
+            ask(&mut o, "rf_2", Some(30_001)),
+            Err(RefundRefusal::ExceedsBalance {
+                requested: 30_001,
+                balance: inr(30_000)
+            })
+        );
+        o.record_refund_sent(
+            "rf_1",
+            &answer("rfnd_1", ProviderRefundStatus::Pending, 20_000),
+            at(11),
+        )
+        .unwrap();
+        assert_eq!(
+            o.refund_request("rf_1").unwrap().status,
+            RefundState::Pending
+        );
+        o.record_refunds(&webhook("rfnd_1", "rf_1", 20_000), at(12))
+            .unwrap();
+        assert_eq!(
+            o.refund_request("rf_1").unwrap().status,
+            RefundState::Succeeded
+        );
+        assert_eq!(o.refunded(), inr(20_000));
+        assert_eq!(o.refundable(), Some(inr(30_000)));
+        assert_eq!(o.payment_status(), PaymentStatus::PartiallyRefunded);
+        // The webhook again, and a late `pending` answer: nothing moves back or counts twice.
+        assert_eq!(
+            o.record_refunds(&webhook("rfnd_1", "rf_1", 20_000), at(13)),
+            Err(TransitionError::AlreadyApplied)
+        );
+        assert_eq!(
+            o.record_refund_sent(
+                "rf_1",
+                &answer("rfnd_1", ProviderRefundStatus::Pending, 20_000),
+                at(14)
+            ),
+            Err(TransitionError::AlreadyApplied)
+        );
+        assert_eq!(o.refunded(), inr(20_000));
+        assert_eq!(
+            o.refund_request("rf_1").unwrap().status,
+            RefundState::Succeeded
+        );
+    }
+
+    #[test]
+    fn a_webhook_before_the_answer_settles_the_request_and_the_answer_adds_nothing() {
+        let mut o = paid();
+        ask(&mut o, "rf_1", None).unwrap();
+        o.record_refunds(&webhook("re_1", "rf_1", 50_000), at(11))
+            .unwrap();
+        assert_eq!(
+            o.refund_request("rf_1").unwrap().status,
+            RefundState::Succeeded
+        );
+        assert_eq!(o.status(), OrderStatus::Refunded);
+        let before = o.refunded();
+        let _ = o.record_refund_sent(
+            "rf_1",
+            &answer("re_1", ProviderRefundStatus::Succeeded, 50_000),
+            at(12),
+        );
+        assert_eq!(o.refunded(), before);
+        assert_eq!(o.refundable(), Some(inr(0)));
+        assert_eq!(
+            kinds(&o)
+                .iter()
+                .filter(|k| **k == TimelineType::RefundFull)
+                .count(),
+            1
+        );
+    }
+
+    #[test]
+    fn a_succeeded_answer_counts_at_once_and_a_rejection_or_failure_releases_the_amount() {
+        let mut o = paid();
+        ask(&mut o, "rf_1", Some(10_000)).unwrap();
+        o.record_refund_sent(
+            "rf_1",
+            &answer("re_1", ProviderRefundStatus::Succeeded, 10_000),
+            at(11),
+        )
+        .unwrap();
+        assert_eq!(o.refunded(), inr(10_000));
+        ask(&mut o, "rf_2", Some(40_000)).unwrap();
+        o.record_refund_rejected("rf_2", "charge already refunded", at(12))
+            .unwrap();
+        assert_eq!(
+            o.refund_request("rf_2").unwrap().status,
+            RefundState::Failed
+        );
+        assert_eq!(o.refundable(), Some(inr(40_000)));
+        ask(&mut o, "rf_3", Some(40_000)).unwrap();
+        o.record_refund_sent(
+            "rf_3",
+            &answer("re_3", ProviderRefundStatus::Pending, 40_000),
+            at(13),
+        )
+        .unwrap();
+        o.record_refund_failure(
+            &RefundFailure {
+                payment_id: Some("pay_1".into()),
+                provider_refund_id: "re_3".into(),
+                refund_id: None,
+                reason: "expired_or_canceled_card".into(),
+            },
+            at(14),
+        )
+        .unwrap();
+        assert_eq!(
+            o.refund_request("rf_3").unwrap().status,
+            RefundState::Failed
+        );
+        assert_eq!(o.refundable(), Some(inr(40_000)));
+        assert!(!o.requires_review(), "nothing had counted: nothing to hold");
+    }
+
+    #[test]
+    fn a_refund_that_fails_after_it_counted_holds_the_order_instead_of_uncounting_it() {
+        let mut o = paid();
+        ask(&mut o, "rf_1", Some(10_000)).unwrap();
+        o.record_refunds(&webhook("re_1", "rf_1", 10_000), at(11))
+            .unwrap();
+        let failure = RefundFailure {
+            payment_id: None,
+            provider_refund_id: "re_1".into(),
+            refund_id: Some("rf_1".into()),
+            reason: "refund_failed".into(),
+        };
+        o.record_refund_failure(&failure, at(12)).unwrap();
+        assert_eq!(o.review_reason(), Some(ReviewReason::RefundFailed));
+        assert_eq!(
+            o.refunded(),
+            inr(10_000),
+            "left for a person, not silently undone"
+        );
+        assert_eq!(
+            o.record_refund_failure(&failure, at(13)),
+            Err(TransitionError::AlreadyApplied)
+        );
+    }
+
+    #[test]
+    fn nothing_is_refundable_before_a_capture_and_a_send_lease_is_held_once() {
+        let mut o = user_order();
+        assert_eq!(ask(&mut o, "rf_1", None), Err(RefundRefusal::NotRefundable));
+        let mut o = paid();
+        ask(&mut o, "rf_1", Some(1)).unwrap();
+        assert_eq!(o.owes_refund_call(), Some(at(10)));
+        assert_eq!(
+            o.claim_refund_send("rf_1", at(20), at(80)),
+            Err(TransitionError::Busy)
+        );
+        let claimed = o.claim_refund_send("rf_1", at(71), at(131)).unwrap();
+        assert_eq!(claimed.attempts, 2);
+        o.record_refund_sent(
+            "rf_1",
+            &answer("re_1", ProviderRefundStatus::Pending, 1),
+            at(72),
+        )
+        .unwrap();
+        assert_eq!(o.owes_refund_call(), None, "accepted: no call owed");
+        assert_eq!(
+            o.claim_refund_send("rf_1", at(200), at(260)),
+            Err(TransitionError::AlreadyApplied)
+        );
+    }
+}
+
+mod disputes_and_cancellation {
+    use super::*;
+
+    fn dispute(status: DisputeStatus, minor: i64) -> DisputeReport {
+        DisputeReport {
+            dispute_id: "du_1".into(),
+            payment_id: Some("pay_1".into()),
+            status,
+            amount: inr(minor),
+            reason: "fraudulent".into(),
+            evidence_due_by: Some(at(600)),
+        }
+    }
+
+    fn paid() -> Order {
+        let mut o = user_order();
+        o.record_payment(&capture("pay_1", 50_000), at(1)).unwrap();
+        o
+    }
+
+    #[test]
+    fn a_dispute_before_shipping_holds_the_order_until_it_is_won_and_closed_ones_stay_closed() {
+        let mut o = paid();
+        o.record_dispute(&dispute(DisputeStatus::Open, 50_000), at(2))
+            .unwrap();
+        assert_eq!(o.review_reason(), Some(ReviewReason::Disputed));
+        assert!(!o.ready_for_fulfilment());
+        assert_eq!(o.dispute().unwrap().status, DisputeStatus::Open);
+        assert_eq!(
+            o.record_dispute(&dispute(DisputeStatus::Open, 50_000), at(3)),
+            Err(TransitionError::AlreadyApplied)
+        );
+        o.record_dispute(&dispute(DisputeStatus::Won, 50_000), at(4))
+            .unwrap();
+        assert!(!o.requires_review());
+        assert!(o.ready_for_fulfilment());
+        assert_eq!(
+            o.record_dispute(&dispute(DisputeStatus::UnderReview, 50_000), at(5)),
+            Err(TransitionError::AlreadyApplied)
+        );
+        assert_eq!(o.dispute().unwrap().status, DisputeStatus::Won);
+    }
+
+    #[test]
+    fn a_lost_dispute_first_opens_and_closes_it_and_leaves_the_balance() {
+        let mut o = paid();
+        let entries = o
+            .record_dispute(&dispute(DisputeStatus::Lost, 20_000), at(2))
+            .unwrap();
+        assert_eq!(
+            kinds_of(&entries),
+            vec![
+                TimelineType::DisputeOpened,
+                TimelineType::ReviewRequired,
+                TimelineType::DisputeLost
+            ]
+        );
+        assert_eq!(o.refundable(), Some(inr(30_000)));
+        assert!(
+            o.requires_review(),
+            "lost: a person decides about the goods"
+        );
+    }
+
+    #[test]
+    fn cancelling_a_paid_unshipped_order_records_a_full_refund_and_it_stays_cancelled() {
+        let mut o = paid();
+        let done = o
+            .cancel_on_request("changed my mind", "user:user-1", "rf_c", at(5), at(65))
+            .unwrap()
+            .unwrap();
+        assert_eq!(o.status(), OrderStatus::Cancelled);
+        let refund = done.refund.unwrap();
+        assert_eq!(
+            (refund.amount, refund.status),
+            (inr(50_000), RefundState::Requested)
+        );
+        o.record_refunds(
+            &RefundReport {
+                payment_id: Some("pay_1".into()),
+                refunds: vec![("re_c".into(), inr(50_000))],
+                charge: None,
+                our_ids: vec![("re_c".into(), "rf_c".into())],
+            },
+            at(6),
+        )
+        .unwrap();
+        assert_eq!(
+            o.status(),
+            OrderStatus::Cancelled,
+            "not overwritten by the refund"
+        );
+        assert_eq!(o.payment_status(), PaymentStatus::Refunded);
+        assert!(
+            o.cancel_on_request("again", "guest", "rf_x", at(7), at(67))
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn shipped_disputed_busy_and_held_orders_are_not_cancelled() {
+        let mut o = paid();
+        o.claim_fulfilment(at(2), at(100)).unwrap();
+        let before = o.clone();
+        assert_eq!(
+            o.cancel_on_request("x", "guest", "rf", at(3), at(63))
+                .unwrap_err(),
+            CancelRefusal::FulfilmentInProgress
+        );
+        assert_eq!(o, before);
+        let mut d = paid();
+        d.record_dispute(&dispute(DisputeStatus::Open, 1), at(2))
+            .unwrap();
+        assert_eq!(
+            d.cancel_on_request("x", "guest", "rf", at(3), at(63))
+                .unwrap_err(),
+            CancelRefusal::Disputed
+        );
+        let mut held = user_order();
+        held.hold_unreadable("unreadable capture", at(2)).unwrap();
+        assert_eq!(
+            held.cancel_on_request("x", "guest", "rf", at(3), at(63))
+                .unwrap_err(),
+            CancelRefusal::UnderReview
+        );
+    }
+
+    #[test]
+    fn a_late_payment_is_recorded_and_refunded_in_full_and_a_second_one_is_held() {
+        let mut o = user_order();
+        o.cancel_on_request("x", "guest", "rf", at(2), at(62))
+            .unwrap();
+        assert!(o.cancelled_on_request());
+        o.record_late_payment_refund(&capture("pay_9", 50_000), at(3), at(63))
+            .unwrap();
+        assert_eq!(o.status(), OrderStatus::Cancelled);
+        let refund = o.refund_request(&late_refund_id("pay_9")).unwrap();
+        assert_eq!(
+            (refund.amount, refund.status),
+            (inr(50_000), RefundState::Requested)
+        );
+        assert_eq!(
+            o.record_late_payment_refund(&capture("pay_9", 50_000), at(4), at(64)),
+            Err(TransitionError::AlreadyApplied)
+        );
+        o.record_late_payment_refund(&capture("pay_10", 50_000), at(5), at(65))
+            .unwrap();
+        assert_eq!(o.review_reason(), Some(ReviewReason::DuplicatePayment));
+        assert_eq!(o.status(), OrderStatus::Cancelled);
+    }
+}
