@@ -31,6 +31,9 @@ pub struct Delivery {
     pub http: reqwest::Client,
 }
 
+/// A provider's webhook delivery: the route under `webhooks_url`, its headers and its body.
+type Webhook = (&'static str, Vec<(&'static str, String)>, String);
+
 /// Both stand-ins, for a host (tests) to inspect and steer.
 #[derive(Clone)]
 pub struct StandIns {
@@ -97,7 +100,7 @@ impl StandIn {
         &self,
         call: &RefundCall,
         answer: &ProviderRefund,
-    ) -> Option<(&'static str, Vec<(&'static str, String)>, String)> {
+    ) -> Option<Webhook> {
         let spec = |status| RefundSpec {
             id: &answer.provider_refund_id,
             payment_id: &call.payment_id,
