@@ -96,11 +96,7 @@ impl StandIn {
 
     /// The signed webhook the provider sends once `answer` has succeeded: `(path, headers,
     /// body)`, or `None` without a webhook secret.
-    fn refund_webhook(
-        &self,
-        call: &RefundCall,
-        answer: &ProviderRefund,
-    ) -> Option<Webhook> {
+    fn refund_webhook(&self, call: &RefundCall, answer: &ProviderRefund) -> Option<Webhook> {
         let spec = |status| RefundSpec {
             id: &answer.provider_refund_id,
             payment_id: &call.payment_id,
