@@ -625,3 +625,95 @@ async fn a_lost_dispute_arriving_first_is_final_alerted_and_leaves_the_refundabl
         "the lost amount is gone already"
     );
 }
+
+/// A late payment (refunded automatically), a chargeback on it and an admin's refund, racing
+/// in every order: whatever wins, the money asked back from the provider never exceeds what
+/// was captured, each refund is asked for once, and the dispute is recorded.
+#[tokio::test]
+async fn a_late_payment_a_dispute_and_an_admin_refund_racing_never_refund_more_than_was_paid() {
+    for order_of_events in 0..3 {
+        let app = TestApp::spawn().await;
+        let (id, provider_ref, token, amount) = app.guest_order("MUG-BRASS", 1, "razorpay").await;
+        let cancel = app
+            .send(
+                app.http
+                    .post(app.url(&format!("/orders/{id}/cancel")))
+                    .header("X-Order-Token", &token)
+                    .json(&json!({})),
+            )
+            .await;
+        assert_eq!(cancel.status, 200, "{}", cancel.text);
+        let payment = razorpay_payment_event(
+            "payment.captured",
+            "pay_late",
+            &provider_ref,
+            Some(&id),
+            inr(amount),
+        );
+        let opened = razorpay_dispute_event(
+            "payment.dispute.created",
+            &dispute("disp_1", "pay_late", amount, "open"),
+            &provider_ref,
+            Some(&id),
+            inr(amount),
+        );
+        let pay = app.razorpay_event(&payment, RAZORPAY_SECRET, "evt_pay");
+        let chargeback = app.razorpay_event(&opened, RAZORPAY_SECRET, "evt_disp");
+        let whole = json!({});
+        let admin = app.refund(&id, Some("k"), &whole);
+        let (p, d, a) = match order_of_events {
+            0 => {
+                let (p, d, a) = tokio::join!(pay, chargeback, admin);
+                (p, d, a)
+            }
+            1 => {
+                let p = pay.await;
+                let (d, a) = tokio::join!(chargeback, admin);
+                (p, d, a)
+            }
+            _ => {
+                let d = chargeback.await;
+                let (p, a) = tokio::join!(pay, admin);
+                (p, d, a)
+            }
+        };
+        assert_eq!(p.status, 200, "{}", p.text);
+        assert_eq!(d.status, 200, "{}", d.text);
+        assert!(
+            a.status == 201 || a.status == 409,
+            "admin refund: {} {}",
+            a.status,
+            a.text
+        );
+        let order = app
+            .order_until(&id, |o| {
+                o["refunds"].as_array().is_some_and(|r| {
+                    r.iter()
+                        .all(|r| r["status"] != "pending" && r["status"] != "requested")
+                })
+            })
+            .await;
+        let asked: i64 = app
+            .standin("razorpay")
+            .inner
+            .refund_calls()
+            .iter()
+            .map(|c| c.amount.minor())
+            .sum();
+        assert!(asked <= amount, "asked back {asked} of {amount}: {order}");
+        assert!(order["refundedAmount"].as_i64().unwrap() <= amount);
+        let mut ids: Vec<String> = app
+            .standin("razorpay")
+            .inner
+            .refund_calls()
+            .iter()
+            .map(|c| c.refund_id.clone())
+            .collect();
+        let calls = ids.len();
+        ids.dedup();
+        assert_eq!(ids.len(), calls, "each refund asked for once");
+        assert_eq!(order["status"], "cancelled", "{order}");
+        assert_eq!(order["dispute"]["id"], "disp_1");
+        assert_eq!(count(&order, "payment_succeeded"), 1);
+    }
+}
