@@ -358,6 +358,43 @@ async fn a_refund_the_provider_could_not_take_is_kept_and_the_sweep_sends_it_onc
 }
 
 #[tokio::test]
+async fn a_refund_the_provider_keeps_refusing_to_take_is_retried_and_brought_to_a_person() {
+    let app = TestApp::spawn().await;
+    let (id, _, _) = app.paid_order("MUG-BRASS", 1, "stripe").await;
+    let standin = app.standin("stripe");
+    standin
+        .inner
+        .fail_refunds(Some(oms_core::ports::ProviderError::Unavailable(
+            "stripe answered 500".into(),
+        )));
+    let r = app.refund(&id, Some("k"), &json!({"amount": 1_000})).await;
+    assert_eq!(r.status, 503, "{}", r.text);
+    for sweep in 2..=5 {
+        app.clock.advance(std::time::Duration::from_secs(300));
+        app.sweep().await;
+        assert!(
+            app.alerts("ops.refund_not_sent").await.is_empty(),
+            "call {sweep}"
+        );
+    }
+    app.clock.advance(std::time::Duration::from_secs(300));
+    app.sweep().await;
+    let alerts = app.alerts("ops.refund_not_sent").await;
+    assert_eq!(alerts.len(), 1, "after the sixth call: {alerts:?}");
+    assert_eq!(alerts[0]["orderId"], id.as_str());
+    assert_eq!(alerts[0]["attempts"], 6);
+    assert_eq!(standin.inner.refund_calls().len(), 6);
+    assert_eq!(
+        refund_status(
+            &app.order(&id).await,
+            r.body["error"]["details"]["refundId"].as_str().unwrap()
+        ),
+        "requested",
+        "still owed, still retried"
+    );
+}
+
+#[tokio::test]
 async fn a_refund_the_provider_refuses_is_recorded_failed_alerted_and_its_amount_released() {
     let app = TestApp::spawn().await;
     let (id, _, amount) = app.paid_order("MUG-BRASS", 1, "stripe").await;

@@ -326,6 +326,40 @@ pub async fn send_recorded(
     send(services, order, refund_id).await
 }
 
+/// Calls after which a refund the provider keeps refusing to take is brought to a person
+/// (about half an hour of sweeps), and again after as many more.
+pub const STUCK_AFTER_ATTEMPTS: u32 = 6;
+
+/// Alerts `ops.refund_not_sent` when a refund has failed to reach its provider
+/// [`STUCK_AFTER_ATTEMPTS`] times (and every as many times after): it stays `requested` and
+/// is still sent at every sweep, but the customer is waiting.
+async fn alert_if_stuck(services: &Services, order: &Order, refund_id: &str, why: &str) {
+    let Some(r) = order.refund_request(refund_id) else {
+        return;
+    };
+    if r.attempts == 0 || r.attempts % STUCK_AFTER_ATTEMPTS != 0 {
+        return;
+    }
+    tracing::warn!(order_id = %order.id(), refund_id, attempts = r.attempts, "refund still not accepted by the provider");
+    publish(
+        services.publisher.as_ref(),
+        Topic::OpsAlerts,
+        "ops.refund_not_sent",
+        json!({
+            "category": "payment",
+            "severity": "high",
+            "title": "Refund not yet accepted by the provider; still retried",
+            "orderId": order.id(),
+            "refundId": refund_id,
+            "amount": r.amount.minor(),
+            "attempts": r.attempts,
+            "detail": why,
+            "at": services.clock.now(),
+        }),
+    )
+    .await;
+}
+
 /// What one pass of the sweep did with owed refund calls.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ResendReport {
@@ -398,6 +432,10 @@ async fn resend_one(
         {
             return match send(services, next, refund_id).await {
                 Ok(_) | Err(RefundError::ProviderRejected { .. }) => Ok(true),
+                Err(RefundError::ProviderUnavailable { order, message }) => {
+                    alert_if_stuck(services, &order, refund_id, &message).await;
+                    Err(RefundError::ProviderUnavailable { order, message })
+                }
                 Err(e) => Err(e),
             };
         }

@@ -94,8 +94,11 @@ impl Order {
                     updated_at: at,
                 });
                 entries.push(self.push(TimelineType::DisputeOpened, at, self.dispute_meta(report)));
+                // An order already held keeps its own reason (and its hold until a person
+                // clears it); a win releases only a hold the dispute put on.
                 if self.shipment.is_none()
                     && self.fulfilment_status() == super::FulfilmentStatus::Unfulfilled
+                    && !self.requires_review
                 {
                     entries.push(self.flag_review(
                         ReviewReason::Disputed,

@@ -740,6 +740,23 @@ mod disputes_and_cancellation {
     }
 
     #[test]
+    fn a_dispute_on_an_order_already_held_keeps_its_hold_and_reason_when_won() {
+        let mut o = user_order();
+        o.record_payment(&capture("pay_1", 49_000), at(1)).unwrap();
+        assert_eq!(o.review_reason(), Some(ReviewReason::AmountMismatch));
+        o.record_dispute(&dispute(DisputeStatus::Open, 49_000), at(2))
+            .unwrap();
+        assert_eq!(o.review_reason(), Some(ReviewReason::AmountMismatch));
+        o.record_dispute(&dispute(DisputeStatus::Won, 49_000), at(3))
+            .unwrap();
+        assert!(
+            o.requires_review(),
+            "the amount mismatch is still a person's to clear"
+        );
+        assert_eq!(o.review_reason(), Some(ReviewReason::AmountMismatch));
+    }
+
+    #[test]
     fn a_lost_dispute_first_opens_and_closes_it_and_leaves_the_balance() {
         let mut o = paid();
         let entries = o
