@@ -66,6 +66,9 @@ impl StandIns {
     }
 }
 
+/// A webhook ready to post: the path under `webhooks_url`, the signature headers, the body.
+type SignedWebhook = (&'static str, Vec<(&'static str, String)>, String);
+
 /// One provider's stand-in: the offline provider plus its webhook delivery.
 pub struct StandIn {
     pub inner: OfflineProvider,
@@ -84,11 +87,7 @@ impl StandIn {
 
     /// The signed webhook the provider sends once `answer` has succeeded: `(path, headers,
     /// body)`, or `None` without a webhook secret.
-    fn refund_webhook(
-        &self,
-        call: &RefundCall,
-        answer: &ProviderRefund,
-    ) -> Option<(&'static str, Vec<(&'static str, String)>, String)> {
+    fn refund_webhook(&self, call: &RefundCall, answer: &ProviderRefund) -> Option<SignedWebhook> {
         let spec = |status| RefundSpec {
             id: &answer.provider_refund_id,
             payment_id: &call.payment_id,
