@@ -12,13 +12,24 @@
 //! fulfilment (one invoice number, one shipment, one `fulfilled`), and nothing stuck: no message
 //! in the dead-letter queue, no job still owed.
 //!
+//! The refund scenarios go on from a paid and fulfilled order: an admin asks for a partial
+//! refund (`POST /admin/orders/{orderId}/refunds`), and the admin's client retries a 5xx with
+//! the same `Idempotency-Key` until the `201`, or until a `503` says the refund is recorded and
+//! kept `requested` (the provider was unreachable; the sweep sends it). The provider (the offline
+//! stand-in, behind a recorder) sends its refund webhook once it has made the refund, whether or
+//! not its answer reached us, and the scheduled sweep resends what is owed once its send lease
+//! has run out. Each run must end with one refund request, asked of the provider under one
+//! refund id, `succeeded`, its money counted once, the route having answered only `201` or
+//! `503`, and no refund owed.
+//!
 //! The routers, the worker and the sweep are the Lambdas' own (`create_order::routes()`, …,
 //! `post_payment_worker::Worker`, `cleanup::run`), on the in-memory adapters — or, with
 //! `DEV_BACKEND=aws`, on the DynamoDB store against the local AWS API server (a table per run).
 
+use std::collections::BTreeSet;
 use std::collections::VecDeque;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -28,13 +39,16 @@ use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use oms_app::config::{Config, Env, FulfilmentConfig, ProviderMode};
 use oms_app::local::Local;
+use oms_core::order::{FulfilmentStatus, PaymentStatus, RefundState};
 use oms_core::ports::{
-    Clock, EventPublisher, InvoiceStorage, JobQueue, Notifier, NotifyError, OrderStore,
-    PaymentProvider, PaymentProviders,
+    CheckoutClosed, CheckoutRequest, Clock, EventPublisher, InvoiceStorage, JobQueue, Notifier,
+    NotifyError, OrderStore, PaymentProvider, PaymentProviders, ProviderError, ProviderRefund,
+    RefundCall,
 };
-use oms_core::webhook::simulate;
+use oms_core::webhook::simulate::{self, RefundSpec};
 use oms_core::{
-    Currency, Money, Order, OrderId, OrderStatus, Product, Secret, Sku, TimelineType, Timestamp,
+    Currency, Money, Order, OrderId, OrderStatus, PaymentInfo, Product, ProviderKind, Secret, Sku,
+    TimelineType, Timestamp,
 };
 use oms_http::AppState;
 use oms_http::identity::{DevJwtKey, IdentitySource};
@@ -55,9 +69,76 @@ const RAZORPAY_SECRET: &str = "rzp_faults";
 /// The queue's `VisibilityTimeout` and `maxReceiveCount` (template.yaml).
 const VISIBILITY: Duration = Duration::from_secs(180);
 const MAX_RECEIVES: u32 = 5;
+/// The part of the payment the admin refunds, and the key the admin's client sends it under.
+const REFUND: i64 = 12_500;
+const REFUND_KEY: &str = "refund-damaged-1";
+const JWT_SECRET: &str = "faults";
 
 fn inr(minor: i64) -> Money {
     Money::new(minor, Currency::parse("INR").expect("INR")).expect("amount")
+}
+
+/// The payment providers' side of the refunds: every refund call that reached the provider and
+/// every refund it made, whether or not its answer reached us; and a switch for an outage.
+#[derive(Default)]
+struct ProviderLog {
+    /// While set, refund calls do not reach the provider (connection refused).
+    down: AtomicBool,
+    calls: Mutex<Vec<RefundCall>>,
+    made: Mutex<Vec<(ProviderKind, RefundCall, ProviderRefund)>>,
+}
+
+impl ProviderLog {
+    fn calls(&self) -> Vec<RefundCall> {
+        self.calls.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn made(&self) -> Vec<(ProviderKind, RefundCall, ProviderRefund)> {
+        self.made.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+/// An offline provider whose refund calls are written to a [`ProviderLog`]; inside the fault
+/// plan's wrapper, so it sees what reached the provider (a refused call never does).
+struct Recorded {
+    inner: Arc<dyn PaymentProvider>,
+    log: Arc<ProviderLog>,
+}
+
+#[async_trait]
+impl PaymentProvider for Recorded {
+    fn kind(&self) -> ProviderKind {
+        self.inner.kind()
+    }
+
+    async fn create_checkout(&self, req: &CheckoutRequest) -> Result<PaymentInfo, ProviderError> {
+        self.inner.create_checkout(req).await
+    }
+
+    async fn close_checkout(&self, payment: &PaymentInfo) -> Result<CheckoutClosed, ProviderError> {
+        self.inner.close_checkout(payment).await
+    }
+
+    async fn refund(&self, call: &RefundCall) -> Result<ProviderRefund, ProviderError> {
+        if self.log.down.load(Ordering::SeqCst) {
+            return Err(ProviderError::Unavailable(
+                "connection refused (outage)".into(),
+            ));
+        }
+        self.log
+            .calls
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(call.clone());
+        let answer = self.inner.refund(call).await;
+        if let Ok(refund) = &answer {
+            let mut made = self.log.made.lock().unwrap_or_else(|p| p.into_inner());
+            if !made.iter().any(|(_, c, _)| c.refund_id == call.refund_id) {
+                made.push((self.kind(), call.clone(), refund.clone()));
+            }
+        }
+        answer
+    }
 }
 
 /// Counts the messages the customer was sent.
@@ -82,6 +163,35 @@ enum Scenario {
     /// A Stripe order is never paid: the sweep closes its checkout, cancels it, and gives the
     /// stock back.
     Abandoned,
+    /// As [`Scenario::RazorpayPaid`], then an admin refunds part of it; Razorpay answers
+    /// `pending` and settles it with `refund.processed`.
+    RazorpayRefunded,
+    /// As [`Scenario::StripePaid`], then an admin refunds part of it; Stripe answers `pending`
+    /// and settles it with `refund.updated` (`succeeded`).
+    StripeRefunded,
+    /// As [`Scenario::StripeRefunded`], but Stripe cannot be reached when the admin asks: the
+    /// refund is kept `requested` (503), and the sweep sends it once Stripe is back — so the
+    /// sweep's own refund calls are fault points too.
+    StripeRefundSentBySweep,
+}
+
+impl Scenario {
+    fn provider(self) -> ProviderKind {
+        match self {
+            Self::RazorpayPaid | Self::RazorpayRefunded => ProviderKind::Razorpay,
+            Self::StripePaid
+            | Self::StripeRefunded
+            | Self::StripeRefundSentBySweep
+            | Self::Abandoned => ProviderKind::Stripe,
+        }
+    }
+
+    fn refunds(self) -> bool {
+        matches!(
+            self,
+            Self::RazorpayRefunded | Self::StripeRefunded | Self::StripeRefundSentBySweep
+        )
+    }
 }
 
 /// One run: the service's state, its adapters behind the fault plan, and what the outside
@@ -97,6 +207,13 @@ struct World {
     router: Router,
     worker: Worker,
     dead_letters: Vec<String>,
+    provider_log: Arc<ProviderLog>,
+    /// Refunds (ours) whose webhook the provider has sent.
+    webhooked: BTreeSet<String>,
+    /// The Razorpay order the checkout opened, which Razorpay's events name.
+    razorpay_order: String,
+    /// What the refund route answered the admin's client, attempt by attempt.
+    refund_answers: Vec<StatusCode>,
 }
 
 async fn backing_store(catalog: Vec<Product>) -> Arc<dyn OrderStore> {
@@ -163,18 +280,25 @@ impl World {
         services.queue = Arc::new(faulty!(queue.clone() as Arc<dyn JobQueue>));
         services.publisher = publisher_port.clone();
         services.secrets = Arc::new(faulty!(services.secrets.clone()));
+        let provider_log = Arc::new(ProviderLog::default());
         let providers: Vec<Arc<dyn PaymentProvider>> = services
             .providers
             .kinds()
             .into_iter()
             .filter_map(|kind| services.providers.get(kind).cloned())
-            .map(|p| Arc::new(faulty!(p)) as Arc<dyn PaymentProvider>)
+            .map(|p| {
+                let recorded: Arc<dyn PaymentProvider> = Arc::new(Recorded {
+                    inner: p,
+                    log: provider_log.clone(),
+                });
+                Arc::new(faulty!(recorded)) as Arc<dyn PaymentProvider>
+            })
             .collect();
         services.providers = PaymentProviders::new(providers);
         let state = oms_app::local::http_state(
             &local.config,
             services.clone(),
-            IdentitySource::DevJwt(Arc::new(DevJwtKey::new(b"faults"))),
+            IdentitySource::DevJwt(Arc::new(DevJwtKey::new(JWT_SECRET.as_bytes()))),
         );
         let router = oms_http::mount(
             create_order::routes()
@@ -202,6 +326,10 @@ impl World {
             router,
             worker,
             dead_letters: Vec::new(),
+            provider_log,
+            webhooked: BTreeSet::new(),
+            razorpay_order: String::new(),
+            refund_answers: Vec::new(),
         }
     }
 
@@ -293,6 +421,85 @@ impl World {
         .await;
     }
 
+    /// The admin's client: `POST /admin/orders/{orderId}/refunds` with an `Idempotency-Key`,
+    /// retried on any 5xx with the same key until the `201` — or until a `503` names the refund
+    /// as kept `requested` (the provider was unreachable): it is recorded, and the sweep sends
+    /// it, so the client stops there.
+    async fn request_refund(&mut self, order_id: &str) {
+        let token = dev_server::mint_token(
+            JWT_SECRET,
+            "ops-1",
+            None,
+            &["admin"],
+            Duration::from_secs(3600),
+        );
+        let body = json!({"amount": REFUND, "reason": "one pack arrived damaged"}).to_string();
+        for _ in 0..5 {
+            let req = Request::post(format!("/api/v1/admin/orders/{order_id}/refunds"))
+                .header("content-type", "application/json")
+                .header("authorization", format!("Bearer {token}"))
+                .header("idempotency-key", REFUND_KEY)
+                .body(Body::from(body.clone()))
+                .expect("request");
+            let (status, reply) = self.call(req).await;
+            self.refund_answers.push(status);
+            if status == StatusCode::CREATED {
+                assert_eq!(reply["refund"]["amount"], json!(REFUND), "{reply}");
+                return;
+            }
+            if kept_requested(status, &reply) {
+                return;
+            }
+            assert!(
+                status.is_server_error(),
+                "a refund within the balance is refused only by a failure on our side: {status} {reply}"
+            );
+        }
+        panic!("the refund request never succeeded");
+    }
+
+    /// The providers: once a refund is made, its webhook (`refund.updated` `succeeded` from
+    /// Stripe, `refund.processed` from Razorpay, naming our refund id) is delivered until it
+    /// gets a 2xx, and once more. Built from what the provider answered, whether or not that
+    /// answer reached us.
+    async fn refund_webhooks(&mut self) {
+        for (kind, call, answer) in self.provider_log.made() {
+            if !self.webhooked.insert(call.refund_id.clone()) {
+                continue;
+            }
+            let spec = |status| RefundSpec {
+                id: &answer.provider_refund_id,
+                payment_id: &call.payment_id,
+                amount: answer.amount,
+                status,
+                our_id: Some(&call.refund_id),
+            };
+            let event_id = format!("evt_{}", answer.provider_refund_id);
+            for _ in 0..2 {
+                if kind == ProviderKind::Stripe {
+                    let body = simulate::stripe_refund_event(
+                        &event_id,
+                        "refund.updated",
+                        &spec("succeeded"),
+                        answer.charge_id.as_deref().unwrap_or_default(),
+                        Some(call.order_id.as_str()),
+                        self.clock.now().unix_millis() / 1000,
+                    );
+                    self.stripe(&body).await;
+                } else {
+                    let body = simulate::razorpay_refund_event(
+                        "refund.processed",
+                        &spec("processed"),
+                        &self.razorpay_order,
+                        Some(call.order_id.as_str()),
+                        inr(PRICE * i64::from(QUANTITY)),
+                    );
+                    self.razorpay(&event_id, &body).await;
+                }
+            }
+        }
+    }
+
     /// SQS and the worker Lambda: every job is received until it succeeds; a failed receive
     /// comes back after the visibility timeout, and the `maxReceiveCount`-th failure goes to the
     /// dead-letter queue.
@@ -325,22 +532,20 @@ impl World {
             self.clock.advance(Duration::from_secs(5 * 60));
             let _ = cleanup::run(&self.state.services, 100).await;
             self.drain_queue().await;
+            self.refund_webhooks().await;
         }
     }
 
     async fn run(&mut self, scenario: Scenario) -> OrderId {
-        let provider = match scenario {
-            Scenario::RazorpayPaid => "razorpay",
-            Scenario::StripePaid | Scenario::Abandoned => "stripe",
-        };
-        let created = self.create_order(provider).await;
+        let created = self.create_order(scenario.provider().as_str()).await;
         let order_id = created["orderId"].as_str().expect("orderId").to_owned();
         let amount = inr(PRICE * i64::from(QUANTITY));
         match scenario {
-            Scenario::RazorpayPaid => {
+            Scenario::RazorpayPaid | Scenario::RazorpayRefunded => {
                 let rzp_order = created["payment"]["providerOrderId"]
                     .as_str()
                     .expect("Razorpay order id");
+                self.razorpay_order = rzp_order.to_owned();
                 let captured = simulate::razorpay_payment_event(
                     "payment.captured",
                     "pay_faults1",
@@ -359,7 +564,7 @@ impl World {
                 // At-least-once: the first event comes again.
                 self.razorpay("evt_captured", &captured).await;
             }
-            Scenario::StripePaid => {
+            Scenario::StripePaid | Scenario::StripeRefunded | Scenario::StripeRefundSentBySweep => {
                 let session = created["payment"]["sessionId"]
                     .as_str()
                     .expect("Stripe session id");
@@ -381,6 +586,13 @@ impl World {
             }
         }
         self.drain_queue().await;
+        if scenario.refunds() {
+            let outage = scenario == Scenario::StripeRefundSentBySweep;
+            self.provider_log.down.store(outage, Ordering::SeqCst);
+            self.request_refund(&order_id).await;
+            self.provider_log.down.store(false, Ordering::SeqCst);
+            self.refund_webhooks().await;
+        }
         self.scheduled_sweeps(3).await;
         OrderId::parse(&order_id).expect("order id")
     }
@@ -400,6 +612,13 @@ impl World {
             .expect("products");
         products[0].available
     }
+}
+
+/// A `503` saying the refund is recorded and kept `requested` for the sweep to send.
+fn kept_requested(status: StatusCode, reply: &Value) -> bool {
+    status == StatusCode::SERVICE_UNAVAILABLE
+        && reply["error"]["details"]["status"] == json!("requested")
+        && reply["error"]["details"]["refundId"].is_string()
 }
 
 fn count(order: &Order, kind: TimelineType) -> usize {
@@ -434,11 +653,28 @@ async fn check(
         .map_err(|e| e.to_string())?;
     expect(owed.is_empty(), format!("jobs still owed: {owed:?}"));
     match scenario {
-        Scenario::RazorpayPaid | Scenario::StripePaid => {
+        Scenario::RazorpayPaid
+        | Scenario::StripePaid
+        | Scenario::RazorpayRefunded
+        | Scenario::StripeRefunded
+        | Scenario::StripeRefundSentBySweep => {
             let amount = inr(PRICE * i64::from(QUANTITY));
+            // A refund recorded after fulfilment shows in the status; fulfilment finished after
+            // the refund (its job was owed to the sweep) shows `fulfilled`. `paymentStatus` and
+            // `fulfilmentStatus` say the rest (checked here and in `check_refund`).
+            let statuses: &[OrderStatus] = if scenario.refunds() {
+                &[OrderStatus::PartiallyRefunded, OrderStatus::Fulfilled]
+            } else {
+                &[OrderStatus::Fulfilled]
+            };
             expect(
-                order.status() == OrderStatus::Fulfilled,
-                format!("status {}", order.status().as_str()),
+                statuses.contains(&order.status())
+                    && order.fulfilment_status() == FulfilmentStatus::Fulfilled,
+                format!(
+                    "status {}, fulfilment {}",
+                    order.status().as_str(),
+                    order.fulfilment_status().as_str()
+                ),
             );
             expect(
                 order.payment().captured == Some(amount),
@@ -505,6 +741,14 @@ async fn check(
                 messages == expected,
                 format!("customer messaged {messages} times, expected {expected}"),
             );
+            if scenario.refunds() {
+                check_refund(world, &order, &mut expect).await?;
+            } else {
+                expect(
+                    order.refund_requests().is_empty() && order.refunded().minor() == 0,
+                    "refunded".into(),
+                );
+            }
         }
         Scenario::Abandoned => {
             expect(
@@ -526,6 +770,82 @@ async fn check(
     }
 }
 
+/// The refund invariants: one request under the admin's key, asked of the provider under one
+/// refund id, settled `succeeded`, its money counted once, nothing left owed.
+async fn check_refund(
+    world: &World,
+    order: &Order,
+    expect: &mut impl FnMut(bool, String),
+) -> Result<(), String> {
+    let requests = order.refund_requests();
+    let keyed = requests
+        .iter()
+        .filter(|r| r.idempotency_key.as_deref() == Some(REFUND_KEY))
+        .count();
+    expect(
+        requests.len() == 1 && keyed == 1,
+        format!("{} refund requests, {keyed} under the key", requests.len()),
+    );
+    let Some(request) = requests.first() else {
+        return Ok(());
+    };
+    expect(
+        request.status == RefundState::Succeeded && request.amount == inr(REFUND),
+        format!(
+            "refund {} {} of {}",
+            request.refund_id,
+            request.status.as_str(),
+            request.amount.minor()
+        ),
+    );
+    expect(
+        order.refunded() == inr(REFUND) && order.refunds().count() == 1,
+        format!(
+            "refunded {} in {} ledger entries, expected {REFUND} in one",
+            order.refunded().minor(),
+            order.refunds().count()
+        ),
+    );
+    expect(
+        order.payment_status() == PaymentStatus::PartiallyRefunded,
+        format!("payment status {}", order.payment_status().as_str()),
+    );
+    let calls = world.provider_log.calls();
+    let ids: BTreeSet<&str> = calls.iter().map(|c| c.refund_id.as_str()).collect();
+    expect(
+        ids.len() == 1 && ids.contains(request.refund_id.as_str()),
+        format!(
+            "the provider was asked for refunds {ids:?} in {} calls",
+            calls.len()
+        ),
+    );
+    expect(
+        calls
+            .iter()
+            .all(|c| c == &calls[0] && c.amount == inr(REFUND)),
+        format!("the provider was asked different refunds: {calls:?}"),
+    );
+    // A failure on our side or the provider's being unreachable is a 503 to retry; a 500
+    // would say the request is broken, a 502 that the provider refused it.
+    let answers = &world.refund_answers;
+    expect(
+        answers
+            .iter()
+            .all(|s| [StatusCode::CREATED, StatusCode::SERVICE_UNAVAILABLE].contains(s)),
+        format!("the refund route answered {answers:?}"),
+    );
+    let owed = world
+        .store
+        .owed_refunds(
+            world.clock.now().plus(Duration::from_secs(365 * 86_400)),
+            100,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    expect(owed.is_empty(), format!("refunds still owed: {owed:?}"));
+    Ok(())
+}
+
 /// Runs `scenario` once clean, then once per fault point; returns how many points were run.
 async fn sweep_fault_points(scenario: Scenario) -> usize {
     let mut clean = World::new(None).await;
@@ -545,6 +865,17 @@ async fn sweep_fault_points(scenario: Scenario) -> usize {
     check(&clean, scenario, &id, false)
         .await
         .unwrap_or_else(|e| panic!("{scenario:?} without a fault: {e}"));
+    if scenario.refunds() {
+        // The refund's own port calls are fault points: the route's, the provider's, and the
+        // sweep's (which sends the refund itself when the provider was down for the route).
+        let sends = clean_calls
+            .iter()
+            .filter(|op| **op == "provider.refund")
+            .count();
+        let by_sweep = scenario == Scenario::StripeRefundSentBySweep;
+        assert_eq!(sends, if by_sweep { 2 } else { 1 }, "{clean_calls:?}");
+        assert!(clean_calls.contains(&"store.owed_refunds"));
+    }
     let mut failures = Vec::new();
     let mut points = 0;
     for k in 0..calls {
@@ -581,6 +912,24 @@ async fn a_razorpay_purchase_survives_a_failure_at_every_call() {
 async fn a_stripe_purchase_survives_a_failure_at_every_call() {
     let points = sweep_fault_points(Scenario::StripePaid).await;
     assert!(points >= 3 * 15, "the path is longer than {points} points");
+}
+
+#[tokio::test]
+async fn a_razorpay_refund_is_made_once_and_settled_whatever_fails() {
+    let points = sweep_fault_points(Scenario::RazorpayRefunded).await;
+    assert!(points >= 3 * 30, "the path is longer than {points} points");
+}
+
+#[tokio::test]
+async fn a_stripe_refund_is_made_once_and_settled_whatever_fails() {
+    let points = sweep_fault_points(Scenario::StripeRefunded).await;
+    assert!(points >= 3 * 30, "the path is longer than {points} points");
+}
+
+#[tokio::test]
+async fn a_refund_owed_to_the_sweep_is_sent_once_and_settled_whatever_fails() {
+    let points = sweep_fault_points(Scenario::StripeRefundSentBySweep).await;
+    assert!(points >= 3 * 30, "the path is longer than {points} points");
 }
 
 #[tokio::test]
