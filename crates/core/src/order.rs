@@ -1007,13 +1007,23 @@ impl Order {
     }
 
     /// Whether the post-payment work may run now: paid (a partial refund does not stop it; a
-    /// full one does) and not held for review. The worker checks this again before each step,
-    /// so a refund or review that lands after the job was queued still stops fulfilment.
+    /// full one does), not held for review, and not fulfilled already (a refund after
+    /// fulfilment moves the status, not the goods). The worker checks this again before each
+    /// step, so a refund or review that lands after the job was queued still stops fulfilment.
     pub fn ready_for_fulfilment(&self) -> bool {
         matches!(
             self.status,
             OrderStatus::Paid | OrderStatus::PartiallyRefunded
         ) && !self.requires_review
+            && !self.is_fulfilled()
+    }
+
+    /// Whether the order was fulfilled, whatever its status says since (a refund after
+    /// fulfilment makes it `partially_refunded`).
+    pub fn is_fulfilled(&self) -> bool {
+        self.timeline
+            .iter()
+            .any(|e| e.kind == TimelineType::Fulfilled)
     }
 
     pub fn invoice(&self) -> Option<&InvoiceInfo> {
@@ -1079,7 +1089,7 @@ impl Order {
         if self.notified_at.is_some() {
             return Err(TransitionError::AlreadyApplied);
         }
-        if self.status != OrderStatus::Fulfilled {
+        if !self.is_fulfilled() {
             return Err(TransitionError::NotAllowed {
                 from: self.status,
                 action: "notify fulfilment of",
@@ -1127,6 +1137,9 @@ impl Order {
 
     /// All post-payment steps done.
     pub fn mark_fulfilled(&mut self, at: Timestamp) -> Result<TimelineEntry, TransitionError> {
+        if self.is_fulfilled() {
+            return Err(TransitionError::AlreadyApplied);
+        }
         match self.status {
             OrderStatus::Fulfilled => Err(TransitionError::AlreadyApplied),
             OrderStatus::Paid | OrderStatus::PartiallyRefunded if self.requires_review => {

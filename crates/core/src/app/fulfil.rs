@@ -17,7 +17,7 @@ use serde_json::json;
 
 use crate::ids::OrderId;
 use crate::invoice::{Seller, invoice_key, invoice_number, render_html};
-use crate::order::{InvoiceInfo, Order, OrderStatus, TransitionError};
+use crate::order::{InvoiceInfo, Order, TransitionError};
 use crate::ports::{
     Carrier, CarrierError, Clock, EventPublisher, InvoiceOutcome, InvoiceStorage, Message,
     Notifier, OrderStore, StorageError, StoreError, Topic,
@@ -123,7 +123,7 @@ async fn run(deps: &FulfilDeps<'_>, order_id: &OrderId) -> Result<Fulfilment, Fu
         if order.notified_at().is_some() {
             return Ok(Fulfilment::Done);
         }
-        if order.status() != OrderStatus::Fulfilled && !order.ready_for_fulfilment() {
+        if !order.is_fulfilled() && !order.ready_for_fulfilment() {
             let why = if order.requires_review() {
                 "held for review".to_owned()
             } else {
@@ -193,7 +193,7 @@ async fn run(deps: &FulfilDeps<'_>, order_id: &OrderId) -> Result<Fulfilment, Fu
             continue;
         }
 
-        if order.status() != OrderStatus::Fulfilled {
+        if !order.is_fulfilled() {
             next.mark_fulfilled(now).map_err(refused)?;
             advance(deps.store, &mut order, next, &mut retry).await?;
             continue;

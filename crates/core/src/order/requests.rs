@@ -169,11 +169,7 @@ impl Order {
     }
 
     pub fn fulfilment_status(&self) -> FulfilmentStatus {
-        if self
-            .timeline
-            .iter()
-            .any(|e| e.kind == TimelineType::Fulfilled)
-        {
+        if self.is_fulfilled() {
             FulfilmentStatus::Fulfilled
         } else {
             FulfilmentStatus::Unfulfilled

@@ -387,6 +387,36 @@ fn a_paid_order_is_fulfilled_once() {
     );
 }
 
+/// Found by the fault sweep: a refund settled between `fulfilled` and the customer message
+/// made the order `partially_refunded`, which read as "ready" again — the refund queued a job
+/// and the retried job marked the order fulfilled a second time.
+#[test]
+fn a_refund_after_fulfilment_neither_makes_the_order_ready_again_nor_fulfils_it_twice() {
+    let mut o = user_order();
+    o.record_payment(&capture("pay_1", 50_000), at(1)).unwrap();
+    o.mark_fulfilled(at(2)).unwrap();
+    o.record_refunds(&refund_of(Some("pay_1"), &[("re_1", 1_000)]), at(3))
+        .unwrap();
+    assert_eq!(o.status(), OrderStatus::PartiallyRefunded);
+    assert!(
+        !o.ready_for_fulfilment(),
+        "nothing left to do but tell the customer"
+    );
+    assert!(o.is_fulfilled());
+    assert_eq!(
+        o.mark_fulfilled(at(4)),
+        Err(TransitionError::AlreadyApplied)
+    );
+    o.record_notified(at(5)).unwrap();
+    assert_eq!(
+        kinds(&o)
+            .iter()
+            .filter(|k| **k == TimelineType::Fulfilled)
+            .count(),
+        1
+    );
+}
+
 #[test]
 fn only_the_owner_an_admin_or_the_token_holder_can_see_an_order() {
     let uid = UserId::parse("user-1").unwrap();
