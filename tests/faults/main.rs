@@ -173,12 +173,18 @@ enum Scenario {
     /// refund is kept `requested` (503), and the sweep sends it once Stripe is back — so the
     /// sweep's own refund calls are fault points too.
     StripeRefundSentBySweep,
+    /// A Razorpay order is paid, then its guest cancels it (`POST /orders/{orderId}/cancel`)
+    /// before the worker gets to it: cancelled, stock back, refunded in full once, never
+    /// fulfilled.
+    RazorpayCancelledPaid,
 }
 
 impl Scenario {
     fn provider(self) -> ProviderKind {
         match self {
-            Self::RazorpayPaid | Self::RazorpayRefunded => ProviderKind::Razorpay,
+            Self::RazorpayPaid | Self::RazorpayRefunded | Self::RazorpayCancelledPaid => {
+                ProviderKind::Razorpay
+            }
             Self::StripePaid
             | Self::StripeRefunded
             | Self::StripeRefundSentBySweep
@@ -458,6 +464,28 @@ impl World {
         panic!("the refund request never succeeded");
     }
 
+    /// The guest's storefront: `POST /orders/{orderId}/cancel` with its `X-Order-Token`,
+    /// retried on 5xx until the `200` (a cancellation that committed answers `200` again).
+    async fn cancel(&mut self, order_id: &str, token: &str) {
+        for _ in 0..5 {
+            let req = Request::post(format!("/api/v1/orders/{order_id}/cancel"))
+                .header("content-type", "application/json")
+                .header("x-order-token", token)
+                .body(Body::from(r#"{"reason":"ordered twice by mistake"}"#))
+                .expect("request");
+            let (status, reply) = self.call(req).await;
+            if status == StatusCode::OK {
+                assert_eq!(reply["status"], json!("cancelled"), "{reply}");
+                return;
+            }
+            assert!(
+                status.is_server_error(),
+                "a paid, unshipped order is cancelled unless we fail: {status} {reply}"
+            );
+        }
+        panic!("the cancellation never succeeded");
+    }
+
     /// The providers: once a refund is made, its webhook (`refund.updated` `succeeded` from
     /// Stripe, `refund.processed` from Razorpay, naming our refund id) is delivered until it
     /// gets a 2xx, and once more. Built from what the provider answered, whether or not that
@@ -541,7 +569,9 @@ impl World {
         let order_id = created["orderId"].as_str().expect("orderId").to_owned();
         let amount = inr(PRICE * i64::from(QUANTITY));
         match scenario {
-            Scenario::RazorpayPaid | Scenario::RazorpayRefunded => {
+            Scenario::RazorpayPaid
+            | Scenario::RazorpayRefunded
+            | Scenario::RazorpayCancelledPaid => {
                 let rzp_order = created["payment"]["providerOrderId"]
                     .as_str()
                     .expect("Razorpay order id");
@@ -584,6 +614,11 @@ impl World {
                 // Past the payment window (30 minutes by default).
                 self.clock.advance(Duration::from_secs(31 * 60));
             }
+        }
+        if scenario == Scenario::RazorpayCancelledPaid {
+            let token = created["accessToken"].as_str().expect("a guest's token");
+            self.cancel(&order_id, token).await;
+            self.refund_webhooks().await;
         }
         self.drain_queue().await;
         if scenario.refunds() {
@@ -749,6 +784,58 @@ async fn check(
                     "refunded".into(),
                 );
             }
+        }
+        Scenario::RazorpayCancelledPaid => {
+            let amount = inr(PRICE * i64::from(QUANTITY));
+            expect(
+                order.status() == OrderStatus::Cancelled
+                    && count(&order, TimelineType::Cancelled) == 1,
+                format!("status {}", order.status().as_str()),
+            );
+            expect(stock == STOCK, format!("stock {stock}, expected {STOCK}"));
+            expect(
+                order.invoice().is_none() && order.shipment().is_none() && !order.is_fulfilled(),
+                "fulfilled a cancelled order".into(),
+            );
+            expect(
+                count(&order, TimelineType::PaymentSucceeded) == 1
+                    && order.payment().captured == Some(amount),
+                format!("captured {:?}", order.payment().captured),
+            );
+            let requests = order.refund_requests();
+            expect(
+                requests.len() == 1
+                    && requests[0].requested_by == "cancellation"
+                    && requests[0].status == RefundState::Succeeded
+                    && requests[0].amount == amount,
+                format!("refund requests {requests:?}"),
+            );
+            expect(
+                order.refunded() == amount && order.payment_status() == PaymentStatus::Refunded,
+                format!("refunded {}", order.refunded().minor()),
+            );
+            let calls = world.provider_log.calls();
+            let ids: BTreeSet<&str> = calls.iter().map(|c| c.refund_id.as_str()).collect();
+            expect(
+                ids.len() == 1 && calls.iter().all(|c| c.amount == amount),
+                format!(
+                    "the provider was asked for {ids:?} in {} calls",
+                    calls.len()
+                ),
+            );
+            let owed = world
+                .store
+                .owed_refunds(
+                    world.clock.now().plus(Duration::from_secs(365 * 86_400)),
+                    100,
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+            expect(owed.is_empty(), format!("refunds still owed: {owed:?}"));
+            expect(
+                world.notifier.0.load(Ordering::SeqCst) == 0,
+                "the customer was told it shipped".into(),
+            );
         }
         Scenario::Abandoned => {
             expect(
@@ -930,6 +1017,12 @@ async fn a_stripe_refund_is_made_once_and_settled_whatever_fails() {
 async fn a_refund_owed_to_the_sweep_is_sent_once_and_settled_whatever_fails() {
     let points = sweep_fault_points(Scenario::StripeRefundSentBySweep).await;
     assert!(points >= 3 * 30, "the path is longer than {points} points");
+}
+
+#[tokio::test]
+async fn a_paid_order_cancelled_by_its_guest_is_refunded_once_and_never_shipped_whatever_fails() {
+    let points = sweep_fault_points(Scenario::RazorpayCancelledPaid).await;
+    assert!(points >= 3 * 20, "the path is longer than {points} points");
 }
 
 #[tokio::test]
