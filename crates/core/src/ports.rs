@@ -356,6 +356,15 @@ pub enum CarrierError {
     Rejected(String),
 }
 
+/// What became of a request to cancel a shipment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShipmentCancel {
+    /// The carrier cancelled it (or it was already cancelled): nothing will be picked up.
+    Cancelled,
+    /// The carrier will not cancel it: it has been picked up (or, for digital goods, delivered).
+    TooLate,
+}
+
 /// Creates shipments (Shiprocket, or none for digital goods). Must be idempotent per order: a
 /// retried job may ask again for an order whose shipment was created but not yet recorded.
 #[async_trait]
@@ -366,6 +375,14 @@ pub trait Carrier: Send + Sync {
         &self,
         order: &Order,
     ) -> Result<crate::order::ShipmentInfo, CarrierError>;
+
+    /// Cancels a shipment the carrier has not picked up yet (Shiprocket allows it before
+    /// pickup). Idempotent: cancelling a cancelled shipment is `Cancelled` again.
+    /// `Unavailable` when the outcome is unknown (network, 429, 5xx).
+    async fn cancel_shipment(
+        &self,
+        shipment: &crate::order::ShipmentInfo,
+    ) -> Result<ShipmentCancel, CarrierError>;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

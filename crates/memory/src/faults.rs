@@ -18,7 +18,8 @@ use oms_core::ports::{
     EventCommit, EventPublisher, EventRecord, FulfilmentJob, IdempotencyRecord, InvoiceOutcome,
     InvoiceStorage, JobQueue, Message, Notifier, NotifyError, OrderPage, OrderStore, OutboxEntry,
     PaymentProvider, ProviderError, ProviderRefund, ProviderSecrets, PublishError, QueueError,
-    RefundCall, SecretError, SecretSource, StockLevel, StorageError, StoreError, Topic, Upserted,
+    RefundCall, SecretError, SecretSource, ShipmentCancel, StockLevel, StorageError, StoreError,
+    Topic, Upserted,
 };
 use oms_core::{
     Order, OrderId, PaymentInfo, Product, ProviderKind, ShipmentInfo, Sku, StockRecord, Timestamp,
@@ -398,6 +399,16 @@ impl<P: Carrier + ?Sized> Carrier for Faulty<P> {
         let call = self.inner.create_shipment(order);
         self.plan
             .run("carrier.create_shipment", CarrierError::Unavailable, call)
+            .await
+    }
+
+    async fn cancel_shipment(
+        &self,
+        shipment: &ShipmentInfo,
+    ) -> Result<ShipmentCancel, CarrierError> {
+        let call = self.inner.cancel_shipment(shipment);
+        self.plan
+            .run("carrier.cancel_shipment", CarrierError::Unavailable, call)
             .await
     }
 }

@@ -54,6 +54,13 @@ impl Carrier for CountingCarrier {
             status: "pickup_scheduled".into(),
         })
     }
+
+    async fn cancel_shipment(
+        &self,
+        _: &ShipmentInfo,
+    ) -> Result<oms_core::ports::ShipmentCancel, CarrierError> {
+        unreachable!("fulfilment never cancels a shipment")
+    }
 }
 
 #[derive(Default)]

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use oms_core::ports::{Carrier, CarrierError};
+use oms_core::ports::{Carrier, CarrierError, ShipmentCancel};
 use oms_core::{Order, ShipmentInfo};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -237,6 +237,12 @@ impl Carrier for Shiprocket {
             status: "pickup_scheduled".into(),
         })
     }
+
+    async fn cancel_shipment(&self, _: &ShipmentInfo) -> Result<ShipmentCancel, CarrierError> {
+        Err(CarrierError::Unavailable(
+            "shipment cancellation is being built".into(),
+        ))
+    }
 }
 
 /// Digital goods: nothing leaves the warehouse.
@@ -255,6 +261,12 @@ impl Carrier for NoShipping {
             awb: String::new(),
             status: "delivered_digitally".into(),
         })
+    }
+
+    async fn cancel_shipment(&self, _: &ShipmentInfo) -> Result<ShipmentCancel, CarrierError> {
+        Err(CarrierError::Unavailable(
+            "shipment cancellation is being built".into(),
+        ))
     }
 }
 
@@ -281,5 +293,11 @@ impl Carrier for CarrierRouter {
         } else {
             self.physical.create_shipment(order).await
         }
+    }
+
+    async fn cancel_shipment(&self, _: &ShipmentInfo) -> Result<ShipmentCancel, CarrierError> {
+        Err(CarrierError::Unavailable(
+            "shipment cancellation is being built".into(),
+        ))
     }
 }
