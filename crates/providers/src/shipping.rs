@@ -1,9 +1,10 @@
 //! Carriers for [`oms_core::ports::Carrier`]:
 //! - [`Shiprocket`]: the Shiprocket API v2 (token auth, create an ad-hoc order, assign an AWB,
-//!   schedule the pickup), with a **dry run** (`SHIPROCKET_DRY_RUN=true`, the default) that calls
-//!   nothing, logs what it would send and returns a deterministic dry-run AWB;
-//! - [`NoShipping`]: digital goods, nothing to ship;
-//! - [`CarrierRouter`]: picks one of them per order.
+//!   schedule the pickup; cancel a shipment by its AWB), with a **dry run**
+//!   (`SHIPROCKET_DRY_RUN=true`, the default) that calls nothing, logs what it would send and
+//!   returns a deterministic dry-run AWB;
+//! - [`NoShipping`]: digital goods, nothing to ship (and nothing to cancel once delivered);
+//! - [`CarrierRouter`]: picks one of them per order, and per shipment when cancelling.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,6 +12,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use oms_core::ports::{Carrier, CarrierError, ShipmentCancel};
 use oms_core::{Order, ShipmentInfo};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
@@ -42,6 +44,51 @@ pub struct Shiprocket {
 }
 
 const TOKEN_REUSE: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Shiprocket's "Cancel a Shipment": `{"awbs": [..]}`, allowed before the shipment is "Out for
+/// Pickup"; a 2xx means the cancellation was accepted ("... cancellation is in progress").
+const CANCEL_PATH: &str = "/v1/external/orders/cancel/shipment/awbs";
+
+/// The status of a shipment made by the dry run: Shiprocket has never heard of it.
+const DRY_RUN_STATUS: &str = "dry_run";
+
+/// What Shiprocket's answer to "cancel a shipment" means for us.
+fn cancel_outcome(status: StatusCode, answer: &Value) -> Result<ShipmentCancel, CarrierError> {
+    // Some Shiprocket APIs answer an error with a 200 whose body carries the real status code.
+    let status = match answer["status_code"].as_u64() {
+        Some(code @ 400..=599) if status.is_success() => u16::try_from(code)
+            .ok()
+            .and_then(|c| StatusCode::from_u16(c).ok())
+            .unwrap_or(status),
+        _ => status,
+    };
+    let message = answer["message"].as_str().unwrap_or_default();
+    if status.is_success() {
+        return Ok(ShipmentCancel::Cancelled);
+    }
+    let retryable = status.is_server_error()
+        || matches!(
+            status,
+            StatusCode::UNAUTHORIZED
+                | StatusCode::FORBIDDEN
+                | StatusCode::REQUEST_TIMEOUT
+                | StatusCode::TOO_MANY_REQUESTS
+        );
+    if retryable || !status.is_client_error() {
+        return Err(CarrierError::Unavailable(format!(
+            "shiprocket {CANCEL_PATH} answered {status}: {message}"
+        )));
+    }
+    let lower = message.to_ascii_lowercase();
+    if lower.contains("already cancel") || lower.contains("already been cancel") {
+        // Cancelling twice is not an error for us: nothing will be picked up either way.
+        return Ok(ShipmentCancel::Cancelled);
+    }
+    // Any other refusal is final: past "Out for Pickup" the shipment goes out, and when the
+    // reason is something else we still could not stop it, so the goods must be assumed gone.
+    tracing::warn!(%status, reason = message, "shiprocket refused to cancel the shipment");
+    Ok(ShipmentCancel::TooLate)
+}
 
 /// Major units with two decimals, as Shiprocket expects prices.
 fn major(minor: i64) -> f64 {
@@ -108,12 +155,14 @@ impl Shiprocket {
         format!("{}{path}", self.config.api_base.trim_end_matches('/'))
     }
 
-    async fn call(
+    /// One POST: the status and JSON body of the answer (`Null` when it has none, as a 204).
+    /// Only a request that got no answer is an error, `Unavailable`.
+    async fn post(
         &self,
         path: &str,
         token: Option<&str>,
         body: &Value,
-    ) -> Result<Value, CarrierError> {
+    ) -> Result<(StatusCode, Value), CarrierError> {
         let mut req = self.http.post(self.url(path)).json(body);
         if let Some(t) = token {
             req = req.bearer_auth(t);
@@ -123,7 +172,16 @@ impl Shiprocket {
             .await
             .map_err(|e| CarrierError::Unavailable(format!("shiprocket {path}: {e}")))?;
         let status = res.status();
-        let body: Value = res.json().await.unwrap_or(Value::Null);
+        Ok((status, res.json().await.unwrap_or(Value::Null)))
+    }
+
+    async fn call(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        body: &Value,
+    ) -> Result<Value, CarrierError> {
+        let (status, body) = self.post(path, token, body).await?;
         if status.is_success() {
             Ok(body)
         } else if status.as_u16() == 429 || status.is_server_error() || status.as_u16() == 401 {
@@ -162,6 +220,15 @@ impl Shiprocket {
         Ok(token)
     }
 
+    /// Forgets `token` after Shiprocket refused it, so the next call logs in again (unless
+    /// another call has already replaced it).
+    async fn forget_token(&self, token: &str) {
+        let mut cached = self.token.lock().await;
+        if cached.as_ref().is_some_and(|(t, _)| t == token) {
+            *cached = None;
+        }
+    }
+
     fn dry_run(&self, order: &Order) -> ShipmentInfo {
         let digest = hex::encode(Sha256::digest(order.id().as_str().as_bytes()));
         let digits: String = digest
@@ -179,7 +246,7 @@ impl Shiprocket {
             carrier: "shiprocket".into(),
             shipment_id: format!("DRY-{}", &digest[..12]),
             awb: format!("DRYRUN{digits:0<10}"),
-            status: "dry_run".into(),
+            status: DRY_RUN_STATUS.into(),
         }
     }
 }
@@ -238,10 +305,39 @@ impl Carrier for Shiprocket {
         })
     }
 
-    async fn cancel_shipment(&self, _: &ShipmentInfo) -> Result<ShipmentCancel, CarrierError> {
-        Err(CarrierError::Unavailable(
-            "shipment cancellation is being built".into(),
-        ))
+    /// Shiprocket's "Cancel a Shipment" for the shipment's AWB. A refusal (4xx) is `TooLate`,
+    /// except one saying it is already cancelled, which is `Cancelled`; 401/403/408/429/5xx and
+    /// no answer are `Unavailable`. A 2xx only says the cancellation is under way at Shiprocket.
+    #[tracing::instrument(skip_all, fields(shipment_id = %shipment.shipment_id, awb = %shipment.awb))]
+    async fn cancel_shipment(
+        &self,
+        shipment: &ShipmentInfo,
+    ) -> Result<ShipmentCancel, CarrierError> {
+        let body = json!({"awbs": [shipment.awb]});
+        if self.config.dry_run {
+            tracing::info!(
+                path = CANCEL_PATH,
+                %body,
+                "shiprocket dry run: would cancel the shipment by its AWB"
+            );
+            return Ok(ShipmentCancel::Cancelled);
+        }
+        if shipment.status == DRY_RUN_STATUS {
+            // Made while the dry run was on: nothing was ever booked, so nothing will be picked up.
+            tracing::info!("a dry-run shipment has nothing to cancel at shiprocket");
+            return Ok(ShipmentCancel::Cancelled);
+        }
+        if shipment.awb.is_empty() {
+            return Err(CarrierError::Rejected(
+                "shiprocket cancels by AWB and this shipment has none".into(),
+            ));
+        }
+        let token = self.token().await?;
+        let (status, answer) = self.post(CANCEL_PATH, Some(&token), &body).await?;
+        if status == StatusCode::UNAUTHORIZED {
+            self.forget_token(&token).await;
+        }
+        cancel_outcome(status, &answer)
     }
 }
 
@@ -263,10 +359,9 @@ impl Carrier for NoShipping {
         })
     }
 
+    /// A digital delivery cannot be taken back.
     async fn cancel_shipment(&self, _: &ShipmentInfo) -> Result<ShipmentCancel, CarrierError> {
-        Err(CarrierError::Unavailable(
-            "shipment cancellation is being built".into(),
-        ))
+        Ok(ShipmentCancel::TooLate)
     }
 }
 
@@ -295,9 +390,88 @@ impl Carrier for CarrierRouter {
         }
     }
 
-    async fn cancel_shipment(&self, _: &ShipmentInfo) -> Result<ShipmentCancel, CarrierError> {
-        Err(CarrierError::Unavailable(
-            "shipment cancellation is being built".into(),
-        ))
+    /// By the carrier that made the shipment: `"none"` is [`NoShipping`], any other `physical`.
+    async fn cancel_shipment(
+        &self,
+        shipment: &ShipmentInfo,
+    ) -> Result<ShipmentCancel, CarrierError> {
+        if shipment.carrier == NoShipping.name() {
+            NoShipping.cancel_shipment(shipment).await
+        } else {
+            self.physical.cancel_shipment(shipment).await
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shiprocket_answers_to_a_cancellation_mean_what_they_say() {
+        use ShipmentCancel::{Cancelled, TooLate};
+        let in_progress = json!({"message": "Bulk Shipment cancellation is in progress. Please wait for some time."});
+        let cases: &[(u16, Value, Option<ShipmentCancel>)] = &[
+            (200, in_progress.clone(), Some(Cancelled)),
+            (204, Value::Null, Some(Cancelled)),
+            (
+                400,
+                json!({"message": "Cannot cancel the shipment after pickup", "status_code": 400}),
+                Some(TooLate),
+            ),
+            (
+                422,
+                json!({"message": "Shipment is in transit"}),
+                Some(TooLate),
+            ),
+            (404, json!({"message": "AWB not found"}), Some(TooLate)),
+            (
+                400,
+                json!({"message": "Shipment is already cancelled."}),
+                Some(Cancelled),
+            ),
+            (
+                400,
+                json!({"message": "AWB has already been Canceled"}),
+                Some(Cancelled),
+            ),
+            // An error in a 200, as some Shiprocket APIs answer.
+            (
+                200,
+                json!({"message": "Cannot cancel after pickup", "status_code": 400}),
+                Some(TooLate),
+            ),
+            (
+                200,
+                json!({"message": "Server error", "status_code": 500}),
+                None,
+            ),
+            (
+                200,
+                json!({"message": "ok", "status_code": 200}),
+                Some(Cancelled),
+            ),
+            (401, json!({"message": "Unauthenticated."}), None),
+            (403, json!({"message": "Forbidden"}), None),
+            (408, Value::Null, None),
+            (429, json!({"message": "Too Many Attempts."}), None),
+            (
+                500,
+                json!({"message": "Shipment is already cancelled"}),
+                None,
+            ),
+            (502, Value::Null, None),
+            (503, Value::Null, None),
+        ];
+        for (status, answer, expected) in cases {
+            let outcome = cancel_outcome(StatusCode::from_u16(*status).unwrap(), answer);
+            match expected {
+                Some(e) => assert_eq!(outcome, Ok(*e), "{status} {answer}"),
+                None => assert!(
+                    matches!(outcome, Err(CarrierError::Unavailable(_))),
+                    "{status} {answer}: {outcome:?}"
+                ),
+            }
+        }
     }
 }

@@ -5,31 +5,53 @@ use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::http::{HeaderMap, Uri};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::IntoResponse;
 use oms_core::customer::{CountryCode, Customer, Email, Phone, ShippingAddress};
 use oms_core::order::OrderDraft;
-use oms_core::ports::{Carrier, CarrierError, Notifier};
+use oms_core::ports::{Carrier, CarrierError, Notifier, ShipmentCancel};
 use oms_core::{
     Currency, Money, Order, OrderId, OrderLine, OrderNumber, Owner, PaymentInfo, ProviderKind,
     Quantity, Secret, ShipmentInfo, Sku, Timestamp, UserId,
 };
 use oms_providers::credentials::{CredentialError, CredentialSource, FixedCredentials};
 use oms_providers::notify::{WhatsApp, WhatsAppConfig};
-use oms_providers::shipping::{CarrierRouter, Shiprocket, ShiprocketConfig};
+use oms_providers::shipping::{CarrierRouter, NoShipping, Shiprocket, ShiprocketConfig};
 use serde_json::{Value, json};
 
 type Log = Arc<Mutex<Vec<(String, Option<String>, Value)>>>;
 
+const CANCEL_PATH: &str = "/v1/external/orders/cancel/shipment/awbs";
+
+/// The documented answer to "Cancel a Shipment".
+fn cancellation_in_progress() -> (StatusCode, Value) {
+    (
+        StatusCode::OK,
+        json!({"message": "Bulk Shipment cancellation is in progress. Please wait for some time."}),
+    )
+}
+
 async fn stub() -> (String, Log) {
+    stub_cancelling_with(cancellation_in_progress()).await
+}
+
+/// The stub, answering "Cancel a Shipment" with `cancel` (a `Null` body: none at all).
+async fn stub_cancelling_with(cancel: (StatusCode, Value)) -> (String, Log) {
     let log: Log = Arc::default();
     let seen = log.clone();
     let app = Router::new().fallback(move |uri: Uri, headers: HeaderMap, body: Bytes| {
         let seen = seen.clone();
+        let cancel = cancel.clone();
         async move {
             let auth = headers.get("authorization").map(|v| v.to_str().unwrap().to_owned());
             let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
             seen.lock().unwrap().push((uri.path().to_owned(), auth, body));
+            if uri.path() == CANCEL_PATH {
+                return match cancel {
+                    (status, Value::Null) => status.into_response(),
+                    (status, body) => (status, axum::Json(body)).into_response(),
+                };
+            }
             let reply = match uri.path() {
                 "/v1/external/auth/login" => json!({"token": "sr-token-1"}),
                 "/v1/external/orders/create/adhoc" => json!({"order_id": 1234, "shipment_id": 5678, "status": "NEW"}),
@@ -313,4 +335,222 @@ async fn missing_shiprocket_credentials_are_a_retryable_failure_not_a_login_atte
     let e = carrier.create_shipment(&order()).await.unwrap_err();
     assert!(matches!(e, CarrierError::Unavailable(_)), "{e:?}");
     assert!(log.lock().unwrap().is_empty());
+}
+
+fn shipment(carrier: &str, awb: &str) -> ShipmentInfo {
+    ShipmentInfo {
+        carrier: carrier.into(),
+        shipment_id: "5678".into(),
+        awb: awb.into(),
+        status: "pickup_scheduled".into(),
+    }
+}
+
+/// The paths the stub saw, in order.
+fn paths(log: &Log) -> Vec<String> {
+    log.lock()
+        .unwrap()
+        .iter()
+        .map(|(p, _, _)| p.clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn shiprocket_cancels_a_shipment_by_its_awb_with_the_cached_token() {
+    let (base, log) = stub().await;
+    let carrier = shiprocket(&base, false);
+    let created = carrier.create_shipment(&order()).await.unwrap();
+    let outcome = carrier.cancel_shipment(&created).await.unwrap();
+    assert_eq!(outcome, ShipmentCancel::Cancelled);
+
+    assert_eq!(
+        paths(&log)
+            .iter()
+            .filter(|p| *p == "/v1/external/auth/login")
+            .count(),
+        1,
+        "the token is reused"
+    );
+    let log = log.lock().unwrap();
+    let (path, auth, body) = log.last().unwrap();
+    assert_eq!(path, CANCEL_PATH);
+    assert_eq!(auth.as_deref(), Some("Bearer sr-token-1"));
+    assert_eq!(body, &json!({"awbs": ["AWB123456"]}));
+}
+
+#[tokio::test]
+async fn a_fresh_shiprocket_client_logs_in_before_cancelling() {
+    let (base, log) = stub().await;
+    let outcome = shiprocket(&base, false)
+        .cancel_shipment(&shipment("shiprocket", "AWB123456"))
+        .await
+        .unwrap();
+    assert_eq!(outcome, ShipmentCancel::Cancelled);
+    assert_eq!(paths(&log), ["/v1/external/auth/login", CANCEL_PATH]);
+    assert_eq!(
+        log.lock().unwrap()[1].1.as_deref(),
+        Some("Bearer sr-token-1")
+    );
+}
+
+#[tokio::test]
+async fn a_bodiless_204_from_shiprocket_is_a_cancellation() {
+    let (base, _) = stub_cancelling_with((StatusCode::NO_CONTENT, Value::Null)).await;
+    let outcome = shiprocket(&base, false)
+        .cancel_shipment(&shipment("shiprocket", "AWB123456"))
+        .await
+        .unwrap();
+    assert_eq!(outcome, ShipmentCancel::Cancelled);
+}
+
+#[tokio::test]
+async fn a_shipment_shiprocket_will_no_longer_cancel_is_too_late() {
+    let (base, _) = stub_cancelling_with((
+        StatusCode::BAD_REQUEST,
+        json!({"message": "Cannot cancel shipment: it has already been picked up", "status_code": 400}),
+    ))
+    .await;
+    let outcome = shiprocket(&base, false)
+        .cancel_shipment(&shipment("shiprocket", "AWB123456"))
+        .await
+        .unwrap();
+    assert_eq!(outcome, ShipmentCancel::TooLate);
+}
+
+#[tokio::test]
+async fn cancelling_a_shipment_shiprocket_already_cancelled_is_cancelled_again() {
+    let (base, _) = stub_cancelling_with((
+        StatusCode::BAD_REQUEST,
+        json!({"message": "Shipment is already cancelled.", "status_code": 400}),
+    ))
+    .await;
+    let outcome = shiprocket(&base, false)
+        .cancel_shipment(&shipment("shiprocket", "AWB123456"))
+        .await
+        .unwrap();
+    assert_eq!(outcome, ShipmentCancel::Cancelled);
+}
+
+#[tokio::test]
+async fn a_shiprocket_server_error_or_throttle_leaves_the_cancellation_retryable() {
+    for status in [
+        StatusCode::INTERNAL_SERVER_ERROR,
+        StatusCode::BAD_GATEWAY,
+        StatusCode::TOO_MANY_REQUESTS,
+        StatusCode::FORBIDDEN,
+    ] {
+        let (base, _) = stub_cancelling_with((status, json!({"message": "nope"}))).await;
+        let e = shiprocket(&base, false)
+            .cancel_shipment(&shipment("shiprocket", "AWB123456"))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, CarrierError::Unavailable(_)), "{status}: {e:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_refused_shiprocket_token_is_retryable_and_the_next_attempt_logs_in_again() {
+    let (base, log) = stub_cancelling_with((
+        StatusCode::UNAUTHORIZED,
+        json!({"message": "Unauthenticated.", "status_code": 401}),
+    ))
+    .await;
+    let carrier = shiprocket(&base, false);
+    for _ in 0..2 {
+        let e = carrier
+            .cancel_shipment(&shipment("shiprocket", "AWB123456"))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, CarrierError::Unavailable(_)), "{e:?}");
+    }
+    assert_eq!(
+        paths(&log),
+        [
+            "/v1/external/auth/login",
+            CANCEL_PATH,
+            "/v1/external/auth/login",
+            CANCEL_PATH
+        ]
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_shiprocket_leaves_the_cancellation_retryable() {
+    // A port nothing listens on any more: the connection is refused.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let e = shiprocket(&format!("http://{addr}"), false)
+        .cancel_shipment(&shipment("shiprocket", "AWB123456"))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, CarrierError::Unavailable(_)), "{e:?}");
+}
+
+#[tokio::test]
+async fn the_shiprocket_dry_run_cancels_without_calling_anything() {
+    let (base, log) = stub().await;
+    let carrier = shiprocket(&base, true);
+    let created = carrier.create_shipment(&order()).await.unwrap();
+    assert_eq!(
+        carrier.cancel_shipment(&created).await.unwrap(),
+        ShipmentCancel::Cancelled
+    );
+    assert_eq!(
+        carrier
+            .cancel_shipment(&shipment("shiprocket", "AWB123456"))
+            .await
+            .unwrap(),
+        ShipmentCancel::Cancelled
+    );
+    assert!(log.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_dry_run_shipment_needs_no_call_to_cancel_once_the_dry_run_is_off() {
+    let (base, log) = stub().await;
+    let made_in_dry_run = shiprocket(&base, true)
+        .create_shipment(&order())
+        .await
+        .unwrap();
+    let outcome = shiprocket(&base, false)
+        .cancel_shipment(&made_in_dry_run)
+        .await
+        .unwrap();
+    assert_eq!(outcome, ShipmentCancel::Cancelled);
+    assert!(log.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_digital_delivery_cannot_be_cancelled() {
+    let digital = NoShipping.create_shipment(&order()).await.unwrap();
+    assert_eq!(
+        NoShipping.cancel_shipment(&digital).await.unwrap(),
+        ShipmentCancel::TooLate
+    );
+}
+
+#[tokio::test]
+async fn the_router_cancels_each_shipment_with_the_carrier_that_made_it() {
+    let (base, log) = stub().await;
+    let router = CarrierRouter {
+        physical: Arc::new(shiprocket(&base, false)),
+        digital_skus: vec![],
+    };
+    let digital = shipment("none", "");
+    assert_eq!(
+        router.cancel_shipment(&digital).await.unwrap(),
+        ShipmentCancel::TooLate
+    );
+    assert!(log.lock().unwrap().is_empty(), "nothing to ask Shiprocket");
+
+    assert_eq!(
+        router
+            .cancel_shipment(&shipment("shiprocket", "AWB123456"))
+            .await
+            .unwrap(),
+        ShipmentCancel::Cancelled
+    );
+    assert_eq!(paths(&log), ["/v1/external/auth/login", CANCEL_PATH]);
+    assert_eq!(log.lock().unwrap()[1].2, json!({"awbs": ["AWB123456"]}));
 }
