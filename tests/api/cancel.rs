@@ -146,19 +146,56 @@ async fn an_owner_cancels_a_paid_unshipped_order_and_is_refunded_in_full_once() 
     }
 }
 
-#[tokio::test]
-async fn a_shipped_order_cannot_be_cancelled_and_is_left_as_it_was() {
-    let app = TestApp::spawn_with(Options {
+const WITH_DIGITAL: &str = r#"{"currency":"INR","products":[
+  {"sku":"MUG-BRASS","name":"Brass tumbler","unitPrice":129900,"available":50},
+  {"sku":"GIFT-CARD-1000","name":"Gift card","unitPrice":100000,"available":100}
+]}"#;
+
+fn with_worker() -> Options {
+    Options {
+        catalog: WITH_DIGITAL,
         env: vec![("DEV_BACKGROUND", "true".into())],
-        ..Options::default()
-    })
-    .await;
-    let (id, _, _) = app.paid_order("MUG-BRASS", 1, "stripe").await;
+    }
+}
+
+#[tokio::test]
+async fn a_shipment_not_yet_picked_up_is_cancelled_at_the_carrier_and_the_order_refunded() {
+    let app = TestApp::spawn_with(with_worker()).await;
+    let (id, _, amount) = app.paid_order("MUG-BRASS", 1, "stripe").await;
     let shipped = app.order_until(&id, |o| o["status"] == "fulfilled").await;
+    assert_eq!(shipped["shipment"]["carrier"], "shiprocket");
+    let stock = app.available("MUG-BRASS").await;
+
+    let r = cancel(&app, &id, Some(&app.admin_token("ops-1")), None).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["status"], "cancelled");
+    assert_eq!(r.body["fulfilmentStatus"], "cancelled");
+    assert_eq!(r.body["shipment"]["status"], "cancelled");
+    assert_eq!(count(&r.body, "shipment_cancelled"), 1);
+    assert_eq!(
+        app.available("MUG-BRASS").await,
+        stock + 1,
+        "back in the warehouse"
+    );
+    let order = app
+        .order_until(&id, |o| o["refunds"][0]["status"] == "succeeded")
+        .await;
+    assert_eq!(order["refundedAmount"], amount);
+    assert_eq!(order["paymentStatus"], "refunded");
+    assert_eq!(order["status"], "cancelled");
+}
+
+#[tokio::test]
+async fn a_delivered_digital_order_cannot_be_cancelled_and_is_left_as_it_was() {
+    let app = TestApp::spawn_with(with_worker()).await;
+    let (id, _, _) = app.paid_order("GIFT-CARD-1000", 1, "razorpay").await;
+    let delivered = app.order_until(&id, |o| o["status"] == "fulfilled").await;
+    assert_eq!(delivered["shipment"]["carrier"], "none");
     let r = cancel(&app, &id, Some(&app.admin_token("ops-1")), None).await;
     assert_eq!(r.status, 409, "{}", r.text);
     assert_eq!(r.error_code(), "already_shipped");
-    assert_eq!(app.order(&id).await, shipped);
+    assert_eq!(app.order(&id).await, delivered);
+    assert_eq!(app.standin("razorpay").inner.refund_calls().len(), 0);
 }
 
 #[tokio::test]

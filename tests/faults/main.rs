@@ -286,6 +286,9 @@ impl World {
         services.queue = Arc::new(faulty!(queue.clone() as Arc<dyn JobQueue>));
         services.publisher = publisher_port.clone();
         services.secrets = Arc::new(faulty!(services.secrets.clone()));
+        // The carrier of the offline configuration: Shiprocket's dry run (deterministic, so
+        // idempotent per order like the real adapter must be).
+        services.carrier = Arc::new(faulty!(services.carrier.clone()));
         let provider_log = Arc::new(ProviderLog::default());
         let providers: Vec<Arc<dyn PaymentProvider>> = services
             .providers
@@ -312,12 +315,10 @@ impl World {
                 .merge(payment_webhook::routes()),
             state.clone(),
         );
-        // The worker's own configuration: Shiprocket's dry run (deterministic, so idempotent
-        // per order like the real adapter must be) and the seller's defaults.
+        // The worker's own configuration: the seller's defaults, the notifier's dry run.
         let fulfilment = FulfilmentConfig::read(&Env::from_pairs(&[])).expect("worker config");
         let invoices: Arc<dyn InvoiceStorage> = Arc::new(InMemoryInvoices::default());
         let mut ports = oms_app::wiring::fulfilment(&fulfilment, Arc::new(faulty!(invoices)));
-        ports.carrier = Arc::new(faulty!(ports.carrier));
         ports.notifier = Arc::new(faulty!(notifier.clone() as Arc<dyn Notifier>));
         ports.max_receives = MAX_RECEIVES;
         let worker = Worker::new(&services, ports);

@@ -5,12 +5,13 @@
 use std::sync::Arc;
 
 use oms_aws::{
-    AwsClients, DynamoStore, SecretDocuments, SecretsManagerSource, SnsPublisher, SqsJobQueue,
+    AwsClients, DynamoStore, SecretDocuments, SecretsManagerCredentials, SecretsManagerSource,
+    SnsPublisher, SqsJobQueue,
 };
 use oms_core::ProviderKind;
 use oms_core::app::{FulfilmentServices, Services};
 use oms_core::ports::{
-    Clock, InvoiceStorage, OrderStore, PaymentProvider, PaymentProviders, SecretSource,
+    Carrier, Clock, InvoiceStorage, OrderStore, PaymentProvider, PaymentProviders, SecretSource,
 };
 use oms_memory::{InMemoryPublisher, InMemoryQueue, StaticSecrets};
 use oms_providers::notify::WhatsApp;
@@ -19,7 +20,7 @@ use oms_providers::razorpay::RazorpayOrders;
 use oms_providers::shipping::{CarrierRouter, Shiprocket};
 use oms_providers::stripe::StripeCheckout;
 
-use crate::config::{AwsResources, Config, FulfilmentConfig, ProviderMode};
+use crate::config::{AwsResources, Config, FulfilmentConfig, ProviderMode, ShippingConfig};
 use crate::system::RandomIds;
 
 /// Where the offline stand-in's checkout URLs point when no host serves its page.
@@ -33,10 +34,17 @@ pub fn aws_services(
     res: &AwsResources,
     clock: Arc<dyn Clock>,
 ) -> Services {
-    let documents =
-        SecretDocuments::new(clients.secrets.clone(), config.secrets.ttl, clock.clone());
+    let documents = Arc::new(SecretDocuments::new(
+        clients.secrets.clone(),
+        config.secrets.ttl,
+        clock.clone(),
+    ));
+    let mut shipping = config.shipping.clone();
+    shipping.use_secret_store(|arn, name| {
+        Arc::new(SecretsManagerCredentials::new(documents.clone(), arn, name))
+    });
     let secrets: Arc<dyn SecretSource> = Arc::new(SecretsManagerSource::new(
-        Arc::new(documents),
+        documents,
         config.secrets.stripe_arn.clone(),
         config.secrets.razorpay_arn.clone(),
         config.secrets.env.stripe.clone(),
@@ -48,7 +56,7 @@ pub fn aws_services(
         &res.order_events_arn,
         &res.ops_alerts_arn,
     );
-    services(
+    let mut services = services(
         config,
         Arc::new(store),
         Arc::new(SqsJobQueue::new(clients.sqs.clone(), &res.queue_url)),
@@ -56,7 +64,20 @@ pub fn aws_services(
         secrets,
         clock,
         OFFLINE_CHECKOUT,
-    )
+    );
+    services.carrier = carrier(&shipping);
+    services
+}
+
+/// The carrier `config` describes: Shiprocket for physical goods, none for digital SKUs.
+pub fn carrier(config: &ShippingConfig) -> Arc<dyn Carrier> {
+    Arc::new(CarrierRouter {
+        physical: Arc::new(Shiprocket::new(
+            oms_providers::http_client(),
+            config.shiprocket.clone(),
+        )),
+        digital_skus: config.digital_skus.clone(),
+    })
 }
 
 /// In-memory queue and publisher, kept so a host (the dev server, tests) can see what is sent.
@@ -106,6 +127,7 @@ fn services(
         publisher,
         secrets,
         clock,
+        carrier: carrier(&config.shipping),
         ids: Arc::new(RandomIds),
         policy: config.cleanup.policy.clone(),
     }
@@ -147,14 +169,12 @@ pub fn fulfilment(
     config: &FulfilmentConfig,
     invoices: Arc<dyn InvoiceStorage>,
 ) -> FulfilmentServices {
-    let http = oms_providers::http_client();
     FulfilmentServices {
         invoices,
-        carrier: Arc::new(CarrierRouter {
-            physical: Arc::new(Shiprocket::new(http.clone(), config.shiprocket.clone())),
-            digital_skus: config.digital_skus.clone(),
-        }),
-        notifier: Arc::new(WhatsApp::new(http, config.whatsapp.clone())),
+        notifier: Arc::new(WhatsApp::new(
+            oms_providers::http_client(),
+            config.whatsapp.clone(),
+        )),
         seller: config.seller.clone(),
         max_receives: config.max_receives,
     }
@@ -170,7 +190,7 @@ pub fn aws_fulfilment(
     bucket: &str,
     clock: Arc<dyn Clock>,
 ) -> FulfilmentServices {
-    use oms_aws::{S3InvoiceStorage, SecretsManagerCredentials};
+    use oms_aws::S3InvoiceStorage;
     let docs = Arc::new(SecretDocuments::new(
         clients.secrets.clone(),
         secrets_ttl,

@@ -224,6 +224,8 @@ pub enum TimelineType {
     DisputeOpened,
     DisputeWon,
     DisputeLost,
+    /// The carrier cancelled the order's shipment before pickup (a cancellation on request).
+    ShipmentCancelled,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -1171,7 +1173,10 @@ pub struct Viewer {
 mod cancel;
 mod disputes;
 mod requests;
-pub use cancel::{CancelRefusal, CancelResult, Cancellation, LatePaymentPolicy, late_refund_id};
+pub use cancel::{
+    CancelRefusal, CancelResult, Cancellation, LatePaymentPolicy, SHIPMENT_CANCELLED,
+    late_refund_id,
+};
 pub use disputes::Dispute;
 pub use requests::{
     FulfilmentStatus, NewRefund, PaymentStatus, RefundRefusal, RefundRequest, RefundState,

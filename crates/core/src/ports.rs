@@ -376,9 +376,10 @@ pub trait Carrier: Send + Sync {
         order: &Order,
     ) -> Result<crate::order::ShipmentInfo, CarrierError>;
 
-    /// Cancels a shipment the carrier has not picked up yet (Shiprocket allows it before
-    /// pickup). Idempotent: cancelling a cancelled shipment is `Cancelled` again.
-    /// `Unavailable` when the outcome is unknown (network, 429, 5xx).
+    /// Cancels a shipment the carrier has not picked up yet (Shiprocket allows it until the
+    /// shipment is "Out for Pickup"; it accepts the request and cancels asynchronously).
+    /// Idempotent: cancelling a cancelled shipment is `Cancelled` again. `Unavailable` when the
+    /// outcome is unknown (network, 401, 429, 5xx).
     async fn cancel_shipment(
         &self,
         shipment: &crate::order::ShipmentInfo,

@@ -291,6 +291,7 @@ impl From<oms_core::app::cancel::CancelError> for ApiError {
             CancelError::ProviderUnavailable(_) => {
                 Self::unavailable("payment_provider_unavailable", &e)
             }
+            CancelError::CarrierUnavailable(_) => Self::unavailable("service_unavailable", &e),
             CancelError::Store(s) => s.into(),
             CancelError::Contention => Self::unavailable("service_unavailable", &e),
         }

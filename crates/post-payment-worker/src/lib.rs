@@ -9,16 +9,17 @@ use std::sync::Arc;
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use oms_core::app::fulfil::{FulfilDeps, Fulfilment, fulfil};
 use oms_core::app::{FulfilmentServices, Services};
-use oms_core::ports::{Clock, EventPublisher, FulfilmentJob, Message, OrderStore, Topic};
+use oms_core::ports::{Carrier, Clock, EventPublisher, FulfilmentJob, Message, OrderStore, Topic};
 use serde_json::json;
 use tracing::Instrument;
 
-/// Everything the worker needs, built once per cold start: the shared ports it uses, and its
-/// own (invoices, carrier, notifier, seller, the queue's receive limit).
+/// Everything the worker needs, built once per cold start: the shared ports it uses (the
+/// carrier among them), and its own (invoices, notifier, seller, the queue's receive limit).
 #[derive(Clone)]
 pub struct Worker {
     pub store: Arc<dyn OrderStore>,
     pub publisher: Arc<dyn EventPublisher>,
+    pub carrier: Arc<dyn Carrier>,
     pub clock: Arc<dyn Clock>,
     pub ports: FulfilmentServices,
 }
@@ -41,6 +42,7 @@ impl Worker {
         Self {
             store: services.store.clone(),
             publisher: services.publisher.clone(),
+            carrier: services.carrier.clone(),
             clock: services.clock.clone(),
             ports: fulfilment,
         }
@@ -50,7 +52,7 @@ impl Worker {
         FulfilDeps {
             store: self.store.as_ref(),
             invoices: self.ports.invoices.as_ref(),
-            carrier: self.ports.carrier.as_ref(),
+            carrier: self.carrier.as_ref(),
             publisher: self.publisher.as_ref(),
             notifier: self.ports.notifier.as_ref(),
             clock: self.clock.as_ref(),

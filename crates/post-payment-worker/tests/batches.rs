@@ -35,6 +35,8 @@ fn world(max_receives: u32) -> World {
         worker: Worker {
             store: store.clone(),
             publisher: publisher.clone(),
+            // Shiprocket's dry run, as the offline configuration has it.
+            carrier: oms_app::wiring::carrier(&oms_app::config::Config::offline().shipping),
             clock: Arc::new(ManualClock::at(Timestamp::from_unix_millis(
                 1_800_000_000_000,
             ))),

@@ -9,6 +9,7 @@ mod fulfilment;
 mod http;
 mod payments;
 mod secrets;
+mod shipping;
 
 pub use aws::AwsResources;
 pub use cleanup::CleanupConfig;
@@ -22,6 +23,7 @@ pub use secrets::{
     DEV_RAZORPAY_KEY_SECRET, DEV_RAZORPAY_WEBHOOK_SECRET, DEV_STRIPE_WEBHOOK_SECRET, EnvSecrets,
     OFFLINE_RAZORPAY_KEY_ID, SecretsConfig,
 };
+pub use shipping::ShippingConfig;
 
 /// What every function and the dev server read.
 #[derive(Debug, Clone)]
@@ -32,6 +34,8 @@ pub struct Config {
     pub payments: PaymentsConfig,
     pub secrets: SecretsConfig,
     pub cleanup: CleanupConfig,
+    /// The carrier: the worker ships with it, the cancel route cancels with it.
+    pub shipping: ShippingConfig,
 }
 
 impl Config {
@@ -51,6 +55,7 @@ impl Config {
             payments: PaymentsConfig::read(env, mode, &secrets)?,
             secrets,
             cleanup: CleanupConfig::read(env)?,
+            shipping: ShippingConfig::read(env)?,
         })
     }
 

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::ids::OrderId;
 use crate::order::{CancelRefusal, Order, Viewer};
-use crate::ports::{CheckoutClosed, ProviderError, StoreError, Topic};
+use crate::ports::{CheckoutClosed, ProviderError, ShipmentCancel, StoreError, Topic};
 use crate::validation::{ValidationErrors, bounded_text};
 
 use super::Services;
@@ -49,6 +49,9 @@ pub enum CancelError {
     /// The checkout could not be closed: cancelling now would let it take money.
     #[error("payment provider unavailable: {0}")]
     ProviderUnavailable(String),
+    /// The carrier could not be asked to cancel the shipment: nothing changed.
+    #[error("carrier unavailable: {0}")]
+    CarrierUnavailable(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("the order kept changing")]
@@ -79,6 +82,7 @@ pub async fn cancel_order(
     let id = OrderId::parse(raw_id).map_err(|_| CancelError::NotFound)?;
     let mut retry = Retry::new(MAX_ATTEMPTS);
     let mut checkout_closed = false;
+    let mut shipment_cancelled = false;
     let (order, refund_id) = loop {
         let now = services.clock.now();
         let order = services
@@ -92,10 +96,23 @@ pub async fn cancel_order(
             close_checkout(services, &order).await?;
             checkout_closed = true;
         }
-        let mut next = order.clone();
         let refund_id = format!("rf_{}", services.ids.ulid(now));
+        let lease = now.plus(REFUND_SEND_LEASE);
+        if !shipment_cancelled && order.shipment().is_some() {
+            // Every other reason to refuse first: a shipment is cancelled at the carrier only
+            // for an order that will then be cancelled.
+            let mut probe = order.clone();
+            if probe
+                .cancel_on_request(reason, by, &refund_id, now, lease, true)?
+                .is_some()
+            {
+                cancel_shipment(services, &order).await?;
+                shipment_cancelled = true;
+            }
+        }
+        let mut next = order.clone();
         let Some(done) =
-            next.cancel_on_request(reason, by, &refund_id, now, now.plus(REFUND_SEND_LEASE))?
+            next.cancel_on_request(reason, by, &refund_id, now, lease, shipment_cancelled)?
         else {
             return Ok(CancelAnswer {
                 order,
@@ -143,6 +160,21 @@ pub async fn cancel_order(
         order,
         cancelled_now: true,
     })
+}
+
+/// Cancels the order's shipment at the carrier: refused once it has been picked up.
+async fn cancel_shipment(services: &Services, order: &Order) -> Result<(), CancelError> {
+    let Some(shipment) = order.shipment() else {
+        return Ok(());
+    };
+    match services.carrier.cancel_shipment(shipment).await {
+        Ok(ShipmentCancel::Cancelled) => {
+            tracing::info!(order_id = %order.id(), awb = %shipment.awb, "shipment cancelled at the carrier");
+            Ok(())
+        }
+        Ok(ShipmentCancel::TooLate) => Err(CancelRefusal::AlreadyShipped.into()),
+        Err(e) => Err(CancelError::CarrierUnavailable(e.to_string())),
+    }
 }
 
 /// Closes an unpaid order's checkout so it can take no more money.

@@ -19,6 +19,8 @@ pub struct Services {
     pub publisher: Arc<dyn EventPublisher>,
     pub secrets: Arc<dyn SecretSource>,
     pub providers: PaymentProviders,
+    /// Creates shipments (the worker) and cancels them before pickup (the cancel route).
+    pub carrier: Arc<dyn Carrier>,
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn IdGenerator>,
     pub policy: OrderPolicy,
@@ -37,12 +39,11 @@ impl Services {
     }
 }
 
-/// What the post-payment worker needs beyond [`Services`]: where invoices go, the carrier, the
-/// notifier, the seller printed on invoices, and the queue's receive limit.
+/// What the post-payment worker needs beyond [`Services`]: where invoices go, the notifier,
+/// the seller printed on invoices, and the queue's receive limit.
 #[derive(Clone)]
 pub struct FulfilmentServices {
     pub invoices: Arc<dyn InvoiceStorage>,
-    pub carrier: Arc<dyn Carrier>,
     pub notifier: Arc<dyn Notifier>,
     pub seller: Seller,
     /// The queue's `maxReceiveCount`: the receive on which a failure is final.

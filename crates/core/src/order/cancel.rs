@@ -10,10 +10,13 @@ use super::requests::NewRefund;
 use super::{Order, OrderStatus, RefundRequest, TimelineEntry, TimelineType};
 use crate::time::Timestamp;
 
+/// A shipment's `status` once the carrier cancelled it before pickup.
+pub const SHIPMENT_CANCELLED: &str = "cancelled";
+
 /// Why an order cannot be cancelled now. Nothing changes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CancelRefusal {
-    #[error("the order has been handed to the carrier")]
+    #[error("the order has been handed to the carrier (or delivered)")]
     AlreadyShipped,
     #[error("the order is held for review; a person decides what happens to it")]
     UnderReview,
@@ -37,6 +40,8 @@ pub type CancelResult = Result<Option<Cancellation>, CancelRefusal>;
 impl Order {
     /// Cancels on request. `refund_id` names the refund a paid order gets (the whole
     /// refundable balance, sent by the caller holding its lease until `lease_until`).
+    /// `shipment_cancelled`: the carrier has cancelled the order's shipment (before pickup);
+    /// without it an order with a shipment is [`CancelRefusal::AlreadyShipped`].
     pub fn cancel_on_request(
         &mut self,
         reason: &str,
@@ -44,17 +49,18 @@ impl Order {
         refund_id: &str,
         now: Timestamp,
         lease_until: Timestamp,
+        shipment_cancelled: bool,
     ) -> CancelResult {
         if self.status == OrderStatus::Cancelled {
             return Ok(None);
         }
-        if self.shipment.is_some()
-            || self.status == OrderStatus::Fulfilled
-            || self.fulfilment_status() == super::FulfilmentStatus::Fulfilled
-        {
+        let shipped = self.shipment.is_some() || self.is_fulfilled();
+        if shipped && !(shipment_cancelled && self.shipment.is_some()) {
             return Err(CancelRefusal::AlreadyShipped);
         }
-        if self.fulfilment_lease_until.is_some_and(|t| t > now) {
+        // A worker holding the lease may be creating a shipment right now; once the customer
+        // has been told, the job is over whatever the lease says.
+        if self.fulfilment_lease_until.is_some_and(|t| t > now) && self.notified_at.is_none() {
             return Err(CancelRefusal::FulfilmentInProgress);
         }
         let paid = self.payment.captured.is_some();
@@ -64,12 +70,18 @@ impl Order {
         if paid && self.has_open_dispute() {
             return Err(CancelRefusal::Disputed);
         }
+        let mut entries = Vec::new();
+        if let Some(s) = self.shipment.as_mut().filter(|_| shipment_cancelled) {
+            s.status = SHIPMENT_CANCELLED.into();
+            let meta = json!({ "carrier": s.carrier, "shipmentId": s.shipment_id, "awb": s.awb });
+            entries.push(self.push(TimelineType::ShipmentCancelled, now, meta));
+        }
         self.status = OrderStatus::Cancelled;
-        let mut entries = vec![self.push(
+        entries.push(self.push(
             TimelineType::Cancelled,
             now,
             json!({ "reason": reason, "by": by, "refundId": paid.then_some(refund_id) }),
-        )];
+        ));
         self.bump();
         let mut refund = None;
         if paid && self.refundable().is_some_and(|b| b.minor() > 0) {

@@ -128,6 +128,8 @@ impl PaymentStatus {
 pub enum FulfilmentStatus {
     Unfulfilled,
     Fulfilled,
+    /// Its shipment was cancelled at the carrier before pickup.
+    Cancelled,
 }
 
 impl FulfilmentStatus {
@@ -135,6 +137,7 @@ impl FulfilmentStatus {
         match self {
             Self::Unfulfilled => "unfulfilled",
             Self::Fulfilled => "fulfilled",
+            Self::Cancelled => "cancelled",
         }
     }
 }
@@ -169,7 +172,13 @@ impl Order {
     }
 
     pub fn fulfilment_status(&self) -> FulfilmentStatus {
-        if self.is_fulfilled() {
+        if self
+            .shipment
+            .as_ref()
+            .is_some_and(|s| s.status == super::cancel::SHIPMENT_CANCELLED)
+        {
+            FulfilmentStatus::Cancelled
+        } else if self.is_fulfilled() {
             FulfilmentStatus::Fulfilled
         } else {
             FulfilmentStatus::Unfulfilled

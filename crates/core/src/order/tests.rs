@@ -811,7 +811,14 @@ mod disputes_and_cancellation {
     fn cancelling_a_paid_unshipped_order_records_a_full_refund_and_it_stays_cancelled() {
         let mut o = paid();
         let done = o
-            .cancel_on_request("changed my mind", "user:user-1", "rf_c", at(5), at(65))
+            .cancel_on_request(
+                "changed my mind",
+                "user:user-1",
+                "rf_c",
+                at(5),
+                at(65),
+                false,
+            )
             .unwrap()
             .unwrap();
         assert_eq!(o.status(), OrderStatus::Cancelled);
@@ -837,10 +844,65 @@ mod disputes_and_cancellation {
         );
         assert_eq!(o.payment_status(), PaymentStatus::Refunded);
         assert!(
-            o.cancel_on_request("again", "guest", "rf_x", at(7), at(67))
+            o.cancel_on_request("again", "guest", "rf_x", at(7), at(67), false)
                 .unwrap()
                 .is_none()
         );
+    }
+
+    #[test]
+    fn a_shipped_order_is_cancelled_only_once_the_carrier_has_cancelled_its_shipment() {
+        let mut o = paid();
+        o.claim_fulfilment(at(2), at(200)).unwrap();
+        o.record_invoice(
+            InvoiceInfo {
+                number: "INV-000001".into(),
+                key: "k".into(),
+                issued_at: at(3),
+            },
+            at(3),
+        )
+        .unwrap();
+        o.record_shipment(
+            ShipmentInfo {
+                carrier: "shiprocket".into(),
+                shipment_id: "1".into(),
+                awb: "AWB1".into(),
+                status: "pickup_scheduled".into(),
+            },
+            at(4),
+        )
+        .unwrap();
+        o.mark_fulfilled(at(4)).unwrap();
+        assert_eq!(
+            o.clone()
+                .cancel_on_request("x", "guest", "rf", at(5), at(65), true)
+                .unwrap_err(),
+            CancelRefusal::FulfilmentInProgress,
+            "the worker still holds it"
+        );
+        o.record_notified(at(6)).unwrap();
+        let before = o.clone();
+        assert_eq!(
+            o.cancel_on_request("x", "guest", "rf", at(7), at(67), false)
+                .unwrap_err(),
+            CancelRefusal::AlreadyShipped
+        );
+        assert_eq!(o, before);
+        let done = o
+            .cancel_on_request("x", "guest", "rf", at(7), at(67), true)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            kinds_of(&done.entries),
+            vec![
+                TimelineType::ShipmentCancelled,
+                TimelineType::Cancelled,
+                TimelineType::RefundRequested
+            ]
+        );
+        assert_eq!(o.fulfilment_status(), FulfilmentStatus::Cancelled);
+        assert_eq!(o.shipment().unwrap().status, SHIPMENT_CANCELLED);
     }
 
     #[test]
@@ -849,7 +911,7 @@ mod disputes_and_cancellation {
         o.claim_fulfilment(at(2), at(100)).unwrap();
         let before = o.clone();
         assert_eq!(
-            o.cancel_on_request("x", "guest", "rf", at(3), at(63))
+            o.cancel_on_request("x", "guest", "rf", at(3), at(63), false)
                 .unwrap_err(),
             CancelRefusal::FulfilmentInProgress
         );
@@ -858,14 +920,14 @@ mod disputes_and_cancellation {
         d.record_dispute(&dispute(DisputeStatus::Open, 1), at(2))
             .unwrap();
         assert_eq!(
-            d.cancel_on_request("x", "guest", "rf", at(3), at(63))
+            d.cancel_on_request("x", "guest", "rf", at(3), at(63), false)
                 .unwrap_err(),
             CancelRefusal::Disputed
         );
         let mut held = user_order();
         held.hold_unreadable("unreadable capture", at(2)).unwrap();
         assert_eq!(
-            held.cancel_on_request("x", "guest", "rf", at(3), at(63))
+            held.cancel_on_request("x", "guest", "rf", at(3), at(63), false)
                 .unwrap_err(),
             CancelRefusal::UnderReview
         );
@@ -874,7 +936,7 @@ mod disputes_and_cancellation {
     #[test]
     fn a_late_payment_is_recorded_and_refunded_in_full_and_a_second_one_is_held() {
         let mut o = user_order();
-        o.cancel_on_request("x", "guest", "rf", at(2), at(62))
+        o.cancel_on_request("x", "guest", "rf", at(2), at(62), false)
             .unwrap();
         assert!(o.cancelled_on_request());
         o.record_late_payment_refund(&capture("pay_9", 50_000), at(3), at(63))
