@@ -177,6 +177,9 @@ enum Scenario {
     /// before the worker gets to it: cancelled, stock back, refunded in full once, never
     /// fulfilled.
     RazorpayCancelledPaid,
+    /// A Stripe order is paid and shipped, then its guest cancels it before pickup: the
+    /// shipment is cancelled at the carrier, the order cancelled, stock back, refunded once.
+    StripeCancelledShipped,
 }
 
 impl Scenario {
@@ -188,6 +191,7 @@ impl Scenario {
             Self::StripePaid
             | Self::StripeRefunded
             | Self::StripeRefundSentBySweep
+            | Self::StripeCancelledShipped
             | Self::Abandoned => ProviderKind::Stripe,
         }
     }
@@ -595,7 +599,10 @@ impl World {
                 // At-least-once: the first event comes again.
                 self.razorpay("evt_captured", &captured).await;
             }
-            Scenario::StripePaid | Scenario::StripeRefunded | Scenario::StripeRefundSentBySweep => {
+            Scenario::StripePaid
+            | Scenario::StripeRefunded
+            | Scenario::StripeRefundSentBySweep
+            | Scenario::StripeCancelledShipped => {
                 let session = created["payment"]["sessionId"]
                     .as_str()
                     .expect("Stripe session id");
@@ -622,6 +629,11 @@ impl World {
             self.refund_webhooks().await;
         }
         self.drain_queue().await;
+        if scenario == Scenario::StripeCancelledShipped {
+            let token = created["accessToken"].as_str().expect("a guest's token");
+            self.cancel(&order_id, token).await;
+            self.refund_webhooks().await;
+        }
         if scenario.refunds() {
             let outage = scenario == Scenario::StripeRefundSentBySweep;
             self.provider_log.down.store(outage, Ordering::SeqCst);
@@ -786,7 +798,7 @@ async fn check(
                 );
             }
         }
-        Scenario::RazorpayCancelledPaid => {
+        Scenario::RazorpayCancelledPaid | Scenario::StripeCancelledShipped => {
             let amount = inr(PRICE * i64::from(QUANTITY));
             expect(
                 order.status() == OrderStatus::Cancelled
@@ -794,10 +806,26 @@ async fn check(
                 format!("status {}", order.status().as_str()),
             );
             expect(stock == STOCK, format!("stock {stock}, expected {STOCK}"));
-            expect(
-                order.invoice().is_none() && order.shipment().is_none() && !order.is_fulfilled(),
-                "fulfilled a cancelled order".into(),
-            );
+            // Shipped before the guest cancelled (the usual path): the shipment was cancelled at
+            // the carrier. A fault that left the job to the sweep (a payment commit whose answer
+            // was lost keeps the outbox lease) has the guest cancel first: never shipped.
+            let shipped = count(&order, TimelineType::ShipmentCreated);
+            if scenario == Scenario::StripeCancelledShipped && shipped > 0 {
+                expect(
+                    order.fulfilment_status() == FulfilmentStatus::Cancelled
+                        && count(&order, TimelineType::ShipmentCancelled) == 1
+                        && shipped == 1
+                        && count(&order, TimelineType::Fulfilled) == 1,
+                    format!("fulfilment {}", order.fulfilment_status().as_str()),
+                );
+            } else {
+                expect(
+                    order.invoice().is_none()
+                        && order.shipment().is_none()
+                        && !order.is_fulfilled(),
+                    "fulfilled a cancelled order".into(),
+                );
+            }
             expect(
                 count(&order, TimelineType::PaymentSucceeded) == 1
                     && order.payment().captured == Some(amount),
@@ -833,10 +861,12 @@ async fn check(
                 .await
                 .map_err(|e| e.to_string())?;
             expect(owed.is_empty(), format!("refunds still owed: {owed:?}"));
-            expect(
-                world.notifier.0.load(Ordering::SeqCst) == 0,
-                "the customer was told it shipped".into(),
-            );
+            if scenario == Scenario::RazorpayCancelledPaid {
+                expect(
+                    world.notifier.0.load(Ordering::SeqCst) == 0,
+                    "the customer was told it shipped".into(),
+                );
+            }
         }
         Scenario::Abandoned => {
             expect(
@@ -964,6 +994,12 @@ async fn sweep_fault_points(scenario: Scenario) -> usize {
         assert_eq!(sends, if by_sweep { 2 } else { 1 }, "{clean_calls:?}");
         assert!(clean_calls.contains(&"store.owed_refunds"));
     }
+    if scenario == Scenario::StripeCancelledShipped {
+        assert!(
+            clean_calls.contains(&"carrier.cancel_shipment"),
+            "{clean_calls:?}"
+        );
+    }
     let mut failures = Vec::new();
     let mut points = 0;
     for k in 0..calls {
@@ -1023,6 +1059,12 @@ async fn a_refund_owed_to_the_sweep_is_sent_once_and_settled_whatever_fails() {
 #[tokio::test]
 async fn a_paid_order_cancelled_by_its_guest_is_refunded_once_and_never_shipped_whatever_fails() {
     let points = sweep_fault_points(Scenario::RazorpayCancelledPaid).await;
+    assert!(points >= 3 * 20, "the path is longer than {points} points");
+}
+
+#[tokio::test]
+async fn a_shipped_order_cancelled_before_pickup_is_cancelled_at_the_carrier_and_refunded_once() {
+    let points = sweep_fault_points(Scenario::StripeCancelledShipped).await;
     assert!(points >= 3 * 20, "the path is longer than {points} points");
 }
 
