@@ -62,3 +62,19 @@ fn each_function_may_read_exactly_the_provider_secrets_its_gate_checks() {
         }
     }
 }
+
+/// The carrier's credentials: the worker ships with them and orders-api's cancel route cancels
+/// shipments with them; no other function calls the carrier, so none other may read them.
+#[test]
+fn only_the_functions_that_call_the_carrier_may_read_its_secret() {
+    let template = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../template.yaml"),
+    )
+    .expect("template.yaml");
+    for f in Function::ALL {
+        let granted = section(&template, resource(f))
+            .contains("Action: secretsmanager:GetSecretValue, Resource: !Ref ShiprocketSecretArn");
+        let calls = matches!(f, Function::OrdersApi | Function::PostPaymentWorker);
+        assert_eq!(granted, calls, "{}", resource(f));
+    }
+}
