@@ -385,10 +385,10 @@ impl Order {
             .any(|l| l.refund_id == failure.provider_refund_id);
         let mut entries = Vec::new();
         if let Some(id) = &ours {
-            if let Some(r) = self.refund_requests.iter_mut().find(|r| &r.refund_id == id) {
-                if r.provider_refund_id.is_none() {
-                    r.provider_refund_id = Some(failure.provider_refund_id.clone());
-                }
+            if let Some(r) = self.refund_requests.iter_mut().find(|r| &r.refund_id == id)
+                && r.provider_refund_id.is_none()
+            {
+                r.provider_refund_id = Some(failure.provider_refund_id.clone());
             }
             entries.extend(self.fail_request(id, &failure.reason, at));
         }
