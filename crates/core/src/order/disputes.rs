@@ -46,11 +46,14 @@ impl Order {
         self.disputes.iter().any(|d| !d.status.is_closed())
     }
 
-    /// What lost disputes took from the payment.
+    /// What lost disputes took from the payment the order kept. A chargeback on another of its
+    /// payments (a duplicate) took that payment's money, not this one's.
     pub(super) fn lost_to_disputes(&self) -> i64 {
+        let kept = self.payment.provider_payment_id.as_deref();
         self.disputes
             .iter()
             .filter(|d| d.status == DisputeStatus::Lost)
+            .filter(|d| d.payment_id.is_none() || d.payment_id.as_deref() == kept)
             .map(|d| d.amount.minor())
             .fold(0i64, i64::saturating_add)
     }
@@ -184,9 +187,13 @@ mod tests {
     }
 
     fn report(id: &str, status: DisputeStatus) -> DisputeReport {
+        report_on("pay_1", id, status)
+    }
+
+    fn report_on(payment: &str, id: &str, status: DisputeStatus) -> DisputeReport {
         DisputeReport {
             dispute_id: id.into(),
-            payment_id: Some("pay_1".into()),
+            payment_id: Some(payment.into()),
             status,
             amount: inr(10_000),
             reason: "fraudulent".into(),
@@ -235,5 +242,26 @@ mod tests {
             .unwrap();
         assert!(two.requires_review(), "the lost dispute still holds it");
         assert_eq!(two.review_reason(), Some(ReviewReason::Disputed));
+    }
+
+    /// Found by the refund property: a chargeback lost on the buyer's duplicate payment took
+    /// its amount out of the kept payment's refundable balance too.
+    #[test]
+    fn a_dispute_lost_on_a_duplicate_payment_leaves_the_kept_payments_balance() {
+        let mut o = paid(50_000);
+        o.record_payment(
+            &PaymentCapture {
+                provider_payment_id: "pay_2".into(),
+                amount: inr(50_000),
+            },
+            at(2),
+        )
+        .unwrap();
+        o.record_dispute(&report_on("pay_2", "du_2", DisputeStatus::Lost), at(3))
+            .unwrap();
+        assert_eq!(o.refundable(), Some(inr(50_000)));
+        o.record_dispute(&report_on("pay_1", "du_1", DisputeStatus::Lost), at(4))
+            .unwrap();
+        assert_eq!(o.refundable(), Some(inr(40_000)));
     }
 }
