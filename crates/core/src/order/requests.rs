@@ -364,8 +364,9 @@ impl Order {
 
     /// A refund the provider will not complete (`refund.failed`, a refund updated to failed).
     /// Ours is marked failed and its amount released. If the ledger had already counted it
-    /// (the provider said it succeeded before), the money may not have reached the customer:
-    /// the order is held for a person, the ledger left as it is.
+    /// (the provider said it succeeded before) — by its id, or inside a Stripe charge's total
+    /// whose refunds were not listed — the money may not have reached the customer: the order
+    /// is held for a person, the ledger left as it is.
     pub fn record_refund_failure(
         &mut self,
         failure: &super::RefundFailure,
@@ -379,10 +380,15 @@ impl Order {
                     || r.provider_refund_id.as_deref() == Some(failure.provider_refund_id.as_str())
             })
             .map(|r| r.refund_id.clone());
+        let amount = ours
+            .as_deref()
+            .and_then(|id| self.refund_request(id))
+            .map(|r| r.amount.minor());
         let counted = self
             .refunds
             .iter()
-            .any(|l| l.refund_id == failure.provider_refund_id);
+            .any(|l| l.refund_id == failure.provider_refund_id)
+            || self.unitemised_of(failure.payment_id.as_deref()) >= amount.unwrap_or(1);
         let mut entries = Vec::new();
         if let Some(id) = &ours {
             if let Some(r) = self.refund_requests.iter_mut().find(|r| &r.refund_id == id)
@@ -407,6 +413,21 @@ impl Order {
         }
         self.bump();
         Ok(entries)
+    }
+
+    /// What the ledger counts of `payment` (any payment, when `None`) in charge totals whose
+    /// refunds were not listed (`<charge>:unitemised`): it may include any of their refunds.
+    fn unitemised_of(&self, payment: Option<&str>) -> i64 {
+        self.refunds
+            .iter()
+            .filter(|l| {
+                l.charge_id
+                    .as_ref()
+                    .is_some_and(|c| l.refund_id == format!("{c}:unitemised"))
+            })
+            .filter(|l| payment.is_none() || l.payment_id.as_deref() == payment)
+            .map(|l| l.amount.minor())
+            .sum()
     }
 
     /// Whether the order was held for a person over this provider refund.
@@ -617,5 +638,34 @@ mod tests {
             Err(TransitionError::AlreadyApplied),
             "held once"
         );
+    }
+
+    /// Found by the refund property: Stripe reported the charge's total only (no refund
+    /// list), then failed the refund inside it. The total stays counted (the ledger keeps the
+    /// largest total reported), so the order must be held — it was not, as nothing named the
+    /// refund by its id.
+    #[test]
+    fn a_refund_failed_inside_a_reported_charge_total_holds_the_order() {
+        let mut o = refund_pending();
+        o.record_refunds(
+            &RefundReport {
+                payment_id: Some("pay_1".into()),
+                refunds: Vec::new(),
+                charge: Some(crate::order::ChargeTotal {
+                    charge_id: "ch_1".into(),
+                    total: Some(inr(40_000)),
+                }),
+                our_ids: Vec::new(),
+            },
+            at(4),
+        )
+        .unwrap();
+        assert_eq!(o.refunded().minor(), 40_000);
+        o.record_refund_failure(&failed(), at(5)).unwrap();
+        assert_eq!(
+            o.refund_request("rf_1").unwrap().status,
+            RefundState::Failed
+        );
+        assert_eq!(o.review_reason(), Some(ReviewReason::RefundFailed));
     }
 }
