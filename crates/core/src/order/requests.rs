@@ -444,9 +444,12 @@ impl Order {
     /// held.
     ///
     /// A request already failed whose refund the ledger now counts — the provider failed it
-    /// after it succeeded, and the success was delivered after the failure — holds the order
-    /// for a person, as when the two arrive the other way round (`record_refund_failure`): in
-    /// either order the money counts, the request is failed, and someone is asked.
+    /// after it succeeded, and the success (by its id, or inside a charge total reported
+    /// before the failure) was delivered after the failure — holds the order for a person, as
+    /// when the two arrive the other way round (`record_refund_failure`): in either order the
+    /// money counts, the request is failed, and someone is asked. A charge total does not say
+    /// which refunds it holds, so one that could hold the failed refund is enough: a hold a
+    /// person clears is cheaper than money shown returned that was not.
     pub(super) fn settle_requests(&mut self, our_ids: &[(String, String)], at: Timestamp) -> bool {
         let ledger: Vec<String> = self.refunds.iter().map(|l| l.refund_id.clone()).collect();
         let mut moved = false;
@@ -472,14 +475,14 @@ impl Order {
                 moved = true;
             }
         }
+        let unitemised = self.unitemised_of(self.payment.provider_payment_id.as_deref());
         let reversed: Vec<(String, String)> = self
             .refund_requests
             .iter()
             .filter(|r| r.status == RefundState::Failed)
             .filter_map(|r| {
                 let p = r.provider_refund_id.clone()?;
-                ledger
-                    .contains(&p)
+                (ledger.contains(&p) || unitemised >= r.amount.minor())
                     .then(|| (p, r.failure.clone().unwrap_or_default()))
             })
             .collect();
@@ -666,6 +669,30 @@ mod tests {
             o.refund_request("rf_1").unwrap().status,
             RefundState::Failed
         );
+        assert_eq!(o.review_reason(), Some(ReviewReason::RefundFailed));
+    }
+
+    /// Found by the refund property: the same, the other way round — the failure recorded
+    /// first, then a charge total Stripe reported before the refund failed.
+    #[test]
+    fn a_charge_total_that_may_hold_a_failed_refund_holds_the_order() {
+        let mut o = refund_pending();
+        o.record_refund_failure(&failed(), at(4)).unwrap();
+        assert!(!o.requires_review(), "nothing counted yet");
+        o.record_refunds(
+            &RefundReport {
+                payment_id: Some("pay_1".into()),
+                refunds: Vec::new(),
+                charge: Some(crate::order::ChargeTotal {
+                    charge_id: "ch_1".into(),
+                    total: Some(inr(40_000)),
+                }),
+                our_ids: Vec::new(),
+            },
+            at(5),
+        )
+        .unwrap();
+        assert_eq!(o.refunded().minor(), 40_000);
         assert_eq!(o.review_reason(), Some(ReviewReason::RefundFailed));
     }
 }
