@@ -1,7 +1,8 @@
 //! Chargebacks (`docs/decisions.md`, "Disputes"): one record per dispute id, moved by the
 //! provider's dispute events in any order and any number of times. Won and lost are final; an
 //! order disputed before it ships is held for review until the dispute is won (the hold is then
-//! released) or a person clears it; a lost dispute's amount leaves the refundable balance.
+//! released) or a person clears it; a hold the order had for another reason is never released
+//! by a dispute; a lost dispute's amount leaves the refundable balance.
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -45,11 +46,14 @@ impl Order {
         self.disputes.iter().any(|d| !d.status.is_closed())
     }
 
-    /// What lost disputes took from the payment.
+    /// What lost disputes took from the payment the order kept. A chargeback on another of its
+    /// payments (a duplicate) took that payment's money, not this one's.
     pub(super) fn lost_to_disputes(&self) -> i64 {
+        let kept = self.payment.provider_payment_id.as_deref();
         self.disputes
             .iter()
             .filter(|d| d.status == DisputeStatus::Lost)
+            .filter(|d| d.payment_id.is_none() || d.payment_id.as_deref() == kept)
             .map(|d| d.amount.minor())
             .fold(0i64, i64::saturating_add)
     }
@@ -100,11 +104,18 @@ impl Order {
                     && self.fulfilment_status() == super::FulfilmentStatus::Unfulfilled
                     && !self.requires_review
                 {
+                    // A hold already in place for another reason (a short capture, a duplicate
+                    // payment, a failed refund) stays that hold: the dispute's outcome must not
+                    // release what a person still has to look at.
+                    let earlier = self.review_reason.filter(|_| self.requires_review);
                     entries.push(self.flag_review(
                         ReviewReason::Disputed,
                         at,
                         json!({ "disputeId": report.dispute_id }),
                     ));
+                    if let Some(reason) = earlier {
+                        self.review_reason = Some(reason);
+                    }
                 }
                 self.disputes.len() - 1
             }
@@ -113,7 +124,10 @@ impl Order {
         match report.status {
             DisputeStatus::Won => {
                 entries.push(self.push(TimelineType::DisputeWon, at, self.dispute_meta(report)));
-                if self.review_reason == Some(ReviewReason::Disputed) && !self.has_open_dispute() {
+                // Released only when every dispute is won: a lost one keeps the hold for a
+                // person, as it would alone.
+                let all_won = self.disputes.iter().all(|d| d.status == DisputeStatus::Won);
+                if self.review_reason == Some(ReviewReason::Disputed) && all_won {
                     self.requires_review = false;
                     self.review_reason = None;
                     entries.push(self.push(
@@ -142,5 +156,115 @@ impl Order {
             "evidenceDueBy": report.evidence_due_by,
             "providerPaymentId": report.payment_id,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::TokenHash;
+    use crate::money::Currency;
+    use crate::order::{Owner, PaymentCapture};
+
+    fn inr(minor: i64) -> Money {
+        Money::new(minor, Currency::parse("INR").unwrap()).unwrap()
+    }
+
+    fn at(s: i64) -> Timestamp {
+        Timestamp::from_unix_millis(1_800_000_000_000 + s * 1000)
+    }
+
+    fn paid(amount: i64) -> Order {
+        let mut o = crate::order::tests::sample_order(Owner::Guest {
+            token_hash: TokenHash::of("x"),
+        });
+        o.record_payment(
+            &PaymentCapture {
+                provider_payment_id: "pay_1".into(),
+                amount: inr(amount),
+            },
+            at(1),
+        )
+        .unwrap();
+        o
+    }
+
+    fn report(id: &str, status: DisputeStatus) -> DisputeReport {
+        report_on("pay_1", id, status)
+    }
+
+    fn report_on(payment: &str, id: &str, status: DisputeStatus) -> DisputeReport {
+        DisputeReport {
+            dispute_id: id.into(),
+            payment_id: Some(payment.into()),
+            status,
+            amount: inr(10_000),
+            reason: "fraudulent".into(),
+            evidence_due_by: None,
+        }
+    }
+
+    /// Found by the refund property (`crates/memory/tests/payment_properties.rs`): a short
+    /// capture held the order; a dispute reported won straight away put its own hold over it
+    /// and released it, so the order was free to ship with the short capture unexamined.
+    #[test]
+    fn a_won_dispute_never_releases_a_hold_it_did_not_put() {
+        let mut o = paid(49_999);
+        assert_eq!(o.review_reason(), Some(ReviewReason::AmountMismatch));
+        o.record_dispute(&report("du_1", DisputeStatus::Open), at(2))
+            .unwrap();
+        o.record_dispute(&report("du_1", DisputeStatus::Won), at(3))
+            .unwrap();
+        assert!(o.requires_review());
+        assert_eq!(o.review_reason(), Some(ReviewReason::AmountMismatch));
+
+        let mut straight = paid(49_999);
+        straight
+            .record_dispute(&report("du_1", DisputeStatus::Won), at(2))
+            .unwrap();
+        assert!(straight.requires_review());
+        assert_eq!(straight.review_reason(), Some(ReviewReason::AmountMismatch));
+    }
+
+    #[test]
+    fn a_won_dispute_releases_its_own_hold_unless_another_was_lost() {
+        let mut o = paid(50_000);
+        o.record_dispute(&report("du_1", DisputeStatus::Open), at(2))
+            .unwrap();
+        assert_eq!(o.review_reason(), Some(ReviewReason::Disputed));
+        o.record_dispute(&report("du_1", DisputeStatus::Won), at(3))
+            .unwrap();
+        assert!(!o.requires_review());
+
+        let mut two = paid(50_000);
+        two.record_dispute(&report("du_1", DisputeStatus::Lost), at(2))
+            .unwrap();
+        two.record_dispute(&report("du_2", DisputeStatus::Open), at(3))
+            .unwrap();
+        two.record_dispute(&report("du_2", DisputeStatus::Won), at(4))
+            .unwrap();
+        assert!(two.requires_review(), "the lost dispute still holds it");
+        assert_eq!(two.review_reason(), Some(ReviewReason::Disputed));
+    }
+
+    /// Found by the refund property: a chargeback lost on the buyer's duplicate payment took
+    /// its amount out of the kept payment's refundable balance too.
+    #[test]
+    fn a_dispute_lost_on_a_duplicate_payment_leaves_the_kept_payments_balance() {
+        let mut o = paid(50_000);
+        o.record_payment(
+            &PaymentCapture {
+                provider_payment_id: "pay_2".into(),
+                amount: inr(50_000),
+            },
+            at(2),
+        )
+        .unwrap();
+        o.record_dispute(&report_on("pay_2", "du_2", DisputeStatus::Lost), at(3))
+            .unwrap();
+        assert_eq!(o.refundable(), Some(inr(50_000)));
+        o.record_dispute(&report_on("pay_1", "du_1", DisputeStatus::Lost), at(4))
+            .unwrap();
+        assert_eq!(o.refundable(), Some(inr(40_000)));
     }
 }

@@ -369,8 +369,9 @@ impl Order {
 
     /// A refund the provider will not complete (`refund.failed`, a refund updated to failed).
     /// Ours is marked failed and its amount released. If the ledger had already counted it
-    /// (the provider said it succeeded before), the money may not have reached the customer:
-    /// the order is held for a person, the ledger left as it is.
+    /// (the provider said it succeeded before) — by its id, or inside a Stripe charge's total
+    /// whose refunds were not listed — the money may not have reached the customer: the order
+    /// is held for a person, the ledger left as it is.
     pub fn record_refund_failure(
         &mut self,
         failure: &super::RefundFailure,
@@ -384,10 +385,15 @@ impl Order {
                     || r.provider_refund_id.as_deref() == Some(failure.provider_refund_id.as_str())
             })
             .map(|r| r.refund_id.clone());
+        let amount = ours
+            .as_deref()
+            .and_then(|id| self.refund_request(id))
+            .map(|r| r.amount.minor());
         let counted = self
             .refunds
             .iter()
-            .any(|l| l.refund_id == failure.provider_refund_id);
+            .any(|l| l.refund_id == failure.provider_refund_id)
+            || self.unitemised_of(failure.payment_id.as_deref()) >= amount.unwrap_or(1);
         let mut entries = Vec::new();
         if let Some(id) = &ours {
             if let Some(r) = self.refund_requests.iter_mut().find(|r| &r.refund_id == id)
@@ -397,12 +403,7 @@ impl Order {
             }
             entries.extend(self.fail_request(id, &failure.reason, at));
         }
-        let already_held = self.timeline.iter().any(|e| {
-            e.kind == TimelineType::ReviewRequired
-                && e.meta.get("providerRefundId").and_then(|v| v.as_str())
-                    == Some(failure.provider_refund_id.as_str())
-        });
-        if counted && !already_held {
+        if counted && !self.held_for_refund(&failure.provider_refund_id) {
             entries.push(self.flag_review(
                 ReviewReason::RefundFailed,
                 at,
@@ -419,8 +420,41 @@ impl Order {
         Ok(entries)
     }
 
+    /// What the ledger counts of `payment` (any payment, when `None`) in charge totals whose
+    /// refunds were not listed (`<charge>:unitemised`): it may include any of their refunds.
+    fn unitemised_of(&self, payment: Option<&str>) -> i64 {
+        self.refunds
+            .iter()
+            .filter(|l| {
+                l.charge_id
+                    .as_ref()
+                    .is_some_and(|c| l.refund_id == format!("{c}:unitemised"))
+            })
+            .filter(|l| payment.is_none() || l.payment_id.as_deref() == payment)
+            .map(|l| l.amount.minor())
+            .sum()
+    }
+
+    /// Whether the order was held for a person over this provider refund.
+    fn held_for_refund(&self, provider_refund_id: &str) -> bool {
+        self.timeline.iter().any(|e| {
+            e.kind == TimelineType::ReviewRequired
+                && e.meta.get("providerRefundId").and_then(|v| v.as_str())
+                    == Some(provider_refund_id)
+        })
+    }
+
     /// Ties reported refunds to our requests: by the id the provider echoed, or by the
-    /// provider id our call was answered with. `true` when a request moved.
+    /// provider id our call was answered with. `true` when a request moved, or the order was
+    /// held.
+    ///
+    /// A request already failed whose refund the ledger now counts — the provider failed it
+    /// after it succeeded, and the success (by its id, or inside a charge total reported
+    /// before the failure) was delivered after the failure — holds the order for a person, as
+    /// when the two arrive the other way round (`record_refund_failure`): in either order the
+    /// money counts, the request is failed, and someone is asked. A charge total does not say
+    /// which refunds it holds, so one that could hold the failed refund is enough: a hold a
+    /// person clears is cheaper than money shown returned that was not.
     pub(super) fn settle_requests(&mut self, our_ids: &[(String, String)], at: Timestamp) -> bool {
         let ledger: Vec<String> = self.refunds.iter().map(|l| l.refund_id.clone()).collect();
         let mut moved = false;
@@ -443,6 +477,27 @@ impl Order {
                 r.status = RefundState::Succeeded;
                 r.send_lease_until = None;
                 r.updated_at = at;
+                moved = true;
+            }
+        }
+        let unitemised = self.unitemised_of(self.payment.provider_payment_id.as_deref());
+        let reversed: Vec<(String, String)> = self
+            .refund_requests
+            .iter()
+            .filter(|r| r.status == RefundState::Failed)
+            .filter_map(|r| {
+                let p = r.provider_refund_id.clone()?;
+                (ledger.contains(&p) || unitemised >= r.amount.minor())
+                    .then(|| (p, r.failure.clone().unwrap_or_default()))
+            })
+            .collect();
+        for (provider_refund_id, why) in reversed {
+            if !self.held_for_refund(&provider_refund_id) {
+                self.flag_review(
+                    ReviewReason::RefundFailed,
+                    at,
+                    json!({ "providerRefundId": provider_refund_id, "detail": why }),
+                );
                 moved = true;
             }
         }
@@ -477,5 +532,172 @@ impl Order {
             "reason": why,
         });
         Some(self.push(TimelineType::RefundFailed, at, meta))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::TokenHash;
+    use crate::money::Currency;
+    use crate::order::{Owner, PaymentCapture, RefundFailure};
+
+    fn inr(minor: i64) -> Money {
+        Money::new(minor, Currency::parse("INR").unwrap()).unwrap()
+    }
+
+    fn at(s: i64) -> Timestamp {
+        Timestamp::from_unix_millis(1_800_000_000_000 + s * 1000)
+    }
+
+    /// A paid order with a 40 000 refund the provider accepted as `rfnd_1`.
+    fn refund_pending() -> Order {
+        let mut o = crate::order::tests::sample_order(Owner::Guest {
+            token_hash: TokenHash::of("x"),
+        });
+        o.record_payment(
+            &PaymentCapture {
+                provider_payment_id: "pay_1".into(),
+                amount: inr(50_000),
+            },
+            at(1),
+        )
+        .unwrap();
+        o.request_refund(
+            NewRefund {
+                refund_id: "rf_1".into(),
+                amount: Some(40_000),
+                reason: None,
+                requested_by: "admin".into(),
+                idempotency_key: Some("k".into()),
+                request_hash: Some("h".into()),
+            },
+            at(2),
+            at(62),
+        )
+        .unwrap();
+        o.record_refund_sent(
+            "rf_1",
+            &ProviderRefund {
+                provider_refund_id: "rfnd_1".into(),
+                status: ProviderRefundStatus::Pending,
+                amount: inr(40_000),
+                charge_id: None,
+            },
+            at(3),
+        )
+        .unwrap();
+        o
+    }
+
+    fn succeeded() -> RefundReport {
+        RefundReport {
+            payment_id: Some("pay_1".into()),
+            refunds: vec![("rfnd_1".into(), inr(40_000))],
+            charge: None,
+            our_ids: vec![("rfnd_1".into(), "rf_1".into())],
+        }
+    }
+
+    fn failed() -> RefundFailure {
+        RefundFailure {
+            payment_id: Some("pay_1".into()),
+            provider_refund_id: "rfnd_1".into(),
+            refund_id: Some("rf_1".into()),
+            reason: "card closed".into(),
+        }
+    }
+
+    /// Found by the refund property (`crates/memory/tests/payment_properties.rs`): a refund
+    /// the provider failed after it succeeded, whose success webhook was delivered after the
+    /// failure, was counted as refunded with nobody asked to look — while the other delivery
+    /// order held the order for a person.
+    #[test]
+    fn a_refund_failed_after_it_succeeded_holds_the_order_whichever_report_comes_first() {
+        let mut failure_first = refund_pending();
+        failure_first
+            .record_refund_failure(&failed(), at(4))
+            .unwrap();
+        assert!(!failure_first.requires_review(), "nothing counted yet");
+        failure_first.record_refunds(&succeeded(), at(5)).unwrap();
+
+        let mut success_first = refund_pending();
+        success_first.record_refunds(&succeeded(), at(4)).unwrap();
+        success_first
+            .record_refund_failure(&failed(), at(5))
+            .unwrap();
+
+        for o in [&failure_first, &success_first] {
+            assert_eq!(o.refunded().minor(), 40_000);
+            assert_eq!(
+                o.refund_request("rf_1").unwrap().status,
+                RefundState::Failed
+            );
+            assert_eq!(o.review_reason(), Some(ReviewReason::RefundFailed));
+            let holds = o
+                .timeline()
+                .iter()
+                .filter(|e| e.kind == TimelineType::ReviewRequired)
+                .count();
+            assert_eq!(holds, 1);
+        }
+        assert_eq!(
+            failure_first.record_refunds(&succeeded(), at(6)),
+            Err(TransitionError::AlreadyApplied),
+            "held once"
+        );
+    }
+
+    /// Found by the refund property: Stripe reported the charge's total only (no refund
+    /// list), then failed the refund inside it. The total stays counted (the ledger keeps the
+    /// largest total reported), so the order must be held — it was not, as nothing named the
+    /// refund by its id.
+    #[test]
+    fn a_refund_failed_inside_a_reported_charge_total_holds_the_order() {
+        let mut o = refund_pending();
+        o.record_refunds(
+            &RefundReport {
+                payment_id: Some("pay_1".into()),
+                refunds: Vec::new(),
+                charge: Some(crate::order::ChargeTotal {
+                    charge_id: "ch_1".into(),
+                    total: Some(inr(40_000)),
+                }),
+                our_ids: Vec::new(),
+            },
+            at(4),
+        )
+        .unwrap();
+        assert_eq!(o.refunded().minor(), 40_000);
+        o.record_refund_failure(&failed(), at(5)).unwrap();
+        assert_eq!(
+            o.refund_request("rf_1").unwrap().status,
+            RefundState::Failed
+        );
+        assert_eq!(o.review_reason(), Some(ReviewReason::RefundFailed));
+    }
+
+    /// Found by the refund property: the same, the other way round — the failure recorded
+    /// first, then a charge total Stripe reported before the refund failed.
+    #[test]
+    fn a_charge_total_that_may_hold_a_failed_refund_holds_the_order() {
+        let mut o = refund_pending();
+        o.record_refund_failure(&failed(), at(4)).unwrap();
+        assert!(!o.requires_review(), "nothing counted yet");
+        o.record_refunds(
+            &RefundReport {
+                payment_id: Some("pay_1".into()),
+                refunds: Vec::new(),
+                charge: Some(crate::order::ChargeTotal {
+                    charge_id: "ch_1".into(),
+                    total: Some(inr(40_000)),
+                }),
+                our_ids: Vec::new(),
+            },
+            at(5),
+        )
+        .unwrap();
+        assert_eq!(o.refunded().minor(), 40_000);
+        assert_eq!(o.review_reason(), Some(ReviewReason::RefundFailed));
     }
 }
