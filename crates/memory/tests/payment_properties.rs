@@ -19,7 +19,7 @@ use oms_core::app::refund::{
     REFUND_SEND_LEASE, RefundError, RefundInput, request_refund, resend_owed,
 };
 use oms_core::app::sweep::REFUND_GRACE;
-use oms_core::app::webhook::{Handled, handle_event};
+use oms_core::app::webhook::{Handled, handle_event, handle_event_with};
 use oms_core::app::{OrderPolicy, Services};
 use oms_core::customer::{CountryCode, Customer, Email, ShippingAddress};
 use oms_core::order::{DisputeStatus, OrderDraft, RefundRefusal, RefundState};
@@ -236,9 +236,18 @@ impl World {
             Step::Sweep => return self.sweep().await,
         };
         let event = razorpay::normalise(body.as_bytes(), Some(id)).unwrap();
-        handle_event(&self.deps(), &event, body.as_bytes())
-            .await
-            .unwrap();
+        // The reference model keeps a late payment without stock and holds the order
+        // (`LATE_PAYMENT_POLICY=review`); the default, refunding it, is proven by the black-box
+        // suite (`cancel::…`, `refunds::a_late_payment_a_dispute_and_an_admin_refund_racing…`)
+        // and `order::tests`.
+        handle_event_with(
+            &self.deps(),
+            oms_core::order::LatePaymentPolicy::Review,
+            &event,
+            body.as_bytes(),
+        )
+        .await
+        .unwrap();
     }
 
     /// What the cleanup sweep does to one stale order, then a competing buyer.
@@ -870,6 +879,30 @@ impl PaymentProvider for ScriptedProvider {
 /// Refund ids `rf_1`, `rf_2`, … in the order they are drawn.
 #[derive(Default)]
 struct CountingIds(AtomicUsize);
+
+/// Refunds and disputes never reach a carrier.
+struct NoCarrier;
+
+#[async_trait]
+impl oms_core::ports::Carrier for NoCarrier {
+    fn name(&self) -> &'static str {
+        "none"
+    }
+
+    async fn create_shipment(
+        &self,
+        _: &oms_core::Order,
+    ) -> Result<oms_core::ShipmentInfo, oms_core::ports::CarrierError> {
+        unreachable!("no shipment in the refund property")
+    }
+
+    async fn cancel_shipment(
+        &self,
+        _: &oms_core::ShipmentInfo,
+    ) -> Result<oms_core::ports::ShipmentCancel, oms_core::ports::CarrierError> {
+        unreachable!("no shipment in the refund property")
+    }
+}
 
 impl IdGenerator for CountingIds {
     fn ulid(&self, _: Timestamp) -> String {
@@ -1778,6 +1811,7 @@ async fn refund_run(
         publisher: Arc::new(InMemoryPublisher::default()),
         secrets: Arc::new(StaticSecrets::default()),
         providers: PaymentProviders::new(vec![provider.clone()]),
+        carrier: Arc::new(NoCarrier),
         clock: clock.clone(),
         ids: Arc::new(CountingIds::default()),
         policy: OrderPolicy::default(),

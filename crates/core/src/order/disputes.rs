@@ -104,18 +104,11 @@ impl Order {
                     && self.fulfilment_status() == super::FulfilmentStatus::Unfulfilled
                     && !self.requires_review
                 {
-                    // A hold already in place for another reason (a short capture, a duplicate
-                    // payment, a failed refund) stays that hold: the dispute's outcome must not
-                    // release what a person still has to look at.
-                    let earlier = self.review_reason.filter(|_| self.requires_review);
                     entries.push(self.flag_review(
                         ReviewReason::Disputed,
                         at,
                         json!({ "disputeId": report.dispute_id }),
                     ));
-                    if let Some(reason) = earlier {
-                        self.review_reason = Some(reason);
-                    }
                 }
                 self.disputes.len() - 1
             }
