@@ -816,11 +816,12 @@ impl Order {
         if let Some(charge) = &report.charge {
             self.converge_charge(charge, report.payment_id.as_deref(), charge_before, at);
         }
-        let settled = self.settle_requests(&report.our_ids, at);
+        let (settled, held) = self.settle_requests(&report.our_ids, at);
         if self.refunds == before_ledger && !settled {
             return Err(TransitionError::AlreadyApplied);
         }
-        let entries = self.account_refunds(&before, &new_ids, at);
+        let mut entries = self.account_refunds(&before, &new_ids, at);
+        entries.extend(held);
         self.bump();
         Ok(entries)
     }

@@ -455,7 +455,13 @@ impl Order {
     /// money counts, the request is failed, and someone is asked. A charge total does not say
     /// which refunds it holds, so one that could hold the failed refund is enough: a hold a
     /// person clears is cheaper than money shown returned that was not.
-    pub(super) fn settle_requests(&mut self, our_ids: &[(String, String)], at: Timestamp) -> bool {
+    /// `true` when a request moved, with the hold entries it added.
+    pub(super) fn settle_requests(
+        &mut self,
+        our_ids: &[(String, String)],
+        at: Timestamp,
+    ) -> (bool, Vec<TimelineEntry>) {
+        let mut held = Vec::new();
         let ledger: Vec<String> = self.refunds.iter().map(|l| l.refund_id.clone()).collect();
         let mut moved = false;
         for r in &mut self.refund_requests {
@@ -493,15 +499,15 @@ impl Order {
             .collect();
         for (provider_refund_id, why) in reversed {
             if !self.held_for_refund(&provider_refund_id) {
-                self.flag_review(
+                held.push(self.flag_review(
                     ReviewReason::RefundFailed,
                     at,
                     json!({ "providerRefundId": provider_refund_id, "detail": why }),
-                );
+                ));
                 moved = true;
             }
         }
-        moved
+        (moved, held)
     }
 
     fn request_mut(&mut self, refund_id: &str) -> Result<&mut RefundRequest, TransitionError> {
