@@ -39,13 +39,13 @@ use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use oms_app::config::{Config, Env, FulfilmentConfig, ProviderMode};
 use oms_app::local::Local;
-use oms_core::order::{FulfilmentStatus, PaymentStatus, RefundState};
+use oms_core::order::{DisputeStatus, FulfilmentStatus, PaymentStatus, RefundState};
 use oms_core::ports::{
     CheckoutClosed, CheckoutRequest, Clock, EventPublisher, InvoiceStorage, JobQueue, Notifier,
     NotifyError, OrderStore, PaymentProvider, PaymentProviders, ProviderError, ProviderRefund,
     RefundCall,
 };
-use oms_core::webhook::simulate::{self, RefundSpec};
+use oms_core::webhook::simulate::{self, DisputeSpec, RefundSpec};
 use oms_core::{
     Currency, Money, Order, OrderId, OrderStatus, PaymentInfo, Product, ProviderKind, Secret, Sku,
     TimelineType, Timestamp,
@@ -180,14 +180,18 @@ enum Scenario {
     /// A Stripe order is paid and shipped, then its guest cancels it before pickup: the
     /// shipment is cancelled at the carrier, the order cancelled, stock back, refunded once.
     StripeCancelledShipped,
+    /// A Razorpay order is paid, then disputed before it ships (held), then the dispute is won
+    /// (released): fulfilled once, after the win.
+    RazorpayDisputedWon,
 }
 
 impl Scenario {
     fn provider(self) -> ProviderKind {
         match self {
-            Self::RazorpayPaid | Self::RazorpayRefunded | Self::RazorpayCancelledPaid => {
-                ProviderKind::Razorpay
-            }
+            Self::RazorpayPaid
+            | Self::RazorpayRefunded
+            | Self::RazorpayCancelledPaid
+            | Self::RazorpayDisputedWon => ProviderKind::Razorpay,
             Self::StripePaid
             | Self::StripeRefunded
             | Self::StripeRefundSentBySweep
@@ -576,7 +580,8 @@ impl World {
         match scenario {
             Scenario::RazorpayPaid
             | Scenario::RazorpayRefunded
-            | Scenario::RazorpayCancelledPaid => {
+            | Scenario::RazorpayCancelledPaid
+            | Scenario::RazorpayDisputedWon => {
                 let rzp_order = created["payment"]["providerOrderId"]
                     .as_str()
                     .expect("Razorpay order id");
@@ -621,6 +626,31 @@ impl World {
             Scenario::Abandoned => {
                 // Past the payment window (30 minutes by default).
                 self.clock.advance(Duration::from_secs(31 * 60));
+            }
+        }
+        if scenario == Scenario::RazorpayDisputedWon {
+            // The chargeback opens before the worker gets to the order, and is won later;
+            // each event is delivered until 2xx, then once more.
+            for (event, status, id) in [
+                ("payment.dispute.created", "open", "evt_dispute_open"),
+                ("payment.dispute.won", "won", "evt_dispute_won"),
+            ] {
+                let body = simulate::razorpay_dispute_event(
+                    event,
+                    &DisputeSpec {
+                        id: "disp_faults1",
+                        payment_id: "pay_faults1",
+                        amount,
+                        status,
+                        reason: "chargeback",
+                        due_by: Some(self.clock.now().unix_seconds() + 7 * 86_400),
+                    },
+                    &self.razorpay_order,
+                    Some(&order_id),
+                    amount,
+                );
+                self.razorpay(id, &body).await;
+                self.razorpay(id, &body).await;
             }
         }
         if scenario == Scenario::RazorpayCancelledPaid {
@@ -705,8 +735,18 @@ async fn check(
         | Scenario::StripePaid
         | Scenario::RazorpayRefunded
         | Scenario::StripeRefunded
-        | Scenario::StripeRefundSentBySweep => {
+        | Scenario::StripeRefundSentBySweep
+        | Scenario::RazorpayDisputedWon => {
             let amount = inr(PRICE * i64::from(QUANTITY));
+            if scenario == Scenario::RazorpayDisputedWon {
+                expect(
+                    order.dispute().map(|d| d.status) == Some(DisputeStatus::Won)
+                        && count(&order, TimelineType::DisputeOpened) == 1
+                        && count(&order, TimelineType::DisputeWon) == 1
+                        && count(&order, TimelineType::ReviewCleared) == 1,
+                    format!("dispute {:?}", order.dispute()),
+                );
+            }
             // A refund recorded after fulfilment shows in the status; fulfilment finished after
             // the refund (its job was owed to the sweep) shows `fulfilled`. `paymentStatus` and
             // `fulfilmentStatus` say the rest (checked here and in `check_refund`).
@@ -1065,6 +1105,12 @@ async fn a_paid_order_cancelled_by_its_guest_is_refunded_once_and_never_shipped_
 #[tokio::test]
 async fn a_shipped_order_cancelled_before_pickup_is_cancelled_at_the_carrier_and_refunded_once() {
     let points = sweep_fault_points(Scenario::StripeCancelledShipped).await;
+    assert!(points >= 3 * 20, "the path is longer than {points} points");
+}
+
+#[tokio::test]
+async fn an_order_disputed_before_it_ships_is_held_and_fulfilled_once_when_the_dispute_is_won() {
+    let points = sweep_fault_points(Scenario::RazorpayDisputedWon).await;
     assert!(points >= 3 * 20, "the path is longer than {points} points");
 }
 
