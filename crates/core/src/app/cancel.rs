@@ -4,15 +4,13 @@
 //! take money; a paid order that has not shipped is cancelled and refunded in full through
 //! [`super::refund`], in the same write that gives its stock back.
 
-use serde_json::json;
-
 use crate::ids::OrderId;
 use crate::order::{CancelRefusal, Order, Viewer};
-use crate::ports::{CheckoutClosed, ProviderError, ShipmentCancel, StoreError, Topic};
+use crate::ports::{CheckoutClosed, ProviderError, ShipmentCancel, StoreError};
 use crate::validation::{ValidationErrors, bounded_text};
 
 use super::Services;
-use super::outbox::publish;
+use super::outbox::publish_entries;
 use super::refund::{MAX_REASON_CHARS, REFUND_SEND_LEASE, RefundError, send_recorded};
 use super::retry::{Contended, MAX_ATTEMPTS, Retry};
 
@@ -121,19 +119,7 @@ pub async fn cancel_order(
         };
         if services.store.cancel_order(&next, order.version()).await? {
             tracing::info!(order_id = %id, by, refund = done.refund.is_some(), "order cancelled on request, stock released");
-            for e in &done.entries {
-                let kind = serde_json::to_value(e.kind)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default();
-                publish(
-                    services.publisher.as_ref(),
-                    Topic::OrderEvents,
-                    &format!("order.{kind}"),
-                    json!({"orderId": id, "orderNumber": next.number(), "status": next.status().as_str(), "entry": e}),
-                )
-                .await;
-            }
+            publish_entries(services.publisher.as_ref(), &next, &done.entries).await;
             break (next, done.refund.map(|r| r.refund_id));
         }
         retry.lost_race()?;

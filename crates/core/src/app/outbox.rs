@@ -113,3 +113,36 @@ pub async fn publish(
         tracing::warn!(error = %e, event_type, "event not published");
     }
 }
+
+/// Publishes what an order's new timeline entries say: each as `order.<type>` on the order
+/// events topic, and — for money a person must act on (a dispute opened or lost, a refund
+/// failed) — an ops alert. Best effort, after the write, like every publish.
+pub async fn publish_entries(
+    publisher: &dyn EventPublisher,
+    order: &crate::order::Order,
+    entries: &[crate::order::TimelineEntry],
+) {
+    for e in entries {
+        let kind = serde_json::to_value(e.kind)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        publish(
+            publisher,
+            Topic::OrderEvents,
+            &format!("order.{kind}"),
+            serde_json::json!({
+                "orderId": order.id(),
+                "orderNumber": order.number(),
+                "status": order.status().as_str(),
+                "entry": e,
+            }),
+        )
+        .await;
+    }
+    for e in entries {
+        if let Some((event_type, body)) = super::alerts::money_alert(order, e) {
+            publish(publisher, Topic::OpsAlerts, event_type, body).await;
+        }
+    }
+}

@@ -23,8 +23,7 @@ use crate::validation::{Collector, ValidationErrors, bounded_text};
 
 use super::RefusedTransition;
 use super::Services;
-use super::alerts::money_alert;
-use super::outbox::publish;
+use super::outbox::{publish, publish_entries};
 use super::retry::{Contended, MAX_ATTEMPTS, Retry};
 
 /// How long one caller may hold a refund's send: longer than a provider call with its retries.
@@ -188,7 +187,12 @@ pub async fn request_refund(
             .await?
         {
             tracing::info!(order_id = %id, refund_id = %refund_id, by = %admin, "refund requested");
-            announce(services, &next, std::slice::from_ref(&entry)).await;
+            publish_entries(
+                services.publisher.as_ref(),
+                &next,
+                std::slice::from_ref(&entry),
+            )
+            .await;
             break (next, refund_id);
         }
         retry.lost_race()?;
@@ -254,7 +258,7 @@ async fn send(services: &Services, order: Order, refund_id: &str) -> Result<Orde
             .await?
         {
             tracing::info!(order_id = %id, refund_id, status = ?next.refund_request(refund_id).map(|r| r.status), "refund answer recorded");
-            announce(services, &next, &entries).await;
+            publish_entries(services.publisher.as_ref(), &next, &entries).await;
             return finish(next, &answer);
         }
         retry.lost_race()?;
@@ -276,37 +280,6 @@ fn finish(
             message: message.clone(),
         }),
         _ => Ok(order),
-    }
-}
-
-/// Publishes the order events (and ops alerts) for refund entries.
-async fn announce(services: &Services, order: &Order, entries: &[crate::order::TimelineEntry]) {
-    for e in entries {
-        let kind = serde_json::to_value(e.kind)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
-        publish(
-            services.publisher.as_ref(),
-            Topic::OrderEvents,
-            &format!("order.{kind}"),
-            json!({
-                "orderId": order.id(),
-                "orderNumber": order.number(),
-                "status": order.status().as_str(),
-                "entry": e,
-            }),
-        )
-        .await;
-        if let Some((event_type, body)) = money_alert(order, e) {
-            publish(
-                services.publisher.as_ref(),
-                Topic::OpsAlerts,
-                event_type,
-                body,
-            )
-            .await;
-        }
     }
 }
 

@@ -24,7 +24,9 @@ use crate::ports::{
 use crate::time::Timestamp;
 use crate::webhook::{PaymentAction, PaymentEvent};
 
-use super::outbox::{OUTBOX_LEASE, OutboxError, OutboxPorts, publish, resume_outbox, send_job};
+use super::outbox::{
+    OUTBOX_LEASE, OutboxError, OutboxPorts, publish, publish_entries, resume_outbox, send_job,
+};
 use super::refund::REFUND_SEND_LEASE;
 use super::retry::{MAX_ATTEMPTS, Retry};
 
@@ -312,31 +314,7 @@ pub async fn handle_event_with(
         return match applied {
             Ok(entries) => {
                 tracing::info!(order_id = %order_id, event_type = %event.event_type, status = next.status().as_str(), "payment event applied");
-                for e in &entries {
-                    publish(
-                        ports.publisher,
-                        Topic::OrderEvents,
-                        &format!(
-                            "order.{}",
-                            serde_json::to_value(e.kind)
-                                .ok()
-                                .and_then(|v| v.as_str().map(str::to_owned))
-                                .unwrap_or_default()
-                        ),
-                        json!({
-                            "orderId": order_id,
-                            "orderNumber": next.number(),
-                            "status": next.status().as_str(),
-                            "entry": e,
-                        }),
-                    )
-                    .await;
-                }
-                for e in &entries {
-                    if let Some(alert) = super::alerts::money_alert(&next, e) {
-                        publish(ports.publisher, Topic::OpsAlerts, alert.0, alert.1).await;
-                    }
-                }
+                publish_entries(ports.publisher, &next, &entries).await;
                 if let PaymentAction::Unreadable { reason } = &event.action {
                     tracing::warn!(order_id = %order_id, event_id = %event.event_id, "unreadable payment event; order held for review");
                     publish(
