@@ -302,11 +302,11 @@ impl From<oms_core::app::refund::RefundError> for ApiError {
     fn from(e: oms_core::app::refund::RefundError) -> Self {
         use oms_core::app::refund::RefundError;
         use oms_core::order::RefundRefusal;
-        let refund_details = |order: &oms_core::Order| {
-            let last = order.refund_requests().last();
+        // The refund as recorded: kept `requested` (provider down) or `failed` (refused).
+        let refund_details = |order: &oms_core::Order, refund_id: &str| {
             json!({
-                "refundId": last.map(|r| r.refund_id.as_str()),
-                "status": last.map(|r| r.status.as_str()),
+                "refundId": refund_id,
+                "status": order.refund_request(refund_id).map(|r| r.status.as_str()),
             })
         };
         match e {
@@ -322,14 +322,11 @@ impl From<oms_core::app::refund::RefundError> for ApiError {
                 "order_disputed",
                 "the order's payment is disputed; refunds wait until the dispute is closed",
             ),
-            RefundError::Refused(r @ RefundRefusal::ExceedsBalance { .. }) => {
-                let RefundRefusal::ExceedsBalance { requested, balance } = &r else {
-                    unreachable!("matched above")
-                };
+            RefundError::Refused(RefundRefusal::ExceedsBalance { requested, balance }) => {
                 Self::new(
                     StatusCode::CONFLICT,
                     "refund_exceeds_balance",
-                    r.to_string(),
+                    format!("{requested} exceeds the refundable balance of {balance}"),
                 )
                 .with_details(json!({
                     "requested": requested,
@@ -337,18 +334,26 @@ impl From<oms_core::app::refund::RefundError> for ApiError {
                     "currency": balance.currency(),
                 }))
             }
-            RefundError::ProviderUnavailable { ref order, .. } => {
-                let details = refund_details(order);
+            RefundError::ProviderUnavailable {
+                ref order,
+                ref refund_id,
+                ..
+            } => {
+                let details = refund_details(order, refund_id);
                 Self::unavailable("payment_provider_unavailable", &e).with_details(details)
             }
-            RefundError::ProviderRejected { ref order, .. } => {
+            RefundError::ProviderRejected {
+                ref order,
+                ref refund_id,
+                ..
+            } => {
                 tracing::error!(error = %e, "payment provider refused a refund");
                 Self::new(
                     StatusCode::BAD_GATEWAY,
                     "payment_provider_error",
                     "the payment provider refused the refund; it is recorded as failed",
                 )
-                .with_details(refund_details(order))
+                .with_details(refund_details(order, refund_id))
             }
             RefundError::Store(s) => s.into(),
             RefundError::Contention => Self::unavailable("service_unavailable", &e),

@@ -97,10 +97,18 @@ pub enum RefundError {
     /// The provider could not be reached: the refund is kept `requested` (in `order`) and
     /// retried by the sweep with the same idempotency key.
     #[error("payment provider unavailable: {message}")]
-    ProviderUnavailable { order: Box<Order>, message: String },
+    ProviderUnavailable {
+        order: Box<Order>,
+        refund_id: String,
+        message: String,
+    },
     /// The provider refused the refund: it is recorded `failed` (in `order`).
     #[error("payment provider refused the refund: {message}")]
-    ProviderRejected { order: Box<Order>, message: String },
+    ProviderRejected {
+        order: Box<Order>,
+        refund_id: String,
+        message: String,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("the order kept changing")]
@@ -242,6 +250,7 @@ async fn send(services: &Services, order: Order, refund_id: &str) -> Result<Orde
                 tracing::warn!(order_id = %id, refund_id, error = %message, "refund call failed; the sweep retries it");
                 return Err(RefundError::ProviderUnavailable {
                     order: Box::new(order),
+                    refund_id: refund_id.to_owned(),
                     message: message.clone(),
                 });
             }
@@ -249,7 +258,7 @@ async fn send(services: &Services, order: Order, refund_id: &str) -> Result<Orde
         let entries = match recorded {
             Ok(entries) => entries,
             // Settled meanwhile (the webhook came first): nothing left to record.
-            Err(TransitionError::AlreadyApplied) => return finish(order, &answer),
+            Err(TransitionError::AlreadyApplied) => return finish(order, refund_id, &answer),
             Err(e) => return Err(RefusedTransition::new(&id, e).into()),
         };
         if services
@@ -259,7 +268,7 @@ async fn send(services: &Services, order: Order, refund_id: &str) -> Result<Orde
         {
             tracing::info!(order_id = %id, refund_id, status = ?next.refund_request(refund_id).map(|r| r.status), "refund answer recorded");
             publish_entries(services.publisher.as_ref(), &next, &entries).await;
-            return finish(next, &answer);
+            return finish(next, refund_id, &answer);
         }
         retry.lost_race()?;
         order = services
@@ -272,11 +281,13 @@ async fn send(services: &Services, order: Order, refund_id: &str) -> Result<Orde
 
 fn finish(
     order: Order,
+    refund_id: &str,
     answer: &Result<crate::ports::ProviderRefund, ProviderError>,
 ) -> Result<Order, RefundError> {
     match answer {
         Err(ProviderError::Rejected { message, .. }) => Err(RefundError::ProviderRejected {
             order: Box::new(order),
+            refund_id: refund_id.to_owned(),
             message: message.clone(),
         }),
         _ => Ok(order),
@@ -405,9 +416,11 @@ async fn resend_one(
         {
             return match send(services, next, refund_id).await {
                 Ok(_) | Err(RefundError::ProviderRejected { .. }) => Ok(true),
-                Err(RefundError::ProviderUnavailable { order, message }) => {
-                    alert_if_stuck(services, &order, refund_id, &message).await;
-                    Err(RefundError::ProviderUnavailable { order, message })
+                Err(e @ RefundError::ProviderUnavailable { .. }) => {
+                    if let RefundError::ProviderUnavailable { order, message, .. } = &e {
+                        alert_if_stuck(services, order, refund_id, message).await;
+                    }
+                    Err(e)
                 }
                 Err(e) => Err(e),
             };
