@@ -117,3 +117,29 @@ async fn classify(
         })
     }
 }
+
+/// A provider's refund object: its id (which must carry the provider's documented `prefix`),
+/// amount and status word. An answer without a proper id, amount or currency cannot be
+/// recorded, yet the refund may exist: `Unavailable` (outcome unknown), never `Rejected`.
+fn refund_parts<'a>(
+    provider: &str,
+    body: &'a serde_json::Value,
+    prefix: &str,
+) -> Result<(String, oms_core::Money, Option<&'a str>), ProviderError> {
+    let unreadable =
+        |what: &str| ProviderError::Unavailable(format!("{provider}: refund without {what}"));
+    let id = body["id"]
+        .as_str()
+        .filter(|id| id.starts_with(prefix))
+        .ok_or_else(|| unreadable("an id"))?;
+    let amount = body["amount"]
+        .as_i64()
+        .zip(
+            body["currency"]
+                .as_str()
+                .and_then(oms_core::Currency::parse_reported),
+        )
+        .and_then(|(minor, currency)| oms_core::Money::new(minor, currency).ok())
+        .ok_or_else(|| unreadable("a readable amount"))?;
+    Ok((id.to_owned(), amount, body["status"].as_str()))
+}

@@ -10,7 +10,7 @@ use oms_core::ports::{
     CheckoutClosed, CheckoutRequest, PaymentProvider, ProviderError, ProviderRefund,
     ProviderRefundStatus, RefundCall, SecretSource,
 };
-use oms_core::{Currency, Money, PaymentInfo, ProviderKind, Secret};
+use oms_core::{PaymentInfo, ProviderKind, Secret};
 use serde_json::{Value, json};
 
 #[derive(Debug, Clone)]
@@ -194,28 +194,17 @@ impl RazorpayOrders {
     }
 }
 
-/// Reads a Razorpay refund entity. An answer without a proper id, amount or currency cannot be
-/// recorded, yet the refund may exist: `Unavailable` (outcome unknown), never `Rejected`.
+/// Reads a Razorpay refund entity.
 fn refund_from(body: &Value) -> Result<ProviderRefund, ProviderError> {
-    let unreadable =
-        |what: &str| ProviderError::Unavailable(format!("razorpay: refund without {what}"));
-    let id = body["id"]
-        .as_str()
-        .filter(|id| id.starts_with("rfnd_"))
-        .ok_or_else(|| unreadable("an id"))?;
-    let amount = body["amount"]
-        .as_i64()
-        .zip(body["currency"].as_str().and_then(Currency::parse_reported))
-        .and_then(|(minor, currency)| Money::new(minor, currency).ok())
-        .ok_or_else(|| unreadable("a readable amount"))?;
-    let status = match body["status"].as_str() {
+    let (id, amount, status) = crate::refund_parts("razorpay", body, "rfnd_")?;
+    let status = match status {
         Some("processed") => ProviderRefundStatus::Succeeded,
         Some("failed") => ProviderRefundStatus::Failed,
         // `pending`, or a state Razorpay adds later: the refund webhooks will say how it ends.
         _ => ProviderRefundStatus::Pending,
     };
     Ok(ProviderRefund {
-        provider_refund_id: id.to_owned(),
+        provider_refund_id: id,
         status,
         amount,
         charge_id: None,

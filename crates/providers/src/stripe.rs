@@ -12,7 +12,7 @@ use oms_core::ports::{
     CheckoutClosed, CheckoutRequest, PaymentProvider, ProviderError, ProviderRefund,
     ProviderRefundStatus, RefundCall, SecretSource,
 };
-use oms_core::{Currency, Money, PaymentInfo, ProviderKind};
+use oms_core::{PaymentInfo, ProviderKind};
 use serde_json::Value;
 
 /// Stripe's non-secret settings; the secret key comes from the [`SecretSource`] at each call,
@@ -218,21 +218,10 @@ impl StripeCheckout {
     }
 }
 
-/// Reads a Stripe Refund object. An answer without a proper id, amount or currency cannot be
-/// recorded, yet the refund may exist: `Unavailable` (outcome unknown), never `Rejected`.
+/// Reads a Stripe Refund object.
 fn refund_from(body: &Value) -> Result<ProviderRefund, ProviderError> {
-    let unreadable =
-        |what: &str| ProviderError::Unavailable(format!("stripe: refund without {what}"));
-    let id = body["id"]
-        .as_str()
-        .filter(|id| id.starts_with("re_"))
-        .ok_or_else(|| unreadable("an id"))?;
-    let amount = body["amount"]
-        .as_i64()
-        .zip(body["currency"].as_str().and_then(Currency::parse_reported))
-        .and_then(|(minor, currency)| Money::new(minor, currency).ok())
-        .ok_or_else(|| unreadable("a readable amount"))?;
-    let status = match body["status"].as_str() {
+    let (id, amount, status) = crate::refund_parts("stripe", body, "re_")?;
+    let status = match status {
         Some("succeeded") => ProviderRefundStatus::Succeeded,
         Some("failed" | "canceled") => ProviderRefundStatus::Failed,
         // `pending`, `requires_action`, and whatever Stripe adds later: not settled yet, the
@@ -240,7 +229,7 @@ fn refund_from(body: &Value) -> Result<ProviderRefund, ProviderError> {
         _ => ProviderRefundStatus::Pending,
     };
     Ok(ProviderRefund {
-        provider_refund_id: id.to_owned(),
+        provider_refund_id: id,
         status,
         amount,
         charge_id: body["charge"].as_str().map(str::to_owned),
