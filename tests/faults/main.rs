@@ -119,6 +119,13 @@ impl PaymentProvider for Recorded {
         self.inner.close_checkout(payment).await
     }
 
+    async fn find_payments(
+        &self,
+        payment: &PaymentInfo,
+    ) -> Result<Vec<oms_core::ports::FoundPayment>, ProviderError> {
+        self.inner.find_payments(payment).await
+    }
+
     async fn refund(&self, call: &RefundCall) -> Result<ProviderRefund, ProviderError> {
         if self.log.down.load(Ordering::SeqCst) {
             return Err(ProviderError::Unavailable(

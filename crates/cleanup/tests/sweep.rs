@@ -224,6 +224,13 @@ impl PaymentProvider for PaidMeanwhile {
         Ok(CheckoutClosed::AlreadyPaid)
     }
 
+    async fn find_payments(
+        &self,
+        _: &PaymentInfo,
+    ) -> Result<Vec<oms_core::ports::FoundPayment>, ProviderError> {
+        unreachable!("set per test")
+    }
+
     async fn refund(
         &self,
         _: &oms_core::ports::RefundCall,

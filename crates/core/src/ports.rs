@@ -559,6 +559,27 @@ pub struct ProviderRefund {
     pub charge_id: Option<String>,
 }
 
+/// Where a payment found at the provider stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FoundPaymentStatus {
+    /// Money captured (Stripe session `paid`; Razorpay payment `captured`).
+    Captured,
+    /// Not captured yet (Razorpay `created`/`authorized`; a Stripe session completed with an
+    /// asynchronous payment still settling).
+    Pending,
+    /// The attempt failed (Razorpay `failed`).
+    Failed,
+}
+
+/// A payment the provider holds for one of our checkouts, as its API reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FoundPayment {
+    /// Stripe PaymentIntent (`pi_…`) or Razorpay payment (`pay_…`).
+    pub payment_id: String,
+    pub amount: Money,
+    pub status: FoundPaymentStatus,
+}
+
 /// Opens a payment at a provider: a Razorpay order or a Stripe Checkout Session.
 #[async_trait]
 pub trait PaymentProvider: Send + Sync {
@@ -568,6 +589,15 @@ pub trait PaymentProvider: Send + Sync {
 
     /// Closes the checkout of an order about to be cancelled, where the provider supports it.
     async fn close_checkout(&self, payment: &PaymentInfo) -> Result<CheckoutClosed, ProviderError>;
+
+    /// Asks the provider what became of an order's checkout — Stripe: retrieve the Checkout
+    /// Session (`GET /v1/checkout/sessions/{id}`, its PaymentIntent); Razorpay: the order's
+    /// payments (`GET /v1/orders/{id}/payments`) — so a payment whose webhook was lost is found.
+    /// Empty when nothing was paid or attempted.
+    async fn find_payments(
+        &self,
+        payment: &PaymentInfo,
+    ) -> Result<Vec<FoundPayment>, ProviderError>;
 
     /// Asks the provider to refund part or all of a captured payment (see [`RefundCall`]).
     /// `Unavailable` when the outcome is unknown (network, 429, 5xx): the caller retries with

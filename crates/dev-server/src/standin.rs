@@ -180,6 +180,13 @@ impl PaymentProvider for StandIn {
         self.inner.close_checkout(payment).await
     }
 
+    async fn find_payments(
+        &self,
+        payment: &PaymentInfo,
+    ) -> Result<Vec<oms_core::ports::FoundPayment>, ProviderError> {
+        self.inner.find_payments(payment).await
+    }
+
     async fn refund(&self, call: &RefundCall) -> Result<ProviderRefund, ProviderError> {
         let answer = self.inner.refund(call).await?;
         if self.delivering.load(Ordering::SeqCst)

@@ -15,11 +15,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use oms_core::ports::{
     Carrier, CarrierError, CheckoutClosed, CheckoutRequest, CommitOutcome, CreateOutcome,
-    EventCommit, EventPublisher, EventRecord, FulfilmentJob, IdempotencyRecord, InvoiceOutcome,
-    InvoiceStorage, JobQueue, Message, Notifier, NotifyError, OrderPage, OrderStore, OutboxEntry,
-    PaymentProvider, ProviderError, ProviderRefund, ProviderSecrets, PublishError, QueueError,
-    RefundCall, SecretError, SecretSource, ShipmentCancel, StockLevel, StorageError, StoreError,
-    Topic, Upserted,
+    EventCommit, EventPublisher, EventRecord, FoundPayment, FulfilmentJob, IdempotencyRecord,
+    InvoiceOutcome, InvoiceStorage, JobQueue, Message, Notifier, NotifyError, OrderPage,
+    OrderStore, OutboxEntry, PaymentProvider, ProviderError, ProviderRefund, ProviderSecrets,
+    PublishError, QueueError, RefundCall, SecretError, SecretSource, ShipmentCancel, StockLevel,
+    StorageError, StoreError, Topic, Upserted,
 };
 use oms_core::{
     Order, OrderId, PaymentInfo, Product, ProviderKind, ShipmentInfo, Sku, StockRecord, Timestamp,
@@ -440,6 +440,16 @@ impl<P: PaymentProvider + ?Sized> PaymentProvider for Faulty<P> {
         let call = self.inner.close_checkout(payment);
         self.plan
             .run("provider.close_checkout", ProviderError::Unavailable, call)
+            .await
+    }
+
+    async fn find_payments(
+        &self,
+        payment: &PaymentInfo,
+    ) -> Result<Vec<FoundPayment>, ProviderError> {
+        let call = self.inner.find_payments(payment);
+        self.plan
+            .run("provider.find_payments", ProviderError::Unavailable, call)
             .await
     }
 

@@ -862,6 +862,13 @@ impl PaymentProvider for ScriptedProvider {
         Ok(CheckoutClosed::NotApplicable)
     }
 
+    async fn find_payments(
+        &self,
+        _: &oms_core::PaymentInfo,
+    ) -> Result<Vec<oms_core::ports::FoundPayment>, ProviderError> {
+        Ok(Vec::new())
+    }
+
     async fn refund(&self, call: &RefundCall) -> Result<ProviderRefund, ProviderError> {
         tokio::task::yield_now().await;
         let (answer, travel) = {

@@ -117,6 +117,15 @@ impl PaymentProvider for OfflineProvider {
         })
     }
 
+    async fn find_payments(
+        &self,
+        _payment: &PaymentInfo,
+    ) -> Result<Vec<oms_core::ports::FoundPayment>, ProviderError> {
+        Err(ProviderError::Unavailable(
+            "finding payments is being built".into(),
+        ))
+    }
+
     async fn close_checkout(&self, _: &PaymentInfo) -> Result<CheckoutClosed, ProviderError> {
         Ok(match self.kind {
             ProviderKind::Stripe => CheckoutClosed::Expired,

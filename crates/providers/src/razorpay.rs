@@ -87,6 +87,15 @@ impl PaymentProvider for RazorpayOrders {
         })
     }
 
+    async fn find_payments(
+        &self,
+        _payment: &PaymentInfo,
+    ) -> Result<Vec<oms_core::ports::FoundPayment>, ProviderError> {
+        Err(ProviderError::Unavailable(
+            "finding payments is being built".into(),
+        ))
+    }
+
     /// Razorpay orders cannot be cancelled; a payment that still arrives is handled as a
     /// payment after cancellation (stock taken again, or held for review).
     async fn close_checkout(&self, _: &PaymentInfo) -> Result<CheckoutClosed, ProviderError> {

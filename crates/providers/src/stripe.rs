@@ -133,6 +133,15 @@ impl PaymentProvider for StripeCheckout {
         })
     }
 
+    async fn find_payments(
+        &self,
+        _payment: &PaymentInfo,
+    ) -> Result<Vec<oms_core::ports::FoundPayment>, ProviderError> {
+        Err(ProviderError::Unavailable(
+            "finding payments is being built".into(),
+        ))
+    }
+
     /// `POST /v1/checkout/sessions/{id}/expire`; a session that cannot be expired is looked up:
     /// `complete` means it was paid meanwhile.
     #[tracing::instrument(skip_all, fields(session = %payment.provider_order_id))]
