@@ -9,7 +9,7 @@ use oms_app::local::Local;
 use oms_app::system::RandomIds;
 use oms_core::app::Services;
 use oms_core::app::create_order::{Buyer, CreateOrderDeps, CreateOrderInput, create_order};
-use oms_core::app::sweep::cancel_if_stale;
+use oms_core::app::sweep::{Settled, settle_unpaid};
 use oms_core::app::webhook::handle_event;
 use oms_core::ports::{
     CheckoutClosed, CheckoutRequest, Clock, OrderStore, PaymentProvider, PaymentProviders,
@@ -141,14 +141,14 @@ async fn stale_orders_are_cancelled_with_their_stock_back_and_others_left_alone(
     w.at_minutes(29);
     assert_eq!(
         w.sweep().await,
-        serde_json::json!({"cancelled": 0, "reenqueued": 0, "refundsSent": 0}),
+        serde_json::json!({"cancelled": 0, "reenqueued": 0, "refundsSent": 0, "reconciled": 0}),
         "nothing is stale yet"
     );
 
     w.at_minutes(31);
     assert_eq!(
         w.sweep().await,
-        serde_json::json!({"cancelled": 1, "reenqueued": 0, "refundsSent": 0})
+        serde_json::json!({"cancelled": 1, "reenqueued": 0, "refundsSent": 0, "reconciled": 0})
     );
     assert_eq!(w.status(&stale).await, OrderStatus::Cancelled);
     assert_eq!(
@@ -271,11 +271,10 @@ async fn an_order_held_for_review_after_the_sweep_listed_it_is_left_for_a_person
             .unwrap()
     );
 
-    let outbox = w.services.outbox_ports();
-    let cancelled = cancel_if_stale(&outbox, &w.services.providers, &id).await;
+    let settled = settle_unpaid(&w.services, &id).await;
     assert!(
-        matches!(cancelled, Ok(false)),
-        "not cancelled, not an error: {cancelled:?}"
+        matches!(settled, Ok(Settled::Left)),
+        "not cancelled, not an error: {settled:?}"
     );
     assert_eq!(w.status(&id).await, OrderStatus::PendingPayment);
     assert_eq!(w.available().await, 3, "its stock stays with it");

@@ -576,6 +576,15 @@ impl Order {
         }
     }
 
+    /// Marks the entries appended since the timeline had `len` entries with where the change
+    /// came from (`source`: `reconciliation`, …); returns them.
+    pub fn mark_source_since(&mut self, len: usize, source: &str) -> Vec<TimelineEntry> {
+        for e in self.timeline.iter_mut().skip(len) {
+            e.meta.insert("source".into(), Value::from(source));
+        }
+        self.timeline.iter().skip(len).cloned().collect()
+    }
+
     fn push(&mut self, kind: TimelineType, at: Timestamp, meta: Value) -> TimelineEntry {
         let entry = TimelineEntry::new(kind, at, meta);
         self.timeline.push(entry.clone());

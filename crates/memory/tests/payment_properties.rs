@@ -240,14 +240,13 @@ impl World {
         // (`LATE_PAYMENT_POLICY=review`); the default, refunding it, is proven by the black-box
         // suite (`cancel::…`, `refunds::a_late_payment_a_dispute_and_an_admin_refund_racing…`)
         // and `order::tests`.
-        handle_event_with(
-            &self.deps(),
-            oms_core::order::LatePaymentPolicy::Review,
-            &event,
-            body.as_bytes(),
-        )
-        .await
-        .unwrap();
+        let delivery = oms_core::app::webhook::Delivery {
+            late_payment: oms_core::order::LatePaymentPolicy::Review,
+            ..Default::default()
+        };
+        handle_event_with(&self.deps(), delivery, &event, body.as_bytes())
+            .await
+            .unwrap();
     }
 
     /// What the cleanup sweep does to one stale order, then a competing buyer.

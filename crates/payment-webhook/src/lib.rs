@@ -14,7 +14,7 @@ use axum::routing::post;
 use oms_core::ProviderKind;
 use oms_core::app::checkout::{CheckoutConfirmation, verify_razorpay};
 use oms_core::app::refund;
-use oms_core::app::webhook::{Handled, handle_event_with};
+use oms_core::app::webhook::{Delivery, EventSource, Handled, handle_event_with};
 use oms_core::webhook::signature::{SignatureError, verify_razorpay as verify_rzp, verify_stripe};
 use oms_core::webhook::{PaymentEvent, razorpay, stripe};
 use oms_http::{ApiError, AppState, Caller, JsonBody, PathParam, RawBody};
@@ -71,17 +71,16 @@ async fn process(
     body: &[u8],
 ) -> Result<Json<Value>, ApiError> {
     let provider = event.provider.as_str();
-    let handled = handle_event_with(
-        &state.services.outbox_ports(),
-        state.services.policy.late_payment,
-        &event,
-        body,
-    )
-    .await
-    .inspect_err(|_| {
-        metrics::counter!("webhook_failures", "provider" => provider, "reason" => "unavailable")
+    let delivery = Delivery {
+        late_payment: state.services.policy.late_payment,
+        source: EventSource::Webhook,
+    };
+    let handled = handle_event_with(&state.services.outbox_ports(), delivery, &event, body)
+        .await
+        .inspect_err(|_| {
+            metrics::counter!("webhook_failures", "provider" => provider, "reason" => "unavailable")
             .increment(1);
-    })?;
+        })?;
     if let Handled::Applied {
         order_id,
         refund_to_send: Some(refund_id),

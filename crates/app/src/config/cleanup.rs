@@ -12,7 +12,8 @@ use super::env::{ConfigError, Env};
 pub struct CleanupConfig {
     /// `CLEANUP_FAILED_PAYMENT_MINUTES` (30, up to a week) becomes the policy's payment window;
     /// `LATE_PAYMENT_POLICY` (`refund`, or `review`) what becomes of a payment for a cancelled
-    /// order that is not reinstated.
+    /// order that is not reinstated; `RECONCILE_AFTER_MINUTES` (10, up to a day) when the sweep
+    /// starts asking the provider about an unpaid order.
     pub policy: OrderPolicy,
     /// `CLEANUP_BATCH_LIMIT` (100): orders and jobs one sweep handles at most.
     pub batch_limit: u32,
@@ -34,9 +35,11 @@ impl CleanupConfig {
             ],
             Some(LatePaymentPolicy::Refund),
         )?;
+        let reconcile = env.number("RECONCILE_AFTER_MINUTES", 10, 0..=24 * 60, "minutes")?;
         Ok(Self {
             policy: OrderPolicy {
                 payment_window: Duration::from_secs(minutes * 60),
+                reconcile_after: Duration::from_secs(reconcile * 60),
                 late_payment,
                 ..OrderPolicy::default()
             },

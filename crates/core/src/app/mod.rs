@@ -10,6 +10,7 @@ pub mod create_order;
 pub mod fulfil;
 pub mod outbox;
 pub mod read;
+pub mod reconcile;
 pub mod refund;
 pub mod retry;
 pub mod services;
@@ -34,6 +35,9 @@ pub struct OrderPolicy {
     /// What becomes of a payment for a cancelled order that is not reinstated
     /// (`LATE_PAYMENT_POLICY`).
     pub late_payment: crate::order::LatePaymentPolicy,
+    /// How long after opening an unpaid order the sweep asks its provider what became of it
+    /// (`RECONCILE_AFTER_MINUTES`).
+    pub reconcile_after: Duration,
 }
 
 impl Default for OrderPolicy {
@@ -42,6 +46,7 @@ impl Default for OrderPolicy {
             payment_window: Duration::from_secs(30 * 60),
             idempotency_ttl: Duration::from_secs(24 * 60 * 60),
             late_payment: crate::order::LatePaymentPolicy::Refund,
+            reconcile_after: Duration::from_secs(10 * 60),
         }
     }
 }

@@ -136,6 +136,31 @@ async fn resolve_order(
     Ok(None)
 }
 
+/// Where an event came from: the provider's webhook, or this service asking the provider
+/// (reconciliation). Recorded as `source` on the timeline entries it adds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum EventSource {
+    #[default]
+    Webhook,
+    Reconciliation,
+}
+
+impl EventSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Webhook => "webhook",
+            Self::Reconciliation => "reconciliation",
+        }
+    }
+}
+
+/// How one event is applied: the configured `LATE_PAYMENT_POLICY` and where it came from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Delivery {
+    pub late_payment: LatePaymentPolicy,
+    pub source: EventSource,
+}
+
 /// Applies a verified event to the order it is about, at most once, and sends the fulfilment job
 /// it makes owed; a late payment for a cancelled order is refunded ([`LatePaymentPolicy`]'s
 /// default).
@@ -144,7 +169,7 @@ pub async fn handle_event(
     event: &PaymentEvent,
     payload: &[u8],
 ) -> Result<Handled, OutboxError> {
-    handle_event_with(ports, LatePaymentPolicy::default(), event, payload).await
+    handle_event_with(ports, Delivery::default(), event, payload).await
 }
 
 /// A payment for a cancelled order that will not be reinstated, to be refunded under `policy`:
@@ -170,13 +195,14 @@ fn late_refund(
         })
 }
 
-/// [`handle_event`] under a configured `LATE_PAYMENT_POLICY`.
+/// [`handle_event`] under a configured `LATE_PAYMENT_POLICY`, from a given source.
 pub async fn handle_event_with(
     ports: &OutboxPorts<'_>,
-    policy: LatePaymentPolicy,
+    delivery: Delivery,
     event: &PaymentEvent,
     payload: &[u8],
 ) -> Result<Handled, OutboxError> {
+    let policy = delivery.late_payment;
     let now = ports.clock.now();
 
     if let PaymentAction::Ignored { reason } = &event.action {
@@ -243,6 +269,12 @@ pub async fn handle_event_with(
                 next.record_late_payment_refund(capture, now, now.plus(REFUND_SEND_LEASE))
             }
             None => apply_action(&mut next, &event.action, reinstate, now),
+        };
+        let applied = match (applied, delivery.source) {
+            (Ok(_), source) if source != EventSource::Webhook => {
+                Ok(next.mark_source_since(order.timeline().len(), source.as_str()))
+            }
+            (other, _) => other,
         };
         let (rec, write) = match &applied {
             Ok(_) => (
