@@ -8,6 +8,7 @@ mod health;
 mod idempotency;
 mod listing;
 mod orders;
+mod reconcile;
 mod refunds;
 mod routes;
 mod stock;

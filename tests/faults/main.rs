@@ -86,6 +86,9 @@ struct ProviderLog {
     down: AtomicBool,
     calls: Mutex<Vec<RefundCall>>,
     made: Mutex<Vec<(ProviderKind, RefundCall, ProviderRefund)>>,
+    /// Payments the provider holds by checkout (session or provider order id), as its API
+    /// reports them: a customer who paid whose webhook never came.
+    paid: Mutex<Vec<(String, oms_core::ports::FoundPayment)>>,
 }
 
 impl ProviderLog {
@@ -123,7 +126,20 @@ impl PaymentProvider for Recorded {
         &self,
         payment: &PaymentInfo,
     ) -> Result<Vec<oms_core::ports::FoundPayment>, ProviderError> {
-        self.inner.find_payments(payment).await
+        let paid: Vec<_> = self
+            .log
+            .paid
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .filter(|(checkout, _)| checkout == &payment.provider_order_id)
+            .map(|(_, found)| found.clone())
+            .collect();
+        if paid.is_empty() {
+            self.inner.find_payments(payment).await
+        } else {
+            Ok(paid)
+        }
     }
 
     async fn refund(&self, call: &RefundCall) -> Result<ProviderRefund, ProviderError> {
@@ -190,6 +206,9 @@ enum Scenario {
     /// A Razorpay order is paid, then disputed before it ships (held), then the dispute is won
     /// (released): fulfilled once, after the win.
     RazorpayDisputedWon,
+    /// A Stripe order is paid at Stripe, and its webhook never comes: the sweep finds the
+    /// payment by asking Stripe, before it would cancel the order; fulfilled once.
+    StripeWebhookLost,
 }
 
 impl Scenario {
@@ -203,6 +222,7 @@ impl Scenario {
             | Self::StripeRefunded
             | Self::StripeRefundSentBySweep
             | Self::StripeCancelledShipped
+            | Self::StripeWebhookLost
             | Self::Abandoned => ProviderKind::Stripe,
         }
     }
@@ -634,6 +654,25 @@ impl World {
                 // Past the payment window (30 minutes by default).
                 self.clock.advance(Duration::from_secs(31 * 60));
             }
+            Scenario::StripeWebhookLost => {
+                let session = created["payment"]["sessionId"]
+                    .as_str()
+                    .expect("Stripe session id");
+                self.provider_log
+                    .paid
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push((
+                        session.to_owned(),
+                        oms_core::ports::FoundPayment {
+                            payment_id: "pi_lost1".into(),
+                            amount,
+                            status: oms_core::ports::FoundPaymentStatus::Captured,
+                        },
+                    ));
+                // Past the payment window: the sweep would cancel it if it did not ask.
+                self.clock.advance(Duration::from_secs(31 * 60));
+            }
         }
         if scenario == Scenario::RazorpayDisputedWon {
             // The chargeback opens before the worker gets to the order, and is won later;
@@ -743,8 +782,22 @@ async fn check(
         | Scenario::RazorpayRefunded
         | Scenario::StripeRefunded
         | Scenario::StripeRefundSentBySweep
-        | Scenario::RazorpayDisputedWon => {
+        | Scenario::RazorpayDisputedWon
+        | Scenario::StripeWebhookLost => {
             let amount = inr(PRICE * i64::from(QUANTITY));
+            if scenario == Scenario::StripeWebhookLost {
+                let found = order
+                    .timeline()
+                    .iter()
+                    .find(|e| e.kind == TimelineType::PaymentSucceeded)
+                    .and_then(|e| e.meta.get("source"))
+                    .and_then(Value::as_str);
+                expect(
+                    found == Some("reconciliation")
+                        && order.payment().provider_payment_id.as_deref() == Some("pi_lost1"),
+                    format!("payment found by {found:?}"),
+                );
+            }
             if scenario == Scenario::RazorpayDisputedWon {
                 expect(
                     order.dispute().map(|d| d.status) == Some(DisputeStatus::Won)
@@ -1119,6 +1172,12 @@ async fn a_shipped_order_cancelled_before_pickup_is_cancelled_at_the_carrier_and
 async fn an_order_disputed_before_it_ships_is_held_and_fulfilled_once_when_the_dispute_is_won() {
     let points = sweep_fault_points(Scenario::RazorpayDisputedWon).await;
     assert!(points >= 3 * 20, "the path is longer than {points} points");
+}
+
+#[tokio::test]
+async fn a_payment_whose_webhook_was_lost_is_found_and_never_cancelled_whatever_fails() {
+    let points = sweep_fault_points(Scenario::StripeWebhookLost).await;
+    assert!(points >= 3 * 15, "the path is longer than {points} points");
 }
 
 #[tokio::test]

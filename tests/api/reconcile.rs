@@ -1,0 +1,176 @@
+//! Reconciliation over HTTP: payments whose webhook was lost, found by asking the provider
+//! (the offline stand-in records what was paid through it) before the sweep would cancel.
+
+use std::time::Duration;
+
+use oms_core::ports::{FoundPayment, FoundPaymentStatus, ProviderError};
+use oms_core::webhook::simulate::*;
+use oms_e2e::{RAZORPAY_SECRET, STRIPE_SECRET, TestApp, inr};
+use serde_json::Value;
+
+fn count(order: &Value, kind: &str) -> usize {
+    order["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == kind)
+        .count()
+}
+
+fn paid_at_provider(
+    app: &TestApp,
+    provider: &str,
+    provider_ref: &str,
+    payment: &str,
+    amount: i64,
+    status: FoundPaymentStatus,
+) {
+    app.standin(provider).inner.record_payment(
+        provider_ref,
+        FoundPayment {
+            payment_id: payment.into(),
+            amount: inr(amount),
+            status,
+        },
+    );
+}
+
+#[tokio::test]
+async fn a_payment_whose_webhook_was_lost_is_found_before_the_sweep_would_cancel_it() {
+    for provider in ["stripe", "razorpay"] {
+        let app = TestApp::spawn().await;
+        let before = app.available("MUG-BRASS").await;
+        let (id, provider_ref, _, amount) = app.guest_order("MUG-BRASS", 1, provider).await;
+        let payment = if provider == "stripe" {
+            "pi_lost1"
+        } else {
+            "pay_lost1"
+        };
+        // The customer paid; the provider's webhook never arrives.
+        paid_at_provider(
+            &app,
+            provider,
+            &provider_ref,
+            payment,
+            amount,
+            FoundPaymentStatus::Captured,
+        );
+
+        app.clock.advance(Duration::from_secs(31 * 60));
+        let report = app.sweep().await;
+        assert_eq!(report["reconciled"], 1, "{provider}: {report}");
+        assert_eq!(report["cancelled"], 0, "{provider}: {report}");
+        let order = app.order(&id).await;
+        assert_eq!(order["status"], "paid", "{order}");
+        assert_eq!(order["payment"]["providerPaymentId"], payment);
+        let paid = order["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["type"] == "payment_succeeded")
+            .unwrap();
+        assert_eq!(paid["meta"]["source"], "reconciliation");
+        assert_eq!(
+            app.available("MUG-BRASS").await,
+            before - 1,
+            "its stock was never given away"
+        );
+        assert_eq!(app.jobs_for(&id).await, 1, "fulfilment queued");
+        assert_eq!(app.alerts("ops.webhook_missed").await.len(), 1);
+
+        // The webhook turns up after all: nothing changes.
+        let now = app.clock_now().unix_seconds();
+        let late = if provider == "stripe" {
+            let body = stripe_session_paid(
+                "evt_late",
+                "checkout.session.completed",
+                &provider_ref,
+                payment,
+                Some(&id),
+                inr(amount),
+                now,
+            );
+            app.stripe_event(&body, STRIPE_SECRET).await
+        } else {
+            let body = razorpay_payment_event(
+                "payment.captured",
+                payment,
+                &provider_ref,
+                Some(&id),
+                inr(amount),
+            );
+            app.razorpay_event(&body, RAZORPAY_SECRET, "evt_late").await
+        };
+        assert_eq!(late.status, 200, "{}", late.text);
+        let after = app.order(&id).await;
+        assert_eq!(count(&after, "payment_succeeded"), 1);
+        assert_eq!(after["status"], "paid");
+        assert_eq!(app.jobs_for(&id).await, 1);
+        assert_eq!(app.sweep().await["reconciled"], 0, "found once");
+    }
+}
+
+#[tokio::test]
+async fn an_unpaid_order_is_asked_about_ten_minutes_after_it_was_opened_not_only_at_expiry() {
+    let app = TestApp::spawn().await;
+    let (id, provider_ref, _, amount) = app.guest_order("CHAI-250G", 2, "razorpay").await;
+    paid_at_provider(
+        &app,
+        "razorpay",
+        &provider_ref,
+        "pay_early",
+        amount,
+        FoundPaymentStatus::Captured,
+    );
+    app.clock.advance(Duration::from_secs(5 * 60));
+    assert_eq!(app.sweep().await["reconciled"], 0, "too soon to ask");
+    assert_eq!(app.order(&id).await["status"], "pending_payment");
+    app.clock.advance(Duration::from_secs(6 * 60));
+    assert_eq!(app.sweep().await["reconciled"], 1);
+    assert_eq!(app.order(&id).await["status"], "paid");
+}
+
+#[tokio::test]
+async fn an_expired_order_is_not_cancelled_while_its_provider_cannot_say_or_a_payment_is_settling()
+{
+    let app = TestApp::spawn().await;
+    let before = app.available("MUG-BRASS").await;
+    let (id, provider_ref, _, amount) = app.guest_order("MUG-BRASS", 1, "razorpay").await;
+    let standin = app.standin("razorpay");
+    standin.inner.fail_finds(Some(ProviderError::Unavailable(
+        "razorpay answered 503".into(),
+    )));
+    app.clock.advance(Duration::from_secs(31 * 60));
+    assert_eq!(app.sweep().await["cancelled"], 0, "not cancelled blind");
+    assert_eq!(app.order(&id).await["status"], "pending_payment");
+    assert_eq!(app.available("MUG-BRASS").await, before - 1);
+
+    standin.inner.fail_finds(None);
+    paid_at_provider(
+        &app,
+        "razorpay",
+        &provider_ref,
+        "pay_auth",
+        amount,
+        FoundPaymentStatus::Pending,
+    );
+    assert_eq!(app.sweep().await["cancelled"], 0, "a payment is settling");
+    assert_eq!(app.order(&id).await["status"], "pending_payment");
+
+    paid_at_provider(
+        &app,
+        "razorpay",
+        &provider_ref,
+        "pay_auth",
+        amount,
+        FoundPaymentStatus::Failed,
+    );
+    let report = app.sweep().await;
+    assert_eq!(report["cancelled"], 1, "{report}");
+    assert_eq!(app.order(&id).await["status"], "cancelled");
+    assert_eq!(
+        app.available("MUG-BRASS").await,
+        before,
+        "stock back once nothing was paid"
+    );
+}
