@@ -132,14 +132,25 @@ fn refund_parts<'a>(
         .as_str()
         .filter(|id| id.starts_with(prefix))
         .ok_or_else(|| unreadable("an id"))?;
-    let amount = body["amount"]
-        .as_i64()
-        .zip(
-            body["currency"]
-                .as_str()
-                .and_then(oms_core::Currency::parse_reported),
-        )
-        .and_then(|(minor, currency)| oms_core::Money::new(minor, currency).ok())
+    let amount = reported_money(&body["amount"], &body["currency"])
         .ok_or_else(|| unreadable("a readable amount"))?;
     Ok((id.to_owned(), amount, body["status"].as_str()))
+}
+
+/// An amount in minor units and a currency code as a provider reports them; `None` when either
+/// is missing or not a valid amount.
+fn reported_money(
+    minor: &serde_json::Value,
+    currency: &serde_json::Value,
+) -> Option<oms_core::Money> {
+    let currency = currency
+        .as_str()
+        .and_then(oms_core::Currency::parse_reported)?;
+    oms_core::Money::new(minor.as_i64()?, currency).ok()
+}
+
+/// Whether `id` may become a path segment: a provider id is `[A-Za-z0-9_]+`, and anything else
+/// could address another resource.
+fn is_plain_id(id: &str) -> bool {
+    !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }

@@ -6,13 +6,16 @@
 //! Refunds are answered as the providers answer them: a `re_test_…` or `rfnd_…` id derived
 //! from our refund id, `Pending` (settling it is the refund webhook's job), and idempotent by
 //! refund id. Every call is recorded so tests can count what reached the "provider".
+//!
+//! Payments simulated through it are remembered ([`OfflineProvider::record_payment`]) so that
+//! `find_payments` reports them as the providers' lookups would.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
 use oms_core::ports::{
-    CheckoutClosed, CheckoutRequest, PaymentProvider, ProviderError, ProviderRefund,
+    CheckoutClosed, CheckoutRequest, FoundPayment, PaymentProvider, ProviderError, ProviderRefund,
     ProviderRefundStatus, RefundCall,
 };
 use oms_core::{PaymentInfo, ProviderKind};
@@ -24,6 +27,15 @@ pub struct OfflineProvider {
     razorpay_key_id: String,
     checkout_base: String,
     refunds: Mutex<Refunds>,
+    payments: Mutex<Payments>,
+}
+
+#[derive(Default)]
+struct Payments {
+    /// By provider order id (Razorpay `order_…`, Stripe `cs_test_…`), in the order first seen.
+    found: HashMap<String, Vec<FoundPayment>>,
+    /// While set, every `find_payments` fails with it.
+    fail: Option<ProviderError>,
 }
 
 #[derive(Default)]
@@ -44,7 +56,32 @@ impl OfflineProvider {
             razorpay_key_id: razorpay_key_id.to_owned(),
             checkout_base: checkout_base.trim_end_matches('/').to_owned(),
             refunds: Mutex::default(),
+            payments: Mutex::default(),
         }
+    }
+
+    /// Remembers a payment made on the checkout `provider_order_id`, for `find_payments` to
+    /// report. A payment id recorded again replaces its earlier state (an authorised payment
+    /// later captured), keeping its place.
+    pub fn record_payment(&self, provider_order_id: &str, found: FoundPayment) {
+        let mut payments = self.payments();
+        let list = payments
+            .found
+            .entry(provider_order_id.to_owned())
+            .or_default();
+        match list.iter_mut().find(|p| p.payment_id == found.payment_id) {
+            Some(earlier) => *earlier = found,
+            None => list.push(found),
+        }
+    }
+
+    /// From now on, every `find_payments` fails with `mode`; `None` lets them through again.
+    pub fn fail_finds(&self, mode: Option<ProviderError>) {
+        self.payments().fail = mode;
+    }
+
+    fn payments(&self) -> MutexGuard<'_, Payments> {
+        self.payments.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Every refund call received so far, oldest first, including retries answered from an
@@ -117,13 +154,20 @@ impl PaymentProvider for OfflineProvider {
         })
     }
 
+    /// What was recorded for the checkout; empty when nothing was.
     async fn find_payments(
         &self,
-        _payment: &PaymentInfo,
-    ) -> Result<Vec<oms_core::ports::FoundPayment>, ProviderError> {
-        Err(ProviderError::Unavailable(
-            "finding payments is being built".into(),
-        ))
+        payment: &PaymentInfo,
+    ) -> Result<Vec<FoundPayment>, ProviderError> {
+        let payments = self.payments();
+        if let Some(e) = &payments.fail {
+            return Err(e.clone());
+        }
+        Ok(payments
+            .found
+            .get(&payment.provider_order_id)
+            .cloned()
+            .unwrap_or_default())
     }
 
     async fn close_checkout(&self, _: &PaymentInfo) -> Result<CheckoutClosed, ProviderError> {

@@ -1,14 +1,15 @@
 //! Razorpay Orders (`POST /v1/orders`, JSON, HTTP Basic with key id and key secret). The
 //! storefront opens Razorpay Checkout with the returned `order_…` id and our public key id; our
 //! order id travels in `notes.orderId` and `receipt`. Refunds
-//! (`POST /v1/payments/{id}/refund`) carry our refund and order ids in their notes.
+//! (`POST /v1/payments/{id}/refund`) carry our refund and order ids in their notes. A lost
+//! payment is looked up among the order's payments (`GET /v1/orders/{id}/payments`).
 
 use async_trait::async_trait;
 use std::sync::Arc;
 
 use oms_core::ports::{
-    CheckoutClosed, CheckoutRequest, PaymentProvider, ProviderError, ProviderRefund,
-    ProviderRefundStatus, RefundCall, SecretSource,
+    CheckoutClosed, CheckoutRequest, FoundPayment, FoundPaymentStatus, PaymentProvider,
+    ProviderError, ProviderRefund, ProviderRefundStatus, RefundCall, SecretSource,
 };
 use oms_core::{PaymentInfo, ProviderKind, Secret};
 use serde_json::{Value, json};
@@ -87,13 +88,33 @@ impl PaymentProvider for RazorpayOrders {
         })
     }
 
+    /// `GET /v1/orders/{order_id}/payments`: every payment attempted on the order (captured,
+    /// authorised or failed); see [`found_payments`].
+    #[tracing::instrument(skip_all, fields(razorpay_order = %payment.provider_order_id))]
     async fn find_payments(
         &self,
-        _payment: &PaymentInfo,
-    ) -> Result<Vec<oms_core::ports::FoundPayment>, ProviderError> {
-        Err(ProviderError::Unavailable(
-            "finding payments is being built".into(),
-        ))
+        payment: &PaymentInfo,
+    ) -> Result<Vec<FoundPayment>, ProviderError> {
+        if !crate::is_plain_id(&payment.provider_order_id) {
+            return Err(ProviderError::Rejected {
+                status: 400,
+                message: "razorpay: not an order id".into(),
+            });
+        }
+        let (key_id, secret) = self.credentials().await?;
+        let url = format!(
+            "{}/v1/orders/{}/payments",
+            self.config.api_base.trim_end_matches('/'),
+            payment.provider_order_id
+        );
+        let res = self
+            .http
+            .get(url)
+            .basic_auth(&key_id, Some(secret.expose()))
+            .send()
+            .await;
+        let body = crate::classify("razorpay", res).await?;
+        found_payments(&body)
     }
 
     /// Razorpay orders cannot be cancelled; a payment that still arrives is handled as a
@@ -106,12 +127,7 @@ impl PaymentProvider for RazorpayOrders {
     async fn refund(&self, call: &RefundCall) -> Result<ProviderRefund, ProviderError> {
         // The payment id becomes a path segment: anything but a plain id could address another
         // resource.
-        if call.payment_id.is_empty()
-            || !call
-                .payment_id
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_')
-        {
+        if !crate::is_plain_id(&call.payment_id) {
             return Err(ProviderError::Rejected {
                 status: 400,
                 message: "razorpay: not a payment id".into(),
@@ -217,5 +233,39 @@ fn refund_from(body: &Value) -> Result<ProviderRefund, ProviderError> {
         status,
         amount,
         charge_id: None,
+    })
+}
+
+/// Reads a collection of Razorpay payment entities. An item without a `pay_…` id, amount or
+/// currency is left out; a collection of which nothing can be read (or no collection at all) is
+/// `Unavailable`, since payments may exist that we cannot see.
+fn found_payments(body: &Value) -> Result<Vec<FoundPayment>, ProviderError> {
+    let items = body["items"].as_array().ok_or_else(|| {
+        ProviderError::Unavailable("razorpay: payments answer without items".into())
+    })?;
+    let found: Vec<FoundPayment> = items.iter().filter_map(found_payment).collect();
+    let reported = body["count"].as_u64().unwrap_or(0) > 0 || !items.is_empty();
+    if found.is_empty() && reported {
+        return Err(ProviderError::Unavailable(
+            "razorpay: no readable payment among those reported".into(),
+        ));
+    }
+    Ok(found)
+}
+
+fn found_payment(item: &Value) -> Option<FoundPayment> {
+    let id = item["id"].as_str().filter(|id| id.starts_with("pay_"))?;
+    let amount = crate::reported_money(&item["amount"], &item["currency"])?;
+    let status = match item["status"].as_str() {
+        // A refunded payment was captured first; its refunds are tracked on their own.
+        Some("captured" | "refunded") => FoundPaymentStatus::Captured,
+        Some("failed") => FoundPaymentStatus::Failed,
+        // `created`, `authorized` (auto-capture still to come), or a state added later.
+        _ => FoundPaymentStatus::Pending,
+    };
+    Some(FoundPayment {
+        payment_id: id.to_owned(),
+        amount,
+        status,
     })
 }

@@ -1,7 +1,8 @@
 //! Stripe Checkout Sessions (`POST /v1/checkout/sessions`, form-encoded, secret key as bearer).
 //! The order id travels in `client_reference_id`, `metadata[orderId]` and the PaymentIntent's
 //! metadata, so every later webhook object can be linked back to the order. Refunds
-//! (`POST /v1/refunds`) carry our refund and order ids in their metadata.
+//! (`POST /v1/refunds`) carry our refund and order ids in their metadata. A lost payment is
+//! looked up by retrieving the session with its PaymentIntent expanded.
 
 use std::time::Duration;
 
@@ -9,8 +10,8 @@ use async_trait::async_trait;
 use std::sync::Arc;
 
 use oms_core::ports::{
-    CheckoutClosed, CheckoutRequest, PaymentProvider, ProviderError, ProviderRefund,
-    ProviderRefundStatus, RefundCall, SecretSource,
+    CheckoutClosed, CheckoutRequest, FoundPayment, FoundPaymentStatus, PaymentProvider,
+    ProviderError, ProviderRefund, ProviderRefundStatus, RefundCall, SecretSource,
 };
 use oms_core::{PaymentInfo, ProviderKind};
 use serde_json::Value;
@@ -133,13 +134,30 @@ impl PaymentProvider for StripeCheckout {
         })
     }
 
+    /// `GET /v1/checkout/sessions/{id}?expand[]=payment_intent`: the session says whether it
+    /// was paid, its expanded PaymentIntent whether an attempt failed; see [`found_payments`].
+    #[tracing::instrument(skip_all, fields(session = %payment.provider_order_id))]
     async fn find_payments(
         &self,
-        _payment: &PaymentInfo,
-    ) -> Result<Vec<oms_core::ports::FoundPayment>, ProviderError> {
-        Err(ProviderError::Unavailable(
-            "finding payments is being built".into(),
-        ))
+        payment: &PaymentInfo,
+    ) -> Result<Vec<FoundPayment>, ProviderError> {
+        if !crate::is_plain_id(&payment.provider_order_id) {
+            return Err(ProviderError::Rejected {
+                status: 400,
+                message: "stripe: not a checkout session id".into(),
+            });
+        }
+        let key = crate::api_secret(self.secrets.as_ref(), ProviderKind::Stripe).await?;
+        // `expand[]` percent-encoded, as a form encoder writes it (reqwest's `query` is not
+        // built in here).
+        let url = format!(
+            "{}/v1/checkout/sessions/{}?expand%5B%5D=payment_intent",
+            self.config.api_base.trim_end_matches('/'),
+            payment.provider_order_id
+        );
+        let res = self.http.get(url).bearer_auth(key.expose()).send().await;
+        let session = crate::classify("stripe", res).await?;
+        found_payments(&session)
     }
 
     /// `POST /v1/checkout/sessions/{id}/expire`; a session that cannot be expired is looked up:
@@ -243,4 +261,43 @@ fn refund_from(body: &Value) -> Result<ProviderRefund, ProviderError> {
         amount,
         charge_id: body["charge"].as_str().map(str::to_owned),
     })
+}
+
+/// Reads a Checkout Session retrieved with its PaymentIntent expanded (a bare `pi_…` id is
+/// read too). `paid` is a captured payment; a failed attempt shows on the PaymentIntent
+/// (`requires_payment_method` with a `last_payment_error`, or `canceled`); a `complete` but
+/// `unpaid` session has an asynchronous payment still settling. Otherwise nothing was paid:
+/// empty (an open session has no PaymentIntent until the buyer confirms). A payment whose id or
+/// amount cannot be read is `Unavailable`: the outcome is unknown.
+fn found_payments(session: &Value) -> Result<Vec<FoundPayment>, ProviderError> {
+    let intent = &session["payment_intent"];
+    let intent_id = intent
+        .as_str()
+        .or_else(|| intent["id"].as_str())
+        .filter(|id| id.starts_with("pi_"));
+    let attempt_failed = match intent["status"].as_str() {
+        Some("canceled") => true,
+        Some("requires_payment_method") => !intent["last_payment_error"].is_null(),
+        _ => false,
+    };
+    let status = match (
+        session["status"].as_str(),
+        session["payment_status"].as_str(),
+    ) {
+        (_, Some("paid")) => FoundPaymentStatus::Captured,
+        _ if intent_id.is_none() => return Ok(Vec::new()),
+        _ if attempt_failed => FoundPaymentStatus::Failed,
+        (Some("complete"), Some("unpaid")) => FoundPaymentStatus::Pending,
+        _ => return Ok(Vec::new()),
+    };
+    let unreadable =
+        |what: &str| ProviderError::Unavailable(format!("stripe: session payment without {what}"));
+    let payment_id = intent_id.ok_or_else(|| unreadable("a payment intent"))?;
+    let amount = crate::reported_money(&session["amount_total"], &session["currency"])
+        .ok_or_else(|| unreadable("a readable amount"))?;
+    Ok(vec![FoundPayment {
+        payment_id: payment_id.to_owned(),
+        amount,
+        status,
+    }])
 }

@@ -10,8 +10,8 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::IntoResponse;
 use oms_core::customer::{Customer, Email};
 use oms_core::ports::{
-    CheckoutRequest, PaymentProvider, ProviderError, ProviderRefund, ProviderRefundStatus,
-    ProviderSecrets, RefundCall,
+    CheckoutRequest, FoundPayment, FoundPaymentStatus, PaymentProvider, ProviderError,
+    ProviderRefund, ProviderRefundStatus, ProviderSecrets, RefundCall,
 };
 use oms_core::{
     Currency, Money, OrderId, OrderLine, OrderNumber, Quantity, Secret, Sku, Timestamp,
@@ -25,6 +25,8 @@ use oms_providers::stripe::{StripeCheckout, StripeConfig};
 struct Seen {
     method: Method,
     path: String,
+    /// The raw query string, if any.
+    query: Option<String>,
     headers: HeaderMap,
     body: Bytes,
 }
@@ -41,6 +43,7 @@ async fn stub(status: StatusCode, reply: serde_json::Value) -> (String, Arc<Mute
                 log.lock().unwrap().push(Seen {
                     method,
                     path: uri.path().to_owned(),
+                    query: uri.query().map(str::to_owned),
                     headers,
                     body,
                 });
@@ -331,7 +334,7 @@ async fn stripe_session_stub(
         let log = log.clone();
         async move {
             let path = uri.path().to_owned();
-            log.lock().unwrap().push(Seen { method: method.clone(), path: path.clone(), headers, body });
+            log.lock().unwrap().push(Seen { method: method.clone(), path: path.clone(), query: uri.query().map(str::to_owned), headers, body });
             if path.ends_with("/expire") {
                 if expire_ok {
                     (StatusCode::OK, axum::Json(serde_json::json!({"id": "cs_test_1", "status": "expired"}))).into_response()
@@ -840,4 +843,385 @@ async fn the_offline_stand_in_fails_refunds_when_told_to() {
         3,
         "failed calls are recorded too"
     );
+}
+
+// Finding payments.
+
+/// A Checkout Session as Stripe retrieves it with `expand[]=payment_intent`.
+fn stripe_session(
+    status: &str,
+    payment_status: &str,
+    intent: serde_json::Value,
+) -> serde_json::Value {
+    serde_json::json!({
+        "id": "cs_test_1",
+        "object": "checkout.session",
+        "status": status,
+        "payment_status": payment_status,
+        "amount_total": 74_900,
+        "currency": "inr",
+        "payment_intent": intent,
+    })
+}
+
+fn stripe_intent(status: &str, last_payment_error: serde_json::Value) -> serde_json::Value {
+    serde_json::json!({
+        "id": INTENT,
+        "object": "payment_intent",
+        "amount": 74_900,
+        "currency": "inr",
+        "status": status,
+        "last_payment_error": last_payment_error,
+    })
+}
+
+fn found(payment_id: &str, minor: i64, status: FoundPaymentStatus) -> FoundPayment {
+    FoundPayment {
+        payment_id: payment_id.into(),
+        amount: inr(minor),
+        status,
+    }
+}
+
+#[tokio::test]
+async fn stripe_finds_a_paid_session_by_its_payment_intent_id_or_expanded_object() {
+    for intent in [
+        serde_json::json!(INTENT),
+        stripe_intent("succeeded", serde_json::Value::Null),
+    ] {
+        let (base, seen) = stub(
+            StatusCode::OK,
+            stripe_session("complete", "paid", intent.clone()),
+        )
+        .await;
+        assert_eq!(
+            stripe(&base).find_payments(&session()).await.unwrap(),
+            vec![found(INTENT, 74_900, FoundPaymentStatus::Captured)],
+            "{intent}"
+        );
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), 1);
+        let r = &seen[0];
+        assert_eq!(r.method, Method::GET);
+        assert_eq!(r.path, "/v1/checkout/sessions/cs_test_1");
+        assert_eq!(
+            form_urlencoded_pairs(r.query.as_deref().unwrap()),
+            vec![("expand[]".to_owned(), "payment_intent".to_owned())]
+        );
+        assert_eq!(r.headers["authorization"], "Bearer sk_test_123");
+    }
+}
+
+#[tokio::test]
+async fn stripe_finds_nothing_in_a_session_nobody_paid() {
+    for session_reply in [
+        stripe_session("open", "unpaid", serde_json::Value::Null),
+        stripe_session("expired", "unpaid", serde_json::Value::Null),
+        // Confirmed but not yet attempted: no failure to report either.
+        stripe_session(
+            "open",
+            "unpaid",
+            stripe_intent("requires_payment_method", serde_json::Value::Null),
+        ),
+    ] {
+        let (base, _) = stub(StatusCode::OK, session_reply.clone()).await;
+        assert_eq!(
+            stripe(&base).find_payments(&session()).await.unwrap(),
+            vec![],
+            "{session_reply}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn stripe_reports_an_asynchronous_payment_still_settling_as_pending() {
+    let (base, _) = stub(
+        StatusCode::OK,
+        stripe_session(
+            "complete",
+            "unpaid",
+            stripe_intent("processing", serde_json::Value::Null),
+        ),
+    )
+    .await;
+    assert_eq!(
+        stripe(&base).find_payments(&session()).await.unwrap(),
+        vec![found(INTENT, 74_900, FoundPaymentStatus::Pending)]
+    );
+}
+
+#[tokio::test]
+async fn stripe_reports_a_declined_or_canceled_payment_intent_as_failed() {
+    let declined = serde_json::json!({"type": "card_error", "code": "card_declined"});
+    for intent in [
+        stripe_intent("requires_payment_method", declined),
+        stripe_intent("canceled", serde_json::Value::Null),
+    ] {
+        let (base, _) = stub(
+            StatusCode::OK,
+            stripe_session("open", "unpaid", intent.clone()),
+        )
+        .await;
+        assert_eq!(
+            stripe(&base).find_payments(&session()).await.unwrap(),
+            vec![found(INTENT, 74_900, FoundPaymentStatus::Failed)],
+            "{intent}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_stripe_lookup_outage_is_retryable_and_an_unknown_session_is_rejected() {
+    for status in [
+        StatusCode::INTERNAL_SERVER_ERROR,
+        StatusCode::TOO_MANY_REQUESTS,
+    ] {
+        let (base, _) = stub(status, serde_json::json!({"error": {"message": "busy"}})).await;
+        assert!(
+            matches!(
+                stripe(&base).find_payments(&session()).await,
+                Err(ProviderError::Unavailable(_))
+            ),
+            "{status}"
+        );
+    }
+    let (base, _) = stub(
+        StatusCode::NOT_FOUND,
+        serde_json::json!({"error": {"type": "invalid_request_error", "code": "resource_missing", "message": "No such checkout.session: 'cs_test_1'"}}),
+    )
+    .await;
+    match stripe(&base).find_payments(&session()).await {
+        Err(ProviderError::Rejected {
+            status: 404,
+            message,
+        }) => assert!(message.contains("No such checkout.session")),
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+    assert!(matches!(
+        stripe("http://127.0.0.1:9").find_payments(&session()).await,
+        Err(ProviderError::Unavailable(_))
+    ));
+}
+
+#[tokio::test]
+async fn a_paid_stripe_session_without_a_payment_intent_or_amount_is_retryable() {
+    let no_intent = stripe_session("complete", "paid", serde_json::Value::Null);
+    let mut no_amount = stripe_session("complete", "paid", serde_json::json!(INTENT));
+    no_amount["amount_total"] = serde_json::Value::Null;
+    let mut no_currency = stripe_session("complete", "paid", serde_json::json!(INTENT));
+    no_currency.as_object_mut().unwrap().remove("currency");
+    let charge_not_intent = stripe_session("complete", "paid", serde_json::json!("ch_1"));
+    for reply in [no_intent, no_amount, no_currency, charge_not_intent] {
+        let (base, _) = stub(StatusCode::OK, reply.clone()).await;
+        assert!(
+            matches!(
+                stripe(&base).find_payments(&session()).await,
+                Err(ProviderError::Unavailable(_))
+            ),
+            "{reply}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn stripe_puts_nothing_but_a_session_id_in_the_lookup_path() {
+    let (base, seen) = stub(
+        StatusCode::OK,
+        stripe_session("open", "unpaid", serde_json::Value::Null),
+    )
+    .await;
+    for bad in ["../refunds", "cs_1?expand[]=x", ""] {
+        let mut info = session();
+        info.provider_order_id = bad.into();
+        match stripe(&base).find_payments(&info).await {
+            Err(ProviderError::Rejected { status: 400, .. }) => {}
+            other => panic!("{bad:?}: expected a rejection, got {other:?}"),
+        }
+    }
+    assert!(seen.lock().unwrap().is_empty(), "nothing was sent");
+}
+
+const RAZORPAY_ORDER: &str = "order_N8FRN5zTm5S3wx";
+
+fn razorpay_order() -> oms_core::PaymentInfo {
+    oms_core::PaymentInfo {
+        provider: oms_core::ProviderKind::Razorpay,
+        provider_order_id: RAZORPAY_ORDER.into(),
+        provider_payment_id: None,
+        checkout_url: None,
+        key_id: Some("rzp_test_abc".into()),
+        captured: None,
+    }
+}
+
+fn razorpay_payment(id: &str, amount: i64, status: &str) -> serde_json::Value {
+    serde_json::json!({
+        "id": id,
+        "entity": "payment",
+        "amount": amount,
+        "currency": "INR",
+        "status": status,
+        "order_id": RAZORPAY_ORDER,
+        "method": "upi",
+        "captured": status == "captured",
+    })
+}
+
+fn razorpay_collection(items: Vec<serde_json::Value>) -> serde_json::Value {
+    serde_json::json!({"entity": "collection", "count": items.len(), "items": items})
+}
+
+#[tokio::test]
+async fn razorpay_finds_an_orders_payments_with_their_statuses_mapped() {
+    let (base, seen) = stub(
+        StatusCode::OK,
+        razorpay_collection(vec![
+            razorpay_payment("pay_Failed000000001", 74_900, "failed"),
+            razorpay_payment("pay_Authorized00001", 74_900, "authorized"),
+            razorpay_payment("pay_Captured0000001", 74_900, "captured"),
+            razorpay_payment("pay_Refunded0000001", 100, "refunded"),
+            razorpay_payment("pay_Created00000001", 74_900, "created"),
+            // Unreadable items are left out; the others still count.
+            serde_json::json!({"id": "pay_NoAmount0000001", "currency": "INR", "status": "captured"}),
+            razorpay_payment("rfnd_NotAPayment001", 74_900, "captured"),
+        ]),
+    )
+    .await;
+    assert_eq!(
+        razorpay(&base)
+            .find_payments(&razorpay_order())
+            .await
+            .unwrap(),
+        vec![
+            found("pay_Failed000000001", 74_900, FoundPaymentStatus::Failed),
+            found("pay_Authorized00001", 74_900, FoundPaymentStatus::Pending),
+            found("pay_Captured0000001", 74_900, FoundPaymentStatus::Captured),
+            found("pay_Refunded0000001", 100, FoundPaymentStatus::Captured),
+            found("pay_Created00000001", 74_900, FoundPaymentStatus::Pending),
+        ]
+    );
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 1);
+    let r = &seen[0];
+    assert_eq!(r.method, Method::GET);
+    assert_eq!(r.path, "/v1/orders/order_N8FRN5zTm5S3wx/payments");
+    assert_eq!(r.query, None);
+    // base64("rzp_test_abc:rzp_secret_xyz")
+    assert_eq!(
+        r.headers["authorization"],
+        "Basic cnpwX3Rlc3RfYWJjOnJ6cF9zZWNyZXRfeHl6"
+    );
+}
+
+#[tokio::test]
+async fn razorpay_finds_nothing_on_an_order_nobody_paid() {
+    let (base, _) = stub(StatusCode::OK, razorpay_collection(vec![])).await;
+    assert_eq!(
+        razorpay(&base)
+            .find_payments(&razorpay_order())
+            .await
+            .unwrap(),
+        vec![]
+    );
+}
+
+#[tokio::test]
+async fn razorpay_puts_nothing_but_an_order_id_in_the_payments_path() {
+    let (base, seen) = stub(StatusCode::OK, razorpay_collection(vec![])).await;
+    for bad in ["../payments/pay_1", "order_1?count=100", "order_1/x", ""] {
+        let mut info = razorpay_order();
+        info.provider_order_id = bad.into();
+        match razorpay(&base).find_payments(&info).await {
+            Err(ProviderError::Rejected { status: 400, .. }) => {}
+            other => panic!("{bad:?}: expected a rejection, got {other:?}"),
+        }
+    }
+    assert!(seen.lock().unwrap().is_empty(), "nothing was sent");
+}
+
+#[tokio::test]
+async fn a_razorpay_lookup_outage_or_an_unreadable_answer_is_retryable() {
+    for status in [StatusCode::INTERNAL_SERVER_ERROR, StatusCode::BAD_GATEWAY] {
+        let (base, _) = stub(
+            status,
+            serde_json::json!({"error": {"code": "SERVER_ERROR", "description": "busy"}}),
+        )
+        .await;
+        assert!(
+            matches!(
+                razorpay(&base).find_payments(&razorpay_order()).await,
+                Err(ProviderError::Unavailable(_))
+            ),
+            "{status}"
+        );
+    }
+    for reply in [
+        razorpay_collection(vec![serde_json::json!({"status": "captured"})]),
+        serde_json::json!({"entity": "collection", "count": 1, "items": []}),
+        serde_json::json!({}),
+    ] {
+        let (base, _) = stub(StatusCode::OK, reply.clone()).await;
+        assert!(
+            matches!(
+                razorpay(&base).find_payments(&razorpay_order()).await,
+                Err(ProviderError::Unavailable(_))
+            ),
+            "{reply}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_offline_stand_in_finds_what_was_recorded_for_the_checkout() {
+    let provider = offline(oms_core::ProviderKind::Razorpay);
+    let info = provider.create_checkout(&request()).await.unwrap();
+    assert_eq!(provider.find_payments(&info).await.unwrap(), vec![]);
+
+    let failed = found("pay_Failed000000001", 74_900, FoundPaymentStatus::Failed);
+    let captured = found("pay_Captured0000001", 74_900, FoundPaymentStatus::Captured);
+    provider.record_payment(&info.provider_order_id, failed.clone());
+    provider.record_payment(&info.provider_order_id, captured.clone());
+    provider.record_payment(
+        "order_SomeoneElse001",
+        found("pay_Other000000001", 1, FoundPaymentStatus::Captured),
+    );
+    assert_eq!(
+        provider.find_payments(&info).await.unwrap(),
+        vec![failed, captured]
+    );
+}
+
+#[tokio::test]
+async fn the_offline_stand_in_replaces_a_payment_recorded_again() {
+    let provider = offline(oms_core::ProviderKind::Stripe);
+    let info = provider.create_checkout(&request()).await.unwrap();
+    provider.record_payment(
+        &info.provider_order_id,
+        found(INTENT, 74_900, FoundPaymentStatus::Pending),
+    );
+    provider.record_payment(
+        &info.provider_order_id,
+        found(INTENT, 74_900, FoundPaymentStatus::Captured),
+    );
+    assert_eq!(
+        provider.find_payments(&info).await.unwrap(),
+        vec![found(INTENT, 74_900, FoundPaymentStatus::Captured)]
+    );
+}
+
+#[tokio::test]
+async fn the_offline_stand_in_fails_finds_when_told_to() {
+    let provider = offline(oms_core::ProviderKind::Stripe);
+    let info = provider.create_checkout(&request()).await.unwrap();
+    provider.record_payment(
+        &info.provider_order_id,
+        found(INTENT, 74_900, FoundPaymentStatus::Captured),
+    );
+    provider.fail_finds(Some(ProviderError::Unavailable("stripe down".into())));
+    assert_eq!(
+        provider.find_payments(&info).await,
+        Err(ProviderError::Unavailable("stripe down".into()))
+    );
+    provider.fail_finds(None);
+    assert_eq!(provider.find_payments(&info).await.unwrap().len(), 1);
 }
