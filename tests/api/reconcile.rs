@@ -174,3 +174,42 @@ async fn an_expired_order_is_not_cancelled_while_its_provider_cannot_say_or_a_pa
         "stock back once nothing was paid"
     );
 }
+
+#[tokio::test]
+async fn the_stand_in_checkout_takes_a_payment_and_delivers_or_loses_its_webhook() {
+    let app = TestApp::spawn().await;
+    let app = &app;
+    let pay = |checkout: String, body: serde_json::Value| async move {
+        let url = format!("{}/dev/checkout/{checkout}", app.server.base_url);
+        app.send(app.http.post(url).json(&body)).await
+    };
+    // Delivered: paid at once, as with the real provider.
+    let (delivered, session, _, _) = app.guest_order("MUG-BRASS", 1, "stripe").await;
+    let r = pay(session, serde_json::json!({"outcome": "succeeded"})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["webhookDelivered"], true);
+    assert_eq!(app.order(&delivered).await["status"], "paid");
+
+    // Lost: the provider holds the money, the order does not know, until reconciliation.
+    let (lost, rzp_order, _, _) = app.guest_order("MUG-BRASS", 1, "razorpay").await;
+    let r = pay(
+        rzp_order,
+        serde_json::json!({"outcome": "succeeded", "deliverWebhook": false}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["webhookDelivered"], false);
+    assert_eq!(app.order(&lost).await["status"], "pending_payment");
+    app.clock.advance(Duration::from_secs(11 * 60));
+    let report = app.sweep().await;
+    assert_eq!(report["reconciled"], 1, "{report}");
+    assert_eq!(app.order(&lost).await["status"], "paid");
+    assert_eq!(app.order(&delivered).await["status"], "paid");
+
+    let unknown = pay(
+        "order_NOTOURS0000000".into(),
+        serde_json::json!({"outcome": "failed"}),
+    )
+    .await;
+    assert_eq!(unknown.status, 404, "{}", unknown.text);
+}

@@ -342,6 +342,70 @@ async fn offline_checkout(Path(session): Path<String>) -> Html<String> {
     ))
 }
 
+/// What the stand-in checkout's `POST` needs: the orders, and the stand-ins that take the money.
+#[derive(Clone)]
+struct StandInCheckout {
+    store: Arc<dyn oms_core::ports::OrderStore>,
+    standins: standin::StandIns,
+}
+
+/// `POST /dev/checkout/{checkout}`'s body: how the attempt ends, and whether the provider's
+/// webhook reaches the server (`false`: it is lost; only reconciliation can find the payment).
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct PayAtCheckout {
+    outcome: standin::Outcome,
+    #[serde(default = "deliver_by_default")]
+    deliver_webhook: bool,
+}
+
+fn deliver_by_default() -> bool {
+    true
+}
+
+/// The customer pays (or fails) at the stand-in's checkout — a Stripe session (`cs_test_…`) or
+/// a Razorpay order (`order_…`) — as a person would on the provider's page.
+async fn offline_pay(
+    axum::extract::State(s): axum::extract::State<StandInCheckout>,
+    Path(checkout): Path<String>,
+    oms_http::JsonBody(body): oms_http::JsonBody<PayAtCheckout>,
+) -> Result<axum::Json<serde_json::Value>, oms_http::ApiError> {
+    let kind = if checkout.starts_with("cs_") {
+        oms_core::ProviderKind::Stripe
+    } else if checkout.starts_with("order_") {
+        oms_core::ProviderKind::Razorpay
+    } else {
+        return Err(oms_http::ApiError::not_found());
+    };
+    let id = s
+        .store
+        .find_order_by_ref(kind, &checkout)
+        .await?
+        .ok_or_else(oms_http::ApiError::not_found)?;
+    let order = s
+        .store
+        .get_order(&id)
+        .await?
+        .ok_or_else(oms_http::ApiError::not_found)?;
+    let (payment_id, delivered) = s
+        .standins
+        .get(kind)
+        .pay(
+            id.as_str(),
+            &checkout,
+            order.total(),
+            body.outcome,
+            body.deliver_webhook,
+        )
+        .await;
+    Ok(axum::Json(serde_json::json!({
+        "orderId": id,
+        "paymentId": payment_id,
+        "outcome": body.outcome,
+        "webhookDelivered": delivered,
+    })))
+}
+
 /// What sits behind a running dev server's ports, kept so tests can look inside and inject
 /// faults.
 #[derive(Clone)]
@@ -480,8 +544,20 @@ pub async fn app(
     let routes = create_order::routes()
         .merge(orders_api::routes())
         .merge(payment_webhook::routes());
+    let checkout_page = match &standins {
+        Some(standins) => Router::new()
+            .route(
+                "/dev/checkout/{checkout}",
+                get(offline_checkout).post(offline_pay),
+            )
+            .with_state(StandInCheckout {
+                store: state.services.store.clone(),
+                standins: standins.clone(),
+            }),
+        None => Router::new().route("/dev/checkout/{checkout}", get(offline_checkout)),
+    };
     let router = Router::new()
-        .route("/dev/checkout/{session}", get(offline_checkout))
+        .merge(checkout_page)
         .merge(oms_http::mount(routes, state.clone()))
         .layer(cors_layer(&settings.cors_origins));
     Ok((

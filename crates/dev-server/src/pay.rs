@@ -35,6 +35,10 @@ pub struct PayArgs {
     /// Send a refund of this many minor units
     #[arg(long, value_name = "MINOR")]
     pub refund: Option<i64>,
+    /// Pay (or, with --fail, fail) at the offline provider's checkout but lose the webhook:
+    /// the provider holds the payment, the server is never told, only reconciliation finds it
+    #[arg(long, conflicts_with_all = ["refund", "dispute", "amount", "provider"])]
+    pub no_deliver: bool,
     /// The running dev server [default: http://127.0.0.1:$PORT]
     #[arg(long, value_name = "BASE")]
     pub url: Option<String>,
@@ -109,6 +113,9 @@ pub async fn run(settings: &DevSettings, args: PayArgs) -> Result<String, String
         .pointer("/payment/providerPaymentId")
         .and_then(Value::as_str)
         .map(str::to_owned);
+    if args.no_deliver {
+        return lose_the_webhook(&http, &base, &args, &provider_order_id).await;
+    }
     let order_id = Some(args.order_id.as_str());
     let now = SystemClock.now();
     let unique = RandomIds.ulid(now);
@@ -270,6 +277,31 @@ pub async fn run(settings: &DevSettings, args: PayArgs) -> Result<String, String
     ))
 }
 
+/// The customer pays at the offline provider's checkout (`POST /dev/checkout/{checkout}`) and
+/// the provider's webhook is lost.
+async fn lose_the_webhook(
+    http: &reqwest::Client,
+    base: &str,
+    args: &PayArgs,
+    checkout: &str,
+) -> Result<String, String> {
+    let outcome = if args.fail { "failed" } else { "succeeded" };
+    let res = http
+        .post(format!(
+            "{}/dev/checkout/{checkout}",
+            base.trim_end_matches('/')
+        ))
+        .json(&serde_json::json!({"outcome": outcome, "deliverWebhook": false}))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = res.status();
+    let answer = res.text().await.unwrap_or_default();
+    Ok(format!(
+        "POST /dev/checkout/{checkout} -> {status} {answer}\nthe provider holds the payment; no webhook was sent: the sweep's reconciliation finds it (RECONCILE_AFTER_MINUTES)"
+    ))
+}
+
 /// A chargeback of `amount`, evidence due in a week.
 fn dispute<'a>(
     id: &'a str,
@@ -333,6 +365,8 @@ mod tests {
             &["ord_1", "--dispute", "maybe"],
             &["ord_1", "--dispute", "open", "--refund", "5"],
             &["ord_1", "--dispute", "open", "--fail"],
+            &["ord_1", "--no-deliver", "--refund", "5"],
+            &["ord_1", "--no-deliver", "--amount", "5"],
         ] {
             assert!(parse(bad).is_err(), "{bad:?}");
         }

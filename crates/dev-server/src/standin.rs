@@ -12,11 +12,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use oms_core::ports::{
-    CheckoutClosed, CheckoutRequest, Clock, PaymentProvider, PaymentProviders, ProviderError,
-    ProviderRefund, RefundCall,
+    CheckoutClosed, CheckoutRequest, Clock, FoundPayment, FoundPaymentStatus, PaymentProvider,
+    PaymentProviders, ProviderError, ProviderRefund, RefundCall,
 };
 use oms_core::webhook::simulate::{self, RefundSpec};
-use oms_core::{PaymentInfo, ProviderKind, Secret};
+use oms_core::{Money, PaymentInfo, ProviderKind, Secret};
 use oms_providers::offline::OfflineProvider;
 
 /// Where and how the stand-ins deliver their webhooks.
@@ -29,6 +29,14 @@ pub struct Delivery {
     /// The server's clock: Stripe signatures carry its time.
     pub clock: Arc<dyn Clock>,
     pub http: reqwest::Client,
+}
+
+/// How a customer's attempt at the stand-in's checkout ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Succeeded,
+    Failed,
 }
 
 /// A provider's webhook delivery: the route under `webhooks_url`, its headers and its body.
@@ -92,6 +100,112 @@ impl StandIn {
     /// recorded. Off by default (delivered concurrently).
     pub fn set_delivering_first(&self, on: bool) {
         self.first.store(on, Ordering::SeqCst);
+    }
+
+    /// A customer pays (or fails to pay) at this stand-in's checkout for `order_id`: the
+    /// payment is recorded where the provider would keep it — so reconciliation finds it
+    /// through `find_payments`, as in production — and, when `deliver`, the provider's signed
+    /// webhook is posted to the server (`false`: the webhook is lost). Returns the payment id
+    /// and whether the webhook was delivered.
+    pub async fn pay(
+        &self,
+        order_id: &str,
+        checkout: &str,
+        amount: Money,
+        outcome: Outcome,
+        deliver: bool,
+    ) -> (String, bool) {
+        let stem: String = checkout
+            .trim_start_matches("cs_test_")
+            .trim_start_matches("order_")
+            .chars()
+            .take(14)
+            .collect();
+        let payment_id = match self.inner.kind() {
+            ProviderKind::Stripe => format!("pi_test_{stem}"),
+            ProviderKind::Razorpay => format!("pay_{stem}"),
+        };
+        let status = match outcome {
+            Outcome::Succeeded => FoundPaymentStatus::Captured,
+            Outcome::Failed => FoundPaymentStatus::Failed,
+        };
+        self.inner.record_payment(
+            checkout,
+            FoundPayment {
+                payment_id: payment_id.clone(),
+                amount,
+                status,
+            },
+        );
+        if !deliver {
+            return (payment_id, false);
+        }
+        let Some((path, headers, body)) =
+            self.payment_webhook(order_id, checkout, &payment_id, amount, outcome)
+        else {
+            return (payment_id, false);
+        };
+        let url = format!("{}/{path}", self.delivery.webhooks_url);
+        Self::deliver(self.delivery.http.clone(), url, headers, body).await;
+        (payment_id, true)
+    }
+
+    /// The signed webhook the provider sends for a payment at its checkout.
+    fn payment_webhook(
+        &self,
+        order_id: &str,
+        checkout: &str,
+        payment_id: &str,
+        amount: Money,
+        outcome: Outcome,
+    ) -> Option<Webhook> {
+        let event_id = format!("evt_{payment_id}_{outcome:?}");
+        match self.inner.kind() {
+            ProviderKind::Stripe => {
+                let secret = self.delivery.stripe_secret.as_ref()?;
+                let t = self.delivery.clock.now().unix_seconds();
+                let body = match outcome {
+                    Outcome::Succeeded => simulate::stripe_session_paid(
+                        &event_id,
+                        "checkout.session.completed",
+                        checkout,
+                        payment_id,
+                        Some(order_id),
+                        amount,
+                        t,
+                    ),
+                    Outcome::Failed => simulate::stripe_intent_failed(
+                        &event_id,
+                        payment_id,
+                        Some(order_id),
+                        amount,
+                        t,
+                    ),
+                };
+                let signature = simulate::stripe_signature(secret, t, &body);
+                Some(("stripe", vec![("stripe-signature", signature)], body))
+            }
+            ProviderKind::Razorpay => {
+                let secret = self.delivery.razorpay_secret.as_ref()?;
+                let kind = match outcome {
+                    Outcome::Succeeded => "payment.captured",
+                    Outcome::Failed => "payment.failed",
+                };
+                let body = simulate::razorpay_payment_event(
+                    kind,
+                    payment_id,
+                    checkout,
+                    Some(order_id),
+                    amount,
+                );
+                let signature = simulate::razorpay_signature(secret, &body);
+                let headers = vec![
+                    ("x-razorpay-signature", signature),
+                    ("x-razorpay-event-id", event_id),
+                ];
+                Some(("razorpay", headers, body))
+            }
+        }
     }
 
     /// The signed webhook the provider sends once `answer` has succeeded: `(path, headers,
