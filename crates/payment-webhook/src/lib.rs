@@ -73,6 +73,7 @@ async fn process(
     let provider = event.provider.as_str();
     let delivery = Delivery {
         late_payment: state.services.policy.late_payment,
+        event_retention: state.services.policy.event_retention,
         source: EventSource::Webhook,
     };
     let handled = handle_event_with(&state.services.outbox_ports(), delivery, &event, body)

@@ -36,10 +36,13 @@ impl CleanupConfig {
             Some(LatePaymentPolicy::Refund),
         )?;
         let reconcile = env.number("RECONCILE_AFTER_MINUTES", 10, 0..=24 * 60, "minutes")?;
+        // Past Stripe's 30-day window for listing events, so a backfill finds what it applied.
+        let retention = env.number("EVENT_RETENTION_DAYS", 35, 4..=400, "days")?;
         Ok(Self {
             policy: OrderPolicy {
                 payment_window: Duration::from_secs(minutes * 60),
                 reconcile_after: Duration::from_secs(reconcile * 60),
+                event_retention: Duration::from_secs(retention * 24 * 60 * 60),
                 late_payment,
                 ..OrderPolicy::default()
             },

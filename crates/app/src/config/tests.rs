@@ -93,6 +93,11 @@ fn bad_values_are_named() {
         ("CLEANUP_BATCH_LIMIT", "0"),
         ("STRIPE_WEBHOOK_TOLERANCE_SECONDS", "0"),
         ("APP_ENV", "staging"),
+        ("LATE_PAYMENT_POLICY", "keep"),
+        ("RECONCILE_AFTER_MINUTES", "1441"),
+        ("EVENT_RETENTION_DAYS", "3"),
+        ("EVENT_RETENTION_DAYS", "401"),
+        ("SHIPROCKET_DRY_RUN", "maybe"),
     ] {
         let e = load(&[(name, value)], OFFLINE).unwrap_err();
         assert!(e.to_string().contains(name), "{name}={value}: {e}");
@@ -103,10 +108,20 @@ fn bad_values_are_named() {
             ("CLEANUP_FAILED_PAYMENT_MINUTES", "0"),
             ("CLEANUP_BATCH_LIMIT", "25"),
             ("APP_ENV", "prod"),
+            ("LATE_PAYMENT_POLICY", "review"),
+            ("RECONCILE_AFTER_MINUTES", "0"),
+            ("EVENT_RETENTION_DAYS", "90"),
         ],
         OFFLINE,
     )
     .unwrap();
+    let policy = &c.cleanup.policy;
+    assert_eq!(
+        policy.late_payment,
+        oms_core::order::LatePaymentPolicy::Review
+    );
+    assert_eq!(policy.reconcile_after, Duration::ZERO);
+    assert_eq!(policy.event_retention, Duration::from_secs(90 * 86_400));
     assert_eq!(c.http.api_prefix, "/shop/v2");
     assert_eq!(c.cleanup.policy.payment_window, Duration::ZERO);
     assert_eq!(c.cleanup.batch_limit, 25);

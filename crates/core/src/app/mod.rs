@@ -38,6 +38,8 @@ pub struct OrderPolicy {
     /// How long after opening an unpaid order the sweep asks its provider what became of it
     /// (`RECONCILE_AFTER_MINUTES`).
     pub reconcile_after: Duration,
+    /// How long provider events are kept (`EVENT_RETENTION_DAYS`).
+    pub event_retention: Duration,
 }
 
 impl Default for OrderPolicy {
@@ -47,6 +49,7 @@ impl Default for OrderPolicy {
             idempotency_ttl: Duration::from_secs(24 * 60 * 60),
             late_payment: crate::order::LatePaymentPolicy::Refund,
             reconcile_after: Duration::from_secs(10 * 60),
+            event_retention: webhook::EVENT_RETENTION,
         }
     }
 }

@@ -79,6 +79,7 @@ pub async fn reconcile_unpaid(
     .to_string();
     let delivery = Delivery {
         late_payment: services.policy.late_payment,
+        event_retention: services.policy.event_retention,
         source: EventSource::Reconciliation,
     };
     let handled = handle_event_with(

@@ -30,8 +30,9 @@ use super::outbox::{
 use super::refund::REFUND_SEND_LEASE;
 use super::retry::{MAX_ATTEMPTS, Retry};
 
-/// How long event records are kept: beyond Stripe's 3-day retry window.
-pub const EVENT_RETENTION: Duration = Duration::from_secs(4 * 24 * 60 * 60);
+/// How long event records are kept by default: beyond Stripe's 30-day window for listing
+/// events, so a backfill always finds what it applied (`EVENT_RETENTION_DAYS`).
+pub const EVENT_RETENTION: Duration = Duration::from_secs(35 * 24 * 60 * 60);
 
 /// What became of a delivery. Every variant is answered 200.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,6 +61,7 @@ fn record(
     outcome: EventOutcome,
     detail: &str,
     now: Timestamp,
+    keep: Duration,
 ) -> EventRecord {
     EventRecord {
         provider: event.provider,
@@ -70,7 +72,7 @@ fn record(
         outcome,
         detail: detail.to_owned(),
         payload: String::from_utf8_lossy(payload).into_owned(),
-        expires_at: now.plus(EVENT_RETENTION),
+        expires_at: now.plus(keep),
     }
 }
 
@@ -154,11 +156,23 @@ impl EventSource {
     }
 }
 
-/// How one event is applied: the configured `LATE_PAYMENT_POLICY` and where it came from.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// How one event is applied: the configured `LATE_PAYMENT_POLICY`, how long its record is
+/// kept, and where it came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Delivery {
     pub late_payment: LatePaymentPolicy,
+    pub event_retention: Duration,
     pub source: EventSource,
+}
+
+impl Default for Delivery {
+    fn default() -> Self {
+        Self {
+            late_payment: LatePaymentPolicy::default(),
+            event_retention: EVENT_RETENTION,
+            source: EventSource::Webhook,
+        }
+    }
 }
 
 /// Applies a verified event to the order it is about, at most once, and sends the fulfilment job
@@ -203,10 +217,19 @@ pub async fn handle_event_with(
     payload: &[u8],
 ) -> Result<Handled, OutboxError> {
     let policy = delivery.late_payment;
+    let keep = delivery.event_retention;
     let now = ports.clock.now();
 
     if let PaymentAction::Ignored { reason } = &event.action {
-        let rec = record(event, payload, None, EventOutcome::Ignored, reason, now);
+        let rec = record(
+            event,
+            payload,
+            None,
+            EventOutcome::Ignored,
+            reason,
+            now,
+            keep,
+        );
         return Ok(match record_only(ports.store, &rec).await? {
             true => Handled::Ignored,
             false => Handled::Duplicate,
@@ -221,6 +244,7 @@ pub async fn handle_event_with(
             EventOutcome::Unmatched,
             "no order found",
             now,
+            keep,
         );
         if !record_only(ports.store, &rec).await? {
             return Ok(Handled::Duplicate);
@@ -285,6 +309,7 @@ pub async fn handle_event_with(
                     EventOutcome::Applied,
                     "applied",
                     now,
+                    keep,
                 ),
                 Some((&next, order.version())),
             ),
@@ -296,6 +321,7 @@ pub async fn handle_event_with(
                     EventOutcome::NoChange,
                     &e.to_string(),
                     now,
+                    keep,
                 ),
                 None,
             ),
