@@ -7,6 +7,7 @@ mod fulfilment;
 mod health;
 mod idempotency;
 mod listing;
+mod ops;
 mod orders;
 mod reconcile;
 mod refunds;

@@ -107,6 +107,36 @@ async fn a_payment_whose_webhook_was_lost_is_found_before_the_sweep_would_cancel
         assert_eq!(after["status"], "paid");
         assert_eq!(app.jobs_for(&id).await, 1);
         assert_eq!(app.sweep().await["reconciled"], 0, "found once");
+
+        // The ops console lists the correction; its record is not a provider's body to replay.
+        let listed = app
+            .send(
+                app.http
+                    .get(app.url(&format!("/admin/orders/{id}/events")))
+                    .bearer_auth(app.admin_token("ops-1")),
+            )
+            .await;
+        let found = listed.body["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["source"] == "reconciliation")
+            .cloned()
+            .unwrap_or_else(|| panic!("no reconciliation event: {}", listed.text));
+        assert_eq!(found["type"], "reconciliation.payment_captured");
+        assert_eq!(found["outcome"], "applied");
+        let replay = app
+            .send(
+                app.http
+                    .post(app.url(&format!(
+                        "/admin/events/{provider}/{}/replay",
+                        found["eventId"].as_str().unwrap()
+                    )))
+                    .bearer_auth(app.admin_token("ops-1")),
+            )
+            .await;
+        assert_eq!(replay.status, 409, "{}", replay.text);
+        assert_eq!(replay.error_code(), "not_replayable");
     }
 }
 

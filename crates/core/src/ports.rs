@@ -267,6 +267,14 @@ pub trait OrderStore: Send + Sync {
         event_id: &str,
     ) -> Result<Option<EventRecord>, StoreError>;
 
+    /// The provider events recorded for an order (those that named it or were matched to it),
+    /// newest first, at most `limit`.
+    async fn order_events(
+        &self,
+        order_id: &OrderId,
+        limit: u32,
+    ) -> Result<Vec<EventRecord>, StoreError>;
+
     /// See [`EventCommit`]: all of it or none of it.
     async fn commit_event(&self, commit: EventCommit<'_>) -> Result<CommitOutcome, StoreError>;
 

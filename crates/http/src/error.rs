@@ -361,3 +361,16 @@ impl From<oms_core::app::refund::RefundError> for ApiError {
         }
     }
 }
+
+impl From<oms_core::app::ops::OpsError> for ApiError {
+    fn from(e: oms_core::app::ops::OpsError) -> Self {
+        use oms_core::app::ops::OpsError;
+        match e {
+            OpsError::NotFound => Self::not_found(),
+            OpsError::NotReplayable(_) => {
+                Self::new(StatusCode::CONFLICT, "not_replayable", e.to_string())
+            }
+            OpsError::Outbox(o) => o.into(),
+        }
+    }
+}

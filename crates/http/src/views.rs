@@ -325,3 +325,32 @@ impl<'a> From<&'a Order> for OrderView<'a> {
         }
     }
 }
+
+/// One recorded provider event, as the ops console lists it (the raw body is kept, not shown).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventView<'a> {
+    pub provider: &'static str,
+    pub event_id: &'a str,
+    #[serde(rename = "type")]
+    pub event_type: &'a str,
+    pub outcome: &'static str,
+    pub detail: &'a str,
+    pub received_at: String,
+    /// `webhook`, `reconciliation` or `replay`.
+    pub source: &'static str,
+}
+
+impl<'a> From<&'a oms_core::ports::EventRecord> for EventView<'a> {
+    fn from(e: &'a oms_core::ports::EventRecord) -> Self {
+        Self {
+            provider: e.provider.as_str(),
+            event_id: &e.event_id,
+            event_type: &e.event_type,
+            outcome: e.outcome.as_str(),
+            detail: &e.detail,
+            received_at: e.received_at.to_string(),
+            source: oms_core::app::webhook::EventSource::of(&e.event_id).as_str(),
+        }
+    }
+}

@@ -306,6 +306,15 @@ impl<P: OrderStore + ?Sized> OrderStore for Faulty<P> {
         self.plan.run("store.stale_unpaid", store_err, call).await
     }
 
+    async fn order_events(
+        &self,
+        order_id: &OrderId,
+        limit: u32,
+    ) -> Result<Vec<EventRecord>, StoreError> {
+        let call = self.inner.order_events(order_id, limit);
+        self.plan.run("store.order_events", store_err, call).await
+    }
+
     async fn owed_refunds(
         &self,
         before: Timestamp,

@@ -443,6 +443,23 @@ impl OrderStore for InMemoryStore {
             .collect())
     }
 
+    async fn order_events(
+        &self,
+        order_id: &OrderId,
+        limit: u32,
+    ) -> Result<Vec<EventRecord>, StoreError> {
+        let s = self.lock();
+        let mut events: Vec<EventRecord> = s
+            .events
+            .values()
+            .filter(|e| e.order_id.as_ref() == Some(order_id))
+            .cloned()
+            .collect();
+        events.sort_by(|a, b| (b.received_at, &b.event_id).cmp(&(a.received_at, &a.event_id)));
+        events.truncate(limit as usize);
+        Ok(events)
+    }
+
     async fn owed_refunds(
         &self,
         before: Timestamp,

@@ -1252,6 +1252,15 @@ impl OrderStore for Interleaved {
         self.inner.owed_refunds(before, limit).await
     }
 
+    async fn order_events(
+        &self,
+        order_id: &OrderId,
+        limit: u32,
+    ) -> Result<Vec<EventRecord>, StoreError> {
+        self.pause().await;
+        self.inner.order_events(order_id, limit).await
+    }
+
     async fn owed_outbox(
         &self,
         before: Timestamp,

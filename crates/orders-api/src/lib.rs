@@ -11,9 +11,9 @@ use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post, put};
 use oms_core::IdempotencyKey;
 use oms_core::app::cancel::{self, CancelBody};
-use oms_core::app::read;
 use oms_core::app::refund::{self, RefundBody};
-use oms_http::views::{OrderView, ProductView, RefundView};
+use oms_core::app::{ops, read};
+use oms_http::views::{EventView, OrderView, ProductView, RefundView};
 use oms_http::{Admin, ApiError, AppState, Caller, JsonBody, PathParam, RequestId};
 use serde_json::{Value, json};
 
@@ -30,6 +30,11 @@ pub fn routes() -> Router<AppState> {
         .route("/orders/{orderId}/cancel", post(cancel))
         .route("/admin/orders/{orderId}/clear-review", post(clear_review))
         .route("/admin/orders/{orderId}/refunds", post(refund))
+        .route("/admin/orders/{orderId}/events", get(order_events))
+        .route(
+            "/admin/events/{provider}/{eventId}/replay",
+            post(replay_event),
+        )
         .route("/admin/products/{sku}", put(catalog::put_product))
         .route("/admin/products/{sku}/stock", post(catalog::adjust_stock))
         .route("/admin/products/{sku}/stock", get(catalog::stock_records))
@@ -115,6 +120,34 @@ async fn cancel(
     };
     let answer = cancel::cancel_order(&state.services, &viewer, &by, &order_id, &reason).await?;
     Ok(Json(json!(OrderView::from(&answer.order))))
+}
+
+/// Admins only: every provider event recorded for the order, newest first.
+#[tracing::instrument(skip_all, fields(order_id = %order_id))]
+async fn order_events(
+    State(state): State<AppState>,
+    Admin(_): Admin,
+    PathParam(order_id): PathParam<String>,
+) -> Result<Json<Value>, ApiError> {
+    let (order, events) = ops::order_events(&state.services, &order_id).await?;
+    let views: Vec<EventView> = events.iter().map(EventView::from).collect();
+    Ok(Json(json!({ "orderId": order.id(), "events": views })))
+}
+
+/// Admins only: re-applies a stored provider event through the same at-most-once path.
+#[tracing::instrument(skip_all, fields(provider = %provider, event_id = %event_id))]
+async fn replay_event(
+    State(state): State<AppState>,
+    Admin(_): Admin,
+    PathParam((provider, event_id)): PathParam<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let replayed = ops::replay(&state.services, &provider, &event_id).await?;
+    Ok(Json(json!({
+        "provider": provider,
+        "eventId": event_id,
+        "outcome": replayed.outcome,
+        "orderId": replayed.order_id,
+    })))
 }
 
 async fn health(request_id: RequestId) -> Json<Value> {

@@ -17,7 +17,8 @@ use serde::{Deserialize, Serialize};
 
 use super::errors::corrupt;
 use super::keys::{
-    event_pk, idempotency_pk, key, order_pk, outbox_pk, payref_pk, product_pk, stock_sk, user_pk,
+    event_pk, idempotency_pk, key, order_events_pk, order_pk, outbox_pk, payref_pk, product_pk,
+    stock_sk, user_pk,
 };
 use super::{Item, n, s};
 
@@ -252,6 +253,12 @@ struct EventItem {
     payload: String,
     expires_at: Timestamp,
     ttl: i64,
+    /// The order's events (`EVENTS#<orderId>`, newest first by `<receivedAt>#…`), for the
+    /// ops console; absent while no order is known.
+    #[serde(rename = "GSI1PK", default, skip_serializing_if = "Option::is_none")]
+    gsi1pk: Option<String>,
+    #[serde(rename = "GSI1SK", default, skip_serializing_if = "Option::is_none")]
+    gsi1sk: Option<String>,
 }
 
 /// A provider event's dedupe and audit record, with `ttl` for DynamoDB.
@@ -269,6 +276,11 @@ pub fn event_item(r: &EventRecord) -> Result<Item, StoreError> {
         payload: r.payload.clone(),
         expires_at: r.expires_at,
         ttl: r.expires_at.unix_seconds(),
+        gsi1pk: r.order_id.as_ref().map(order_events_pk),
+        gsi1sk: r
+            .order_id
+            .as_ref()
+            .map(|_| format!("{}#{}#{}", r.received_at, r.provider.as_str(), r.event_id)),
     })
     .map_err(|e| corrupt("encoding an event record", e))
 }

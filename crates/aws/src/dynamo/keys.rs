@@ -38,6 +38,11 @@ pub(super) fn event_pk(provider: ProviderKind, event_id: &str) -> String {
     format!("EVENT#{}#{event_id}", provider.as_str())
 }
 
+/// An order's events in GSI1 (the ops console's "events of this order").
+pub(super) fn order_events_pk(order_id: &OrderId) -> String {
+    format!("EVENTS#{order_id}")
+}
+
 pub(super) fn outbox_pk(id: &OrderId) -> String {
     format!("OUTBOX#{id}")
 }

@@ -25,8 +25,8 @@ use super::items::{
     product_item, stock_from, stock_item, stock_record_from,
 };
 use super::keys::{
-    Cursor, INVOICE_COUNTER_PK, event_pk, idempotency_pk, key, order_pk, outbox_pk, payref_pk,
-    product_pk, stock_sk, user_pk,
+    Cursor, INVOICE_COUNTER_PK, event_pk, idempotency_pk, key, order_events_pk, order_pk,
+    outbox_pk, payref_pk, product_pk, stock_sk, user_pk,
 };
 use super::transactions::{Cancelled, reason, shortages};
 use super::{DynamoStore, Item, n, s};
@@ -523,6 +523,26 @@ impl OrderStore for DynamoStore {
             .await?
             .map(event_from)
             .transpose()
+    }
+
+    async fn order_events(
+        &self,
+        order_id: &OrderId,
+        limit: u32,
+    ) -> Result<Vec<EventRecord>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("GSI1")
+            .key_condition_expression("GSI1PK = :o")
+            .expression_attribute_values(":o", s(order_events_pk(order_id)))
+            .scan_index_forward(false)
+            .limit(limit as i32)
+            .send()
+            .await
+            .map_err(|e| sdk_error("list an order's events", e))?;
+        out.items().iter().cloned().map(event_from).collect()
     }
 
     async fn commit_event(&self, c: EventCommit<'_>) -> Result<CommitOutcome, StoreError> {

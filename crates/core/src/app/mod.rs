@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod checkout;
 pub mod create_order;
 pub mod fulfil;
+pub mod ops;
 pub mod outbox;
 pub mod read;
 pub mod reconcile;

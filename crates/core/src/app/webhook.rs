@@ -145,6 +145,8 @@ pub enum EventSource {
     #[default]
     Webhook,
     Reconciliation,
+    /// An operator re-applied a stored event (`replay:<eventId>`).
+    Replay,
 }
 
 impl EventSource {
@@ -152,6 +154,18 @@ impl EventSource {
         match self {
             Self::Webhook => "webhook",
             Self::Reconciliation => "reconciliation",
+            Self::Replay => "replay",
+        }
+    }
+
+    /// Where a recorded event came from, by its id.
+    pub fn of(event_id: &str) -> Self {
+        if event_id.starts_with("reconcile:") {
+            Self::Reconciliation
+        } else if event_id.starts_with("replay:") {
+            Self::Replay
+        } else {
+            Self::Webhook
         }
     }
 }

@@ -1,0 +1,126 @@
+//! The ops console's provider-event routes: every event recorded for an order, and a replay of
+//! a stored raw event through the same at-most-once path (`docs/operations.md`).
+//!
+//! A replay is applied as an event of its own (`replay:<eventId>`), so the original record
+//! stays as it was: an event already applied changes nothing again (the order's own rules
+//! dedupe its payment or refund), one recorded unmatched applies if its order can now be found,
+//! and a replay repeated is a duplicate.
+
+use crate::ids::OrderId;
+use crate::order::{Order, ProviderKind};
+use crate::ports::{EventRecord, StoreError};
+use crate::webhook::{razorpay, stripe};
+
+use super::Services;
+use super::outbox::OutboxError;
+use super::refund::send_recorded;
+use super::webhook::{Delivery, EventSource, Handled, handle_event_with};
+
+/// The most events the ops console lists for one order.
+pub const MAX_ORDER_EVENTS: u32 = 200;
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpsError {
+    #[error("no such resource")]
+    NotFound,
+    /// A stored event that is not a provider's body (one found by reconciliation) or no longer
+    /// reads as one.
+    #[error("this event cannot be replayed: {0}")]
+    NotReplayable(String),
+    #[error(transparent)]
+    Outbox(#[from] OutboxError),
+}
+
+impl From<StoreError> for OpsError {
+    fn from(e: StoreError) -> Self {
+        Self::Outbox(e.into())
+    }
+}
+
+/// The order and the provider events recorded for it, newest first.
+pub async fn order_events(
+    services: &Services,
+    raw_id: &str,
+) -> Result<(Order, Vec<EventRecord>), OpsError> {
+    let id = OrderId::parse(raw_id).map_err(|_| OpsError::NotFound)?;
+    let order = services
+        .store
+        .get_order(&id)
+        .await?
+        .ok_or(OpsError::NotFound)?;
+    let events = services.store.order_events(&id, MAX_ORDER_EVENTS).await?;
+    Ok((order, events))
+}
+
+/// What a replay did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replayed {
+    /// `applied`, `no_change`, `duplicate` (this replay was made before), `ignored`, `unmatched`.
+    pub outcome: &'static str,
+    pub order_id: Option<OrderId>,
+}
+
+/// Applies a stored event's raw body again, as `replay:<eventId>`.
+pub async fn replay(
+    services: &Services,
+    raw_provider: &str,
+    event_id: &str,
+) -> Result<Replayed, OpsError> {
+    let provider = ProviderKind::parse(raw_provider).ok_or(OpsError::NotFound)?;
+    let stored = services
+        .store
+        .get_event(provider, event_id)
+        .await?
+        .ok_or(OpsError::NotFound)?;
+    let body = stored.payload.as_bytes();
+    let mut event = match provider {
+        ProviderKind::Stripe => stripe::normalise(body),
+        ProviderKind::Razorpay => razorpay::normalise(body, Some(event_id)),
+    }
+    .map_err(OpsError::NotReplayable)?;
+    event.event_id = format!("replay:{event_id}");
+    let delivery = Delivery {
+        late_payment: services.policy.late_payment,
+        event_retention: services.policy.event_retention,
+        source: EventSource::Replay,
+    };
+    let handled = handle_event_with(&services.outbox_ports(), delivery, &event, body).await?;
+    tracing::info!(
+        provider = provider.as_str(),
+        event_id,
+        ?handled,
+        "event replayed"
+    );
+    Ok(match handled {
+        Handled::Applied {
+            order_id,
+            refund_to_send,
+        } => {
+            if let Some(refund_id) = refund_to_send
+                && let Err(e) = send_recorded(services, &order_id, &refund_id).await
+            {
+                tracing::warn!(order_id = %order_id, refund_id, error = %e, "late payment's refund not sent yet; the sweep will");
+            }
+            Replayed {
+                outcome: "applied",
+                order_id: Some(order_id),
+            }
+        }
+        Handled::NoChange { order_id, .. } => Replayed {
+            outcome: "no_change",
+            order_id: Some(order_id),
+        },
+        Handled::Duplicate => Replayed {
+            outcome: "duplicate",
+            order_id: stored.order_id,
+        },
+        Handled::Ignored => Replayed {
+            outcome: "ignored",
+            order_id: None,
+        },
+        Handled::Unmatched => Replayed {
+            outcome: "unmatched",
+            order_id: None,
+        },
+    })
+}
