@@ -73,6 +73,9 @@ const MAX_RECEIVES: u32 = 5;
 const REFUND: i64 = 12_500;
 const REFUND_KEY: &str = "refund-damaged-1";
 const JWT_SECRET: &str = "faults";
+/// The Razorpay refund that arrives before its payment is known (unmatched), later replayed.
+const UNMATCHED_REFUND_EVENT: &str = "evt_refund_early";
+const UNMATCHED_REFUND: i64 = 10_000;
 
 fn inr(minor: i64) -> Money {
     Money::new(minor, Currency::parse("INR").expect("INR")).expect("amount")
@@ -209,6 +212,10 @@ enum Scenario {
     /// A Stripe order is paid at Stripe, and its webhook never comes: the sweep finds the
     /// payment by asking Stripe, before it would cancel the order; fulfilled once.
     StripeWebhookLost,
+    /// A Razorpay refund arrives before anything links it to the order (unmatched), then the
+    /// order is paid and fulfilled, then an operator replays the refund event
+    /// (`POST /admin/events/razorpay/{eventId}/replay`, retried on 5xx): counted once.
+    RazorpayUnmatchedReplayed,
 }
 
 impl Scenario {
@@ -217,7 +224,8 @@ impl Scenario {
             Self::RazorpayPaid
             | Self::RazorpayRefunded
             | Self::RazorpayCancelledPaid
-            | Self::RazorpayDisputedWon => ProviderKind::Razorpay,
+            | Self::RazorpayDisputedWon
+            | Self::RazorpayUnmatchedReplayed => ProviderKind::Razorpay,
             Self::StripePaid
             | Self::StripeRefunded
             | Self::StripeRefundSentBySweep
@@ -500,6 +508,33 @@ impl World {
         panic!("the refund request never succeeded");
     }
 
+    /// The operator's client: `POST /admin/events/{provider}/{eventId}/replay`, retried on 5xx
+    /// until the `200`.
+    async fn replay(&mut self, provider: &str, event_id: &str) {
+        let token = dev_server::mint_token(
+            JWT_SECRET,
+            "ops-1",
+            None,
+            &["admin"],
+            Duration::from_secs(3600),
+        );
+        for _ in 0..5 {
+            let req = Request::post(format!("/api/v1/admin/events/{provider}/{event_id}/replay"))
+                .header("authorization", format!("Bearer {token}"))
+                .body(Body::empty())
+                .expect("request");
+            let (status, reply) = self.call(req).await;
+            if status == StatusCode::OK {
+                return;
+            }
+            assert!(
+                status.is_server_error(),
+                "a stored event replays unless we fail: {status} {reply}"
+            );
+        }
+        panic!("the replay never succeeded");
+    }
+
     /// The guest's storefront: `POST /orders/{orderId}/cancel` with its `X-Order-Token`,
     /// retried on 5xx until the `200` (a cancellation that committed answers `200` again).
     async fn cancel(&mut self, order_id: &str, token: &str) {
@@ -608,7 +643,8 @@ impl World {
             Scenario::RazorpayPaid
             | Scenario::RazorpayRefunded
             | Scenario::RazorpayCancelledPaid
-            | Scenario::RazorpayDisputedWon => {
+            | Scenario::RazorpayDisputedWon
+            | Scenario::RazorpayUnmatchedReplayed => {
                 let rzp_order = created["payment"]["providerOrderId"]
                     .as_str()
                     .expect("Razorpay order id");
@@ -626,6 +662,19 @@ impl World {
                     Some(&order_id),
                     amount,
                 );
+                if scenario == Scenario::RazorpayUnmatchedReplayed {
+                    // Names neither the order nor a payment anyone knows yet: unmatched.
+                    let early = simulate::razorpay_refund_processed(
+                        "rfnd_early1",
+                        "pay_faults1",
+                        "",
+                        None,
+                        amount,
+                        UNMATCHED_REFUND,
+                    );
+                    self.razorpay(UNMATCHED_REFUND_EVENT, &early).await;
+                    self.razorpay(UNMATCHED_REFUND_EVENT, &early).await;
+                }
                 self.razorpay("evt_captured", &captured).await;
                 self.razorpay("evt_order_paid", &paid).await;
                 // At-least-once: the first event comes again.
@@ -710,6 +759,9 @@ impl World {
             self.cancel(&order_id, token).await;
             self.refund_webhooks().await;
         }
+        if scenario == Scenario::RazorpayUnmatchedReplayed {
+            self.replay("razorpay", UNMATCHED_REFUND_EVENT).await;
+        }
         if scenario.refunds() {
             let outage = scenario == Scenario::StripeRefundSentBySweep;
             self.provider_log.down.store(outage, Ordering::SeqCst);
@@ -783,7 +835,8 @@ async fn check(
         | Scenario::StripeRefunded
         | Scenario::StripeRefundSentBySweep
         | Scenario::RazorpayDisputedWon
-        | Scenario::StripeWebhookLost => {
+        | Scenario::StripeWebhookLost
+        | Scenario::RazorpayUnmatchedReplayed => {
             let amount = inr(PRICE * i64::from(QUANTITY));
             if scenario == Scenario::StripeWebhookLost {
                 let found = order
@@ -810,7 +863,9 @@ async fn check(
             // A refund recorded after fulfilment shows in the status; fulfilment finished after
             // the refund (its job was owed to the sweep) shows `fulfilled`. `paymentStatus` and
             // `fulfilmentStatus` say the rest (checked here and in `check_refund`).
-            let statuses: &[OrderStatus] = if scenario.refunds() {
+            let refunded_too =
+                scenario.refunds() || scenario == Scenario::RazorpayUnmatchedReplayed;
+            let statuses: &[OrderStatus] = if refunded_too {
                 &[OrderStatus::PartiallyRefunded, OrderStatus::Fulfilled]
             } else {
                 &[OrderStatus::Fulfilled]
@@ -891,6 +946,13 @@ async fn check(
             );
             if scenario.refunds() {
                 check_refund(world, &order, &mut expect).await?;
+            } else if scenario == Scenario::RazorpayUnmatchedReplayed {
+                expect(
+                    order.refunded() == inr(UNMATCHED_REFUND)
+                        && count(&order, TimelineType::RefundPartial) == 1
+                        && order.refund_requests().is_empty(),
+                    format!("refunded {}", order.refunded().minor()),
+                );
             } else {
                 expect(
                     order.refund_requests().is_empty() && order.refunded().minor() == 0,
@@ -1178,6 +1240,12 @@ async fn an_order_disputed_before_it_ships_is_held_and_fulfilled_once_when_the_d
 async fn a_payment_whose_webhook_was_lost_is_found_and_never_cancelled_whatever_fails() {
     let points = sweep_fault_points(Scenario::StripeWebhookLost).await;
     assert!(points >= 3 * 15, "the path is longer than {points} points");
+}
+
+#[tokio::test]
+async fn an_unmatched_event_replayed_by_an_operator_counts_once_whatever_fails() {
+    let points = sweep_fault_points(Scenario::RazorpayUnmatchedReplayed).await;
+    assert!(points >= 3 * 20, "the path is longer than {points} points");
 }
 
 #[tokio::test]
