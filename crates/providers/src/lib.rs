@@ -37,14 +37,21 @@ async fn api_secret(
         })
 }
 
-/// One HTTP client per process, shared by the live adapters: connection reuse matters on Lambda.
+/// One HTTP client per process, shared by the live adapters (and the Cognito key fetch):
+/// connection reuse matters on Lambda, and so does building the TLS configuration once at cold
+/// start rather than once per adapter. Cheap to clone (it is a handle).
 pub fn http_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(3))
-        .timeout(Duration::from_secs(10))
-        .user_agent(concat!("oms/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .unwrap_or_else(|_| reqwest::Client::new())
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            reqwest::Client::builder()
+                .connect_timeout(Duration::from_secs(3))
+                .timeout(Duration::from_secs(10))
+                .user_agent(concat!("oms/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .unwrap_or_else(|_| reqwest::Client::new())
+        })
+        .clone()
 }
 
 /// Base-62 characters derived from `seed` (SHA-256 in rounds): the same seed always gives the
