@@ -150,3 +150,175 @@ async fn a_replay_of_an_applied_event_changes_nothing_and_a_formerly_unmatched_o
         assert_eq!(replay(&app, provider, event).await.status, 404);
     }
 }
+
+async fn admin_get(app: &TestApp, path: &str) -> oms_e2e::Reply {
+    app.send(
+        app.http
+            .get(app.url(path))
+            .bearer_auth(app.admin_token("ops-1")),
+    )
+    .await
+}
+
+fn ids(reply: &oms_e2e::Reply, list: &str, field: &str) -> Vec<String> {
+    reply.body[list]
+        .as_array()
+        .unwrap_or_else(|| panic!("{}", reply.text))
+        .iter()
+        .map(|o| o[field].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn an_admin_searches_the_review_queue_by_status_and_time_and_pages_through_it() {
+    let app = TestApp::spawn().await;
+    let start = app.clock_now();
+    // Three orders a second apart: the first paid short (held for review), the second paid,
+    // the third left unpaid.
+    let mut made = Vec::new();
+    for (i, pay) in [Some(-100), Some(0), None].into_iter().enumerate() {
+        let (id, rzp, _, amount) = app.guest_order("CHAI-250G", 1, "razorpay").await;
+        if let Some(short) = pay {
+            let body = razorpay_payment_event(
+                "payment.captured",
+                &format!("pay_{i}"),
+                &rzp,
+                Some(&id),
+                inr(amount + short),
+            );
+            let r = app
+                .razorpay_event(&body, RAZORPAY_SECRET, &format!("evt_{i}"))
+                .await;
+            assert_eq!(r.status, 200, "{}", r.text);
+        }
+        made.push(id);
+        app.clock.advance(std::time::Duration::from_secs(1));
+    }
+    let (held, paid, unpaid) = (&made[0], &made[1], &made[2]);
+
+    let review = admin_get(&app, "/admin/orders?requiresReview=true").await;
+    assert_eq!(review.status, 200, "{}", review.text);
+    assert_eq!(ids(&review, "orders", "orderId"), [held.as_str()]);
+    assert_eq!(review.body["orders"][0]["reviewReason"], "amount_mismatch");
+    assert!(review.body["nextCursor"].is_null());
+
+    let all_paid = admin_get(&app, "/admin/orders?status=paid").await;
+    assert_eq!(
+        ids(&all_paid, "orders", "orderId"),
+        [paid.clone(), held.clone()],
+        "newest first, held or not"
+    );
+    let paid_clear = admin_get(&app, "/admin/orders?status=paid&requiresReview=false").await;
+    assert_eq!(ids(&paid_clear, "orders", "orderId"), [paid.as_str()]);
+    let pending = admin_get(&app, "/admin/orders?status=pending_payment").await;
+    assert_eq!(ids(&pending, "orders", "orderId"), [unpaid.as_str()]);
+
+    // Everything, one order a page, newest first; the window keeps the first second only.
+    let mut seen = Vec::new();
+    let mut path = "/admin/orders?limit=1".to_owned();
+    for _ in 0..10 {
+        let page = admin_get(&app, &path).await;
+        assert_eq!(page.status, 200, "{}", page.text);
+        seen.extend(ids(&page, "orders", "orderId"));
+        match page.body["nextCursor"].as_str() {
+            Some(c) => path = format!("/admin/orders?limit=1&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, [unpaid.clone(), paid.clone(), held.clone()]);
+    let first_second = admin_get(
+        &app,
+        &format!(
+            "/admin/orders?from={}&to={}",
+            start,
+            start.plus(std::time::Duration::from_secs(1))
+        ),
+    )
+    .await;
+    assert_eq!(ids(&first_second, "orders", "orderId"), [held.as_str()]);
+
+    // The events list: both captures applied, none unmatched yet.
+    let applied = admin_get(&app, "/admin/events?outcome=applied").await;
+    assert_eq!(applied.status, 200, "{}", applied.text);
+    assert_eq!(ids(&applied, "events", "eventId"), ["evt_1", "evt_0"]);
+    assert_eq!(applied.body["events"][0]["orderId"], paid.as_str());
+    let unmatched = admin_get(&app, "/admin/events?outcome=unmatched").await;
+    assert!(ids(&unmatched, "events", "eventId").is_empty());
+}
+
+#[tokio::test]
+async fn every_unmatched_event_is_listed_and_searches_refuse_what_they_cannot_answer() {
+    let app = TestApp::spawn().await;
+    let stray = razorpay_payment_event(
+        "payment.captured",
+        "pay_stray",
+        "order_NOSUCHORDER0001",
+        None,
+        inr(1_000),
+    );
+    let r = app
+        .razorpay_event(&stray, RAZORPAY_SECRET, "evt_stray")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let unmatched = admin_get(&app, "/admin/events?outcome=unmatched").await;
+    assert_eq!(unmatched.status, 200, "{}", unmatched.text);
+    assert_eq!(ids(&unmatched, "events", "eventId"), ["evt_stray"]);
+    assert!(unmatched.body["events"][0].get("orderId").is_none());
+    assert!(unmatched.body["events"][0].get("payload").is_none());
+    let one = admin_get(&app, "/admin/events/razorpay/evt_stray").await;
+    assert_eq!(one.status, 200, "{}", one.text);
+    assert_eq!(one.body["outcome"], "unmatched");
+    assert_eq!(
+        one.body["payload"]["payload"]["payment"]["entity"]["id"], "pay_stray",
+        "the raw body as received: {}",
+        one.text
+    );
+    assert_eq!(
+        admin_get(&app, "/admin/events/razorpay/evt_none")
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        admin_get(&app, "/admin/events/paypal/evt_stray")
+            .await
+            .status,
+        404
+    );
+
+    for bad in [
+        "/admin/orders?status=shipped",
+        "/admin/orders?requiresReview=yes",
+        "/admin/orders?requiresreview=true",
+        "/admin/orders?from=yesterday",
+        "/admin/orders?from=2026-12-02T00:00:00Z&to=2026-12-01T00:00:00Z",
+        "/admin/orders?status=paid&status=cancelled",
+        "/admin/orders?limit=0",
+        "/admin/orders?cursor=not-a-cursor",
+        "/admin/events?outcome=lost",
+        "/admin/events?status=paid",
+    ] {
+        let r = admin_get(&app, bad).await;
+        assert_eq!(r.status, 400, "{bad}: {}", r.text);
+        assert_eq!(r.error_code(), "validation_failed", "{bad}");
+    }
+    // A cursor from one search is refused by another.
+    let (_, _, _, _) = app.guest_order("CHAI-250G", 1, "razorpay").await;
+    let _ = app.guest_order("CHAI-250G", 1, "razorpay").await;
+    let first = admin_get(&app, "/admin/orders?status=pending_payment&limit=1").await;
+    let cursor = first.body["nextCursor"].as_str().unwrap().to_owned();
+    let other = admin_get(&app, &format!("/admin/orders?status=paid&cursor={cursor}")).await;
+    assert_eq!(other.status, 400, "{}", other.text);
+
+    for path in ["/admin/orders", "/admin/events"] {
+        let shopper = app
+            .send(
+                app.http
+                    .get(app.url(path))
+                    .bearer_auth(app.token("shopper-1")),
+            )
+            .await;
+        assert_eq!(shopper.status, 403, "{path}");
+        assert_eq!(app.get(path).await.status, 401, "{path}");
+    }
+}

@@ -39,23 +39,48 @@ fn attr(name: &str) -> Result<AttributeDefinition, StoreError> {
     )
 }
 
-fn gsi(name: &str) -> Result<GlobalSecondaryIndex, StoreError> {
+fn gsi(name: &str, projection: Projection) -> Result<GlobalSecondaryIndex, StoreError> {
     build(
         GlobalSecondaryIndex::builder()
             .index_name(name)
             .key_schema(key(&format!("{name}PK"), KeyType::Hash)?)
             .key_schema(key(&format!("{name}SK"), KeyType::Range)?)
-            .projection(
-                Projection::builder()
-                    .projection_type(ProjectionType::All)
-                    .build(),
-            )
+            .projection(projection)
             .build(),
     )
 }
 
+fn all_attributes() -> Projection {
+    Projection::builder()
+        .projection_type(ProjectionType::All)
+        .build()
+}
+
+/// What GSI3 (the ops console's searches) keeps besides the keys: the attributes its filters
+/// read and an event list shows. `template.yaml` lists the same (a test holds them equal).
+pub const GSI3_ATTRIBUTES: [&str; 10] = [
+    "status",
+    "requiresReview",
+    "disputed",
+    "provider",
+    "eventId",
+    "eventType",
+    "receivedAt",
+    "orderId",
+    "outcome",
+    "detail",
+];
+
+fn searched_attributes() -> Projection {
+    Projection::builder()
+        .projection_type(ProjectionType::Include)
+        .set_non_key_attributes(Some(GSI3_ATTRIBUTES.map(str::to_owned).to_vec()))
+        .build()
+}
+
 /// The single table of `docs/data-model.md`: `PK`/`SK`, `GSI1` (a user's orders), `GSI2` (sparse:
-/// catalog, unpaid orders by expiry, fulfilment outbox), TTL on `ttl`.
+/// catalog, unpaid orders by expiry, fulfilment outbox), `GSI3` (the ops console's searches,
+/// [`GSI3_ATTRIBUTES`] projected), TTL on `ttl`.
 pub async fn ensure_table(clients: &AwsClients, table: &str) -> Result<(), StoreError> {
     let ddb = &clients.dynamodb;
     match ddb.describe_table().table_name(table).send().await {
@@ -77,8 +102,11 @@ pub async fn ensure_table(clients: &AwsClients, table: &str) -> Result<(), Store
         .attribute_definitions(attr("GSI1SK")?)
         .attribute_definitions(attr("GSI2PK")?)
         .attribute_definitions(attr("GSI2SK")?)
-        .global_secondary_indexes(gsi("GSI1")?)
-        .global_secondary_indexes(gsi("GSI2")?)
+        .attribute_definitions(attr("GSI3PK")?)
+        .attribute_definitions(attr("GSI3SK")?)
+        .global_secondary_indexes(gsi("GSI1", all_attributes())?)
+        .global_secondary_indexes(gsi("GSI2", all_attributes())?)
+        .global_secondary_indexes(gsi("GSI3", searched_attributes())?)
         .send()
         .await;
     match created {

@@ -13,6 +13,7 @@ use oms_core::ports::{
     CommitOutcome, CreateOutcome, EventCommit, EventOutcome, EventRecord, IdGenerator,
     IdempotencyRecord, OrderStore, OutboxEntry, StockLevel, StoreError, Upserted,
 };
+use oms_core::search::{EventSearch, OrderSearch};
 use oms_core::{
     Currency, Money, Order, OrderId, OrderLine, OrderNumber, OrderStatus, Owner, PaymentInfo,
     Product, ProviderKind, Quantity, Sku, StockRecord, Timestamp, UserId,
@@ -159,6 +160,8 @@ on_both_backends!(
     a_product_is_created_once_and_repricing_keeps_its_stock,
     a_stock_adjustment_applies_only_to_the_level_and_count_it_was_computed_from,
     stock_records_page_newest_first,
+    order_search_finds_by_status_and_hold_and_pages_newest_first,
+    event_search_finds_by_outcome_and_window,
 );
 
 async fn the_catalog_lists_and_reads_products(b: Backend) {
@@ -816,4 +819,189 @@ async fn stock_records_page_newest_first(b: Backend) {
             .unwrap()
             .is_empty()
     );
+}
+
+/// Every page of a search, in order; each cursor followed to the end.
+async fn search_all(s: &dyn OrderStore, q: &OrderSearch, limit: u32) -> Vec<OrderId> {
+    let mut got = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..50 {
+        let page = s.search_orders(q, limit, cursor.as_deref()).await.unwrap();
+        assert!(page.orders.len() <= limit as usize);
+        got.extend(page.orders.iter().map(|o| o.id().clone()));
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => return got,
+        }
+    }
+    panic!("a search never ended");
+}
+
+async fn order_search_finds_by_status_and_hold_and_pages_newest_first(b: Backend) {
+    let h = store(b, vec![product("A", 100)]).await;
+    let s = h.store.as_ref();
+    // Eight orders a second apart: 0, 3, 6 paid; 1 held for review; 4 paid and held; the rest
+    // pending.
+    let mut all = Vec::new();
+    for i in 0..8 {
+        let o = order("u1", t(i), &[("A", 1)]);
+        s.create_order(&o, None, t(i)).await.unwrap();
+        let mut next = o.clone();
+        if i % 3 == 0 || i == 4 {
+            next = paid(&o, &format!("pay_{i}"), t(i));
+        }
+        if i == 1 || i == 4 {
+            next.hold_unreadable("test", t(i)).unwrap();
+        }
+        if next != o {
+            assert!(s.save_order(&next, o.version(), None).await.unwrap());
+        }
+        all.push((i, next));
+    }
+    let ids = |pick: &dyn Fn(i64) -> bool| -> Vec<OrderId> {
+        all.iter()
+            .rev()
+            .filter(|(i, _)| pick(*i))
+            .map(|(_, o)| o.id().clone())
+            .collect()
+    };
+    let paid_q = OrderSearch {
+        status: Some(OrderStatus::Paid),
+        ..OrderSearch::default()
+    };
+    let held_q = OrderSearch {
+        requires_review: Some(true),
+        ..OrderSearch::default()
+    };
+    for limit in [1, 2, 3, 100] {
+        assert_eq!(
+            search_all(s, &paid_q, limit).await,
+            ids(&|i| i % 3 == 0 || i == 4),
+            "paid, pages of {limit}"
+        );
+        assert_eq!(
+            search_all(s, &held_q, limit).await,
+            ids(&|i| i == 1 || i == 4)
+        );
+        assert_eq!(
+            search_all(s, &OrderSearch::default(), limit).await,
+            ids(&|_| true),
+            "everything, pages of {limit}"
+        );
+    }
+    let paid_not_held = OrderSearch {
+        status: Some(OrderStatus::Paid),
+        requires_review: Some(false),
+        ..OrderSearch::default()
+    };
+    assert_eq!(search_all(s, &paid_not_held, 2).await, ids(&|i| i % 3 == 0));
+    let window = OrderSearch {
+        from: Some(t(2)),
+        to: Some(t(6)),
+        ..OrderSearch::default()
+    };
+    assert_eq!(
+        search_all(s, &window, 2).await,
+        ids(&|i| (2..6).contains(&i))
+    );
+    let nothing = OrderSearch {
+        disputed: Some(true),
+        ..OrderSearch::default()
+    };
+    assert!(search_all(s, &nothing, 5).await.is_empty());
+
+    // A search that runs out of its read budget answers what it is sure of and goes on from
+    // there: the same orders, in the same order, over more pages.
+    if let Some(dynamo) = &h.dynamo {
+        let tight = dynamo.clone().with_search_budget(1, 1);
+        for limit in [1, 2, 100] {
+            assert_eq!(
+                search_all(&tight, &paid_q, limit).await,
+                ids(&|i| i % 3 == 0 || i == 4),
+                "paid on a tight budget, pages of {limit}"
+            );
+            assert_eq!(
+                search_all(&tight, &held_q, limit).await,
+                ids(&|i| i == 1 || i == 4)
+            );
+            assert_eq!(
+                search_all(&tight, &paid_not_held, limit).await,
+                ids(&|i| i % 3 == 0)
+            );
+        }
+    }
+
+    // A cursor belongs to its search.
+    let first = s.search_orders(&paid_q, 1, None).await.unwrap();
+    let cursor = first.next_cursor.unwrap();
+    assert_eq!(
+        s.search_orders(&held_q, 1, Some(&cursor))
+            .await
+            .unwrap_err(),
+        StoreError::InvalidCursor
+    );
+    assert_eq!(
+        s.search_orders(&paid_q, 1, Some("nonsense"))
+            .await
+            .unwrap_err(),
+        StoreError::InvalidCursor
+    );
+}
+
+async fn event_search_finds_by_outcome_and_window(b: Backend) {
+    let h = store(b, vec![product("A", 10)]).await;
+    let s = h.store.as_ref();
+    let o = order("u1", t(0), &[("A", 1)]);
+    s.create_order(&o, None, t(0)).await.unwrap();
+    let outcomes = [
+        EventOutcome::Unmatched,
+        EventOutcome::Applied,
+        EventOutcome::Unmatched,
+        EventOutcome::Ignored,
+        EventOutcome::Unmatched,
+    ];
+    for (i, outcome) in outcomes.iter().enumerate() {
+        let at = t(10 + i as i64);
+        let linked = (*outcome == EventOutcome::Applied).then_some(&o);
+        let rec = event(&format!("evt_{i}"), linked, *outcome, at);
+        assert_eq!(
+            s.commit_event(commit(&rec, None)).await.unwrap(),
+            CommitOutcome::Committed
+        );
+    }
+    let unmatched = EventSearch {
+        outcome: Some(EventOutcome::Unmatched),
+        ..EventSearch::default()
+    };
+    let mut got = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = s
+            .search_events(&unmatched, 2, cursor.as_deref())
+            .await
+            .unwrap();
+        got.extend(page.events.iter().map(|e| e.event_id.clone()));
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(got, ["evt_4", "evt_2", "evt_0"]);
+    let all = s
+        .search_events(&EventSearch::default(), 10, None)
+        .await
+        .unwrap();
+    let ids: Vec<&str> = all.events.iter().map(|e| e.event_id.as_str()).collect();
+    assert_eq!(ids, ["evt_4", "evt_3", "evt_2", "evt_1", "evt_0"]);
+    assert_eq!(all.events[3].order_id.as_ref(), Some(o.id()));
+    assert_eq!(all.events[3].event_type, "payment.captured");
+    assert!(all.next_cursor.is_none());
+    let window = EventSearch {
+        outcome: Some(EventOutcome::Unmatched),
+        from: Some(t(11)),
+        to: Some(t(14)),
+    };
+    let found = s.search_events(&window, 10, None).await.unwrap();
+    let ids: Vec<&str> = found.events.iter().map(|e| e.event_id.as_str()).collect();
+    assert_eq!(ids, ["evt_2"]);
 }

@@ -19,7 +19,8 @@ use oms_core::app::outbox::OutboxPorts;
 use oms_core::app::read;
 use oms_core::app::webhook::handle_event;
 use oms_core::order::Viewer;
-use oms_core::ports::{OrderStore, PaymentProviders};
+use oms_core::ports::{Clock, OrderStore, PaymentProviders};
+use oms_core::search::{EventSearch, OrderSearch};
 use oms_core::webhook::{razorpay, simulate};
 use oms_core::{
     Currency, IdempotencyKey, Money, OrderId, Product, ProviderKind, Sku, Timestamp, UserId,
@@ -123,7 +124,7 @@ async fn each_route_costs_a_few_dynamodb_requests() {
         .unwrap();
     rows.push(("POST /orders", counter.take()));
     let key = IdempotencyKey::parse("k-1").unwrap();
-    create_order(
+    let keyed = create_order(
         deps(),
         &buyer,
         input().parse().unwrap(),
@@ -245,6 +246,53 @@ async fn each_route_costs_a_few_dynamodb_requests() {
         .unwrap();
     rows.push(("GET /admin/products/{sku}/stock", counter.take()));
 
+    // The ops console's searches: an order held for review (the second one, still unpaid), the
+    // paid one, the events recorded above.
+    let mut held = store.get_order(&keyed.order_id).await.unwrap().unwrap();
+    let version = held.version();
+    held.hold_unreadable("cost test", clock.now()).unwrap();
+    assert!(store.save_order(&held, version, None).await.unwrap());
+    counter.take();
+    let review = store
+        .search_orders(
+            &OrderSearch {
+                requires_review: Some(true),
+                ..OrderSearch::default()
+            },
+            50,
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(review.orders.len(), 1);
+    rows.push(("GET /admin/orders?requiresReview=true", counter.take()));
+    let fulfilled = store
+        .search_orders(
+            &OrderSearch {
+                status: Some(oms_core::OrderStatus::Fulfilled),
+                ..OrderSearch::default()
+            },
+            50,
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(fulfilled.orders.len(), 1);
+    rows.push(("GET /admin/orders?status=fulfilled", counter.take()));
+    let events = store
+        .search_events(
+            &EventSearch {
+                outcome: Some(oms_core::ports::EventOutcome::Applied),
+                ..EventSearch::default()
+            },
+            50,
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(!events.events.is_empty());
+    rows.push(("GET /admin/events?outcome=applied", counter.take()));
+
     eprintln!("\n| route | DynamoDB requests | by operation |\n|---|---|---|");
     for (route, m) in &rows {
         eprintln!("| {route} | {} | {m:?} |", total(m));
@@ -300,6 +348,28 @@ async fn each_route_costs_a_few_dynamodb_requests() {
         2,
         "product read + records query"
     );
+    let ops = |name: &str| rows.iter().find(|(r, _)| *r == name).unwrap().1.clone();
+    let expect = |pairs: &[(&str, u32)]| -> BTreeMap<String, u32> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect()
+    };
+    assert_eq!(
+        ops("GET /admin/orders?requiresReview=true"),
+        expect(&[("BatchGetItem", 1), ("Query", 1)]),
+        "the review queue is one index partition, then the orders: never a Scan"
+    );
+    assert_eq!(
+        ops("GET /admin/orders?status=fulfilled"),
+        expect(&[("BatchGetItem", 1), ("Query", 2)]),
+        "the status's partition and the held/disputed one"
+    );
+    assert_eq!(
+        ops("GET /admin/events?outcome=applied"),
+        expect(&[("Query", 1)]),
+        "one index partition holds what an event list shows"
+    );
+    for (route, m) in &rows {
+        assert!(!m.contains_key("Scan"), "{route} scans the table");
+    }
     let lifecycle = cost("POST /orders")
         + cost("POST /webhooks/razorpay (pays)")
         + cost("worker: fulfil one job");

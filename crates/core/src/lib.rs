@@ -13,6 +13,7 @@ pub mod money;
 pub mod order;
 pub mod ports;
 pub mod product;
+pub mod search;
 pub mod secret;
 pub mod time;
 pub mod validation;

@@ -78,6 +78,21 @@ impl OrderStatus {
         }
     }
 
+    /// Every status, in lifecycle order.
+    pub const ALL: [Self; 7] = [
+        Self::PendingPayment,
+        Self::PaymentFailed,
+        Self::Paid,
+        Self::Fulfilled,
+        Self::PartiallyRefunded,
+        Self::Refunded,
+        Self::Cancelled,
+    ];
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+
     /// Still waiting for money: the states the stale-order sweep may cancel.
     pub fn is_unpaid(self) -> bool {
         matches!(self, Self::PendingPayment | Self::PaymentFailed)

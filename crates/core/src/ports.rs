@@ -12,6 +12,7 @@ use crate::ids::{OrderId, OrderNumber, Sku, UserId};
 use crate::money::Money;
 use crate::order::{Order, OrderLine, PaymentInfo, ProviderKind};
 use crate::product::{Product, StockRecord};
+use crate::search::{EventPage, EventSearch, OrderSearch};
 use crate::secret::Secret;
 use crate::time::Timestamp;
 
@@ -126,15 +127,15 @@ impl EventOutcome {
         }
     }
 
+    pub const ALL: [Self; 4] = [
+        Self::Applied,
+        Self::NoChange,
+        Self::Ignored,
+        Self::Unmatched,
+    ];
+
     pub fn parse(s: &str) -> Option<Self> {
-        [
-            Self::Applied,
-            Self::NoChange,
-            Self::Ignored,
-            Self::Unmatched,
-        ]
-        .into_iter()
-        .find(|o| o.as_str() == s)
+        Self::ALL.into_iter().find(|o| o.as_str() == s)
     }
 }
 
@@ -274,6 +275,24 @@ pub trait OrderStore: Send + Sync {
         order_id: &OrderId,
         limit: u32,
     ) -> Result<Vec<EventRecord>, StoreError>;
+
+    /// Orders matching `search`, newest first, at most `limit`, from an index (never a scan).
+    /// The cursor is one this search returned ([`StoreError::InvalidCursor`] otherwise).
+    async fn search_orders(
+        &self,
+        search: &OrderSearch,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<OrderPage, StoreError>;
+
+    /// Recorded provider events matching `search`, newest first, at most `limit`, without
+    /// their raw bodies, from an index (never a scan).
+    async fn search_events(
+        &self,
+        search: &EventSearch,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<EventPage, StoreError>;
 
     /// See [`EventCommit`]: all of it or none of it.
     async fn commit_event(&self, commit: EventCommit<'_>) -> Result<CommitOutcome, StoreError>;

@@ -60,6 +60,18 @@ impl Timestamp {
         format!("{:04}{:02}{:02}", d.year(), u8::from(d.month()), d.day())
     }
 
+    /// Any RFC 3339 date-time (`2026-12-01T00:00:00Z`, `2026-12-01T05:30:00+05:30`, …), as
+    /// people write them in query strings and commands; sub-millisecond digits are dropped.
+    pub fn parse_rfc3339(s: &str) -> Result<Self, TimestampError> {
+        let dt = OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+            .map_err(|_| TimestampError)?;
+        let ms = dt.unix_timestamp_nanos().div_euclid(1_000_000);
+        if !(0..=253_402_300_799_999).contains(&ms) {
+            return Err(TimestampError);
+        }
+        Ok(Self::from_unix_millis(ms as i64))
+    }
+
     pub fn parse(s: &str) -> Result<Self, TimestampError> {
         let dt = PrimitiveDateTime::parse(s, FORMAT).map_err(|_| TimestampError)?;
         let nanos = dt.assume_offset(UtcOffset::UTC).unix_timestamp_nanos();
@@ -98,6 +110,29 @@ impl<'de> Deserialize<'de> for Timestamp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn any_rfc3339_date_time_reads_as_the_same_instant() {
+        let t = Timestamp::parse("2026-12-01T00:00:00.000Z").unwrap();
+        for s in [
+            "2026-12-01T00:00:00Z",
+            "2026-12-01T00:00:00.000Z",
+            "2026-12-01T05:30:00+05:30",
+            "2026-11-30T19:00:00-05:00",
+            "2026-12-01T00:00:00.0004Z",
+        ] {
+            assert_eq!(Timestamp::parse_rfc3339(s).unwrap(), t, "{s}");
+        }
+        for bad in [
+            "",
+            "2026-12-01",
+            "yesterday",
+            "2026-13-01T00:00:00Z",
+            "1969-12-31T23:59:59Z",
+        ] {
+            assert!(Timestamp::parse_rfc3339(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn a_timestamp_prints_fixed_width_utc_and_parses_back() {

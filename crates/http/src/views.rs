@@ -337,12 +337,15 @@ pub struct EventView<'a> {
     pub outcome: &'static str,
     pub detail: &'a str,
     pub received_at: String,
+    /// The order it was matched to; absent for an unmatched or ignored event.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<&'a str>,
     /// `webhook`, `reconciliation` or `replay`.
     pub source: &'static str,
 }
 
-impl<'a> From<&'a oms_core::ports::EventRecord> for EventView<'a> {
-    fn from(e: &'a oms_core::ports::EventRecord) -> Self {
+impl<'a> From<&'a oms_core::search::EventSummary> for EventView<'a> {
+    fn from(e: &'a oms_core::search::EventSummary) -> Self {
         Self {
             provider: e.provider.as_str(),
             event_id: &e.event_id,
@@ -350,6 +353,7 @@ impl<'a> From<&'a oms_core::ports::EventRecord> for EventView<'a> {
             outcome: e.outcome.as_str(),
             detail: &e.detail,
             received_at: e.received_at.to_string(),
+            order_id: e.order_id.as_ref().map(|id| id.as_str()),
             source: oms_core::app::webhook::EventSource::of(&e.event_id).as_str(),
         }
     }

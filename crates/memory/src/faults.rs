@@ -21,6 +21,7 @@ use oms_core::ports::{
     PublishError, QueueError, RefundCall, SecretError, SecretSource, ShipmentCancel, StockLevel,
     StorageError, StoreError, Topic, Upserted,
 };
+use oms_core::search::{EventPage, EventSearch, OrderSearch};
 use oms_core::{
     Order, OrderId, PaymentInfo, Product, ProviderKind, ShipmentInfo, Sku, StockRecord, Timestamp,
     UserId,
@@ -313,6 +314,26 @@ impl<P: OrderStore + ?Sized> OrderStore for Faulty<P> {
     ) -> Result<Vec<EventRecord>, StoreError> {
         let call = self.inner.order_events(order_id, limit);
         self.plan.run("store.order_events", store_err, call).await
+    }
+
+    async fn search_orders(
+        &self,
+        search: &OrderSearch,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<OrderPage, StoreError> {
+        let call = self.inner.search_orders(search, limit, cursor);
+        self.plan.run("store.search_orders", store_err, call).await
+    }
+
+    async fn search_events(
+        &self,
+        search: &EventSearch,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<EventPage, StoreError> {
+        let call = self.inner.search_events(search, limit, cursor);
+        self.plan.run("store.search_events", store_err, call).await
     }
 
     async fn owed_refunds(

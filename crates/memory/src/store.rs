@@ -9,6 +9,7 @@ use oms_core::ports::{
     CommitOutcome, CreateOutcome, EventCommit, EventRecord, IdempotencyRecord, InvoiceOutcome,
     OrderPage, OrderStore, OutboxEntry, StockLevel, StockShortage, StoreError, Upserted,
 };
+use oms_core::search::{EventPage, EventSearch, EventSummary, OrderSearch};
 use oms_core::{Order, OrderId, Product, ProviderKind, Sku, StockRecord, Timestamp, UserId};
 
 #[derive(Default)]
@@ -92,6 +93,21 @@ impl InMemoryStore {
 
 /// Cursor = hex of `<userId>#<createdAt>#<orderId>` of the last order on the page; a cursor
 /// issued for another user is refused.
+/// The `limit` newest of `found` older than `before`, and the position to continue from when
+/// more are left.
+fn newest_page<T>(
+    mut found: Vec<(String, T)>,
+    before: Option<&str>,
+    limit: u32,
+) -> (Vec<T>, Option<String>) {
+    found.retain(|(p, _)| before.is_none_or(|b| p.as_str() < b));
+    found.sort_by(|a, b| b.0.cmp(&a.0));
+    let more = found.len() > limit as usize;
+    found.truncate(limit as usize);
+    let last = more.then(|| found.last().map(|(p, _)| p.clone())).flatten();
+    (found.into_iter().map(|(_, t)| t).collect(), last)
+}
+
 fn encode_cursor(user: &UserId, o: &Order) -> String {
     hex::encode(format!("{user}#{}#{}", o.created_at(), o.id()))
 }
@@ -458,6 +474,54 @@ impl OrderStore for InMemoryStore {
         events.sort_by(|a, b| (b.received_at, &b.event_id).cmp(&(a.received_at, &a.event_id)));
         events.truncate(limit as usize);
         Ok(events)
+    }
+
+    async fn search_orders(
+        &self,
+        search: &OrderSearch,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<OrderPage, StoreError> {
+        let before = cursor.map(|c| search.position_of(c)).transpose()?;
+        let found: Vec<(String, Order)> = self
+            .lock()
+            .orders
+            .values()
+            .filter(|o| search.matches(o))
+            .map(|o| (OrderSearch::position(o), o.clone()))
+            .collect();
+        let (orders, last) = newest_page(found, before.as_deref(), limit);
+        Ok(OrderPage {
+            orders,
+            next_cursor: last.map(|p| search.cursor(&p)),
+        })
+    }
+
+    async fn search_events(
+        &self,
+        search: &EventSearch,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<EventPage, StoreError> {
+        let before = cursor.map(|c| search.position_of(c)).transpose()?;
+        let found: Vec<(String, EventSummary)> = self
+            .lock()
+            .events
+            .values()
+            .map(EventSummary::from)
+            .filter(|e| search.matches(e))
+            .map(|e| {
+                (
+                    EventSearch::position(e.provider, &e.event_id, e.received_at),
+                    e,
+                )
+            })
+            .collect();
+        let (events, last) = newest_page(found, before.as_deref(), limit);
+        Ok(EventPage {
+            events,
+            next_cursor: last.map(|p| search.cursor(&p)),
+        })
     }
 
     async fn owed_refunds(

@@ -29,6 +29,7 @@ use oms_core::ports::{
     PaymentProvider, PaymentProviders, ProviderError, ProviderRefund, ProviderRefundStatus,
     RefundCall, StockLevel, StoreError, Upserted,
 };
+use oms_core::search::{EventPage, EventSearch, OrderSearch};
 use oms_core::webhook::simulate::{DisputeSpec, RefundSpec};
 use oms_core::webhook::{razorpay, simulate, stripe};
 use oms_core::{
@@ -1259,6 +1260,26 @@ impl OrderStore for Interleaved {
     ) -> Result<Vec<EventRecord>, StoreError> {
         self.pause().await;
         self.inner.order_events(order_id, limit).await
+    }
+
+    async fn search_orders(
+        &self,
+        search: &OrderSearch,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<OrderPage, StoreError> {
+        self.pause().await;
+        self.inner.search_orders(search, limit, cursor).await
+    }
+
+    async fn search_events(
+        &self,
+        search: &EventSearch,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<EventPage, StoreError> {
+        self.pause().await;
+        self.inner.search_events(search, limit, cursor).await
     }
 
     async fn owed_outbox(

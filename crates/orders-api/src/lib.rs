@@ -9,10 +9,12 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post, put};
-use oms_core::IdempotencyKey;
 use oms_core::app::cancel::{self, CancelBody};
 use oms_core::app::refund::{self, RefundBody};
 use oms_core::app::{ops, read};
+use oms_core::ports::EventOutcome;
+use oms_core::search::{EventSearch, EventSummary, OrderSearch};
+use oms_core::{IdempotencyKey, OrderStatus, Timestamp};
 use oms_http::views::{EventView, OrderView, ProductView, RefundView};
 use oms_http::{Admin, ApiError, AppState, Caller, JsonBody, PathParam, RequestId};
 use serde_json::{Value, json};
@@ -28,9 +30,12 @@ pub fn routes() -> Router<AppState> {
         .route("/orders", get(list_orders))
         .route("/orders/{orderId}", get(get_order))
         .route("/orders/{orderId}/cancel", post(cancel))
+        .route("/admin/orders", get(search_orders))
+        .route("/admin/events", get(search_events))
         .route("/admin/orders/{orderId}/clear-review", post(clear_review))
         .route("/admin/orders/{orderId}/refunds", post(refund))
         .route("/admin/orders/{orderId}/events", get(order_events))
+        .route("/admin/events/{provider}/{eventId}", get(get_event))
         .route(
             "/admin/events/{provider}/{eventId}/replay",
             post(replay_event),
@@ -122,6 +127,146 @@ async fn cancel(
     Ok(Json(json!(OrderView::from(&answer.order))))
 }
 
+/// Admins only: orders by status, review hold, open dispute and creation time, newest first,
+/// from an index (`docs/data-model.md`).
+async fn search_orders(
+    State(state): State<AppState>,
+    Admin(_): Admin,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let mut q = SearchQuery::parse(query.as_deref(), &["status", "requiresReview", "disputed"])?;
+    let search = OrderSearch {
+        status: q
+            .take("status")
+            .map(|v| {
+                OrderStatus::parse(&v).ok_or_else(|| {
+                    ApiError::field("status", "is not an order status (see the API reference)")
+                })
+            })
+            .transpose()?,
+        requires_review: q.flag("requiresReview")?,
+        disputed: q.flag("disputed")?,
+        from: q.from,
+        to: q.to,
+    };
+    let page = ops::search_orders(&state.services, &search, q.limit, q.cursor.as_deref()).await?;
+    let orders: Vec<OrderView> = page.orders.iter().map(OrderView::from).collect();
+    Ok(Json(
+        json!({ "orders": orders, "nextCursor": page.next_cursor }),
+    ))
+}
+
+/// Admins only: recorded provider events by outcome and time received, newest first (e.g.
+/// `?outcome=unmatched`: every event no order could be found for).
+async fn search_events(
+    State(state): State<AppState>,
+    Admin(_): Admin,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let mut q = SearchQuery::parse(query.as_deref(), &["outcome"])?;
+    let search = EventSearch {
+        outcome: q
+            .take("outcome")
+            .map(|v| {
+                EventOutcome::parse(&v).ok_or_else(|| {
+                    ApiError::field(
+                        "outcome",
+                        "must be one of applied, no_change, ignored, unmatched",
+                    )
+                })
+            })
+            .transpose()?,
+        from: q.from,
+        to: q.to,
+    };
+    let page = ops::search_events(&state.services, &search, q.limit, q.cursor.as_deref()).await?;
+    let events: Vec<EventView> = page.events.iter().map(EventView::from).collect();
+    Ok(Json(
+        json!({ "events": events, "nextCursor": page.next_cursor }),
+    ))
+}
+
+/// A search's query string: `limit`, `cursor`, the window `from` (inclusive) … `to`
+/// (exclusive) as RFC 3339 date-times, and the search's own `fields`, each at most once.
+/// Anything else is refused, so a misspelt filter never silently widens a search.
+struct SearchQuery {
+    limit: Option<u32>,
+    cursor: Option<String>,
+    from: Option<Timestamp>,
+    to: Option<Timestamp>,
+    fields: Vec<(String, String)>,
+}
+
+impl SearchQuery {
+    fn parse(raw: Option<&str>, fields: &[&str]) -> Result<Self, ApiError> {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.unwrap_or(""))
+            .map_err(|_| ApiError::field("query", "is not a valid query string"))?;
+        let mut seen = std::collections::HashSet::new();
+        let mut q = Self {
+            limit: None,
+            cursor: None,
+            from: None,
+            to: None,
+            fields: Vec::new(),
+        };
+        for (k, v) in pairs {
+            if !seen.insert(k.clone()) {
+                return Err(ApiError::field(&k, "is given more than once"));
+            }
+            let when = |name: &str| {
+                Timestamp::parse_rfc3339(&v).map_err(|_| {
+                    ApiError::field(
+                        name,
+                        "must be an RFC 3339 date-time like 2026-12-01T00:00:00Z",
+                    )
+                })
+            };
+            match k.as_str() {
+                "limit" => {
+                    q.limit = Some(page_limit(&v).ok_or_else(|| {
+                        ApiError::field("limit", "must be a whole number of at least 1")
+                    })?);
+                }
+                "cursor" if !v.is_empty() => q.cursor = Some(v),
+                "cursor" => {}
+                "from" => q.from = Some(when("from")?),
+                "to" => q.to = Some(when("to")?),
+                f if fields.contains(&f) => q.fields.push((k, v)),
+                _ => {
+                    return Err(ApiError::field(
+                        &k,
+                        &format!(
+                            "is not a search parameter (limit, cursor, from, to, {})",
+                            fields.join(", ")
+                        ),
+                    ));
+                }
+            }
+        }
+        if let (Some(from), Some(to)) = (q.from, q.to)
+            && from >= to
+        {
+            return Err(ApiError::field("to", "must be later than from"));
+        }
+        Ok(q)
+    }
+
+    fn take(&mut self, name: &str) -> Option<String> {
+        let i = self.fields.iter().position(|(k, _)| k == name)?;
+        Some(self.fields.swap_remove(i).1)
+    }
+
+    fn flag(&mut self, name: &str) -> Result<Option<bool>, ApiError> {
+        self.take(name)
+            .map(|v| match v.as_str() {
+                "true" => Ok(true),
+                "false" => Ok(false),
+                _ => Err(ApiError::field(name, "must be true or false")),
+            })
+            .transpose()
+    }
+}
+
 /// Admins only: every provider event recorded for the order, newest first.
 #[tracing::instrument(skip_all, fields(order_id = %order_id))]
 async fn order_events(
@@ -130,8 +275,25 @@ async fn order_events(
     PathParam(order_id): PathParam<String>,
 ) -> Result<Json<Value>, ApiError> {
     let (order, events) = ops::order_events(&state.services, &order_id).await?;
-    let views: Vec<EventView> = events.iter().map(EventView::from).collect();
+    let summaries: Vec<EventSummary> = events.iter().map(EventSummary::from).collect();
+    let views: Vec<EventView> = summaries.iter().map(EventView::from).collect();
     Ok(Json(json!({ "orderId": order.id(), "events": views })))
+}
+
+/// Admins only: one recorded provider event with its raw body as received (JSON when it reads
+/// as JSON): what an investigation needs without the AWS CLI.
+#[tracing::instrument(skip_all, fields(provider = %provider, event_id = %event_id))]
+async fn get_event(
+    State(state): State<AppState>,
+    Admin(_): Admin,
+    PathParam((provider, event_id)): PathParam<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let record = ops::event(&state.services, &provider, &event_id).await?;
+    let summary = EventSummary::from(&record);
+    let mut view = json!(EventView::from(&summary));
+    view["payload"] = serde_json::from_str::<Value>(&record.payload)
+        .unwrap_or_else(|_| Value::String(record.payload.clone()));
+    Ok(Json(view))
 }
 
 /// Admins only: re-applies a stored provider event through the same at-most-once path.

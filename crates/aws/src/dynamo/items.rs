@@ -10,6 +10,7 @@
 use oms_core::ports::{
     EventOutcome, EventRecord, IdempotencyRecord, OutboxEntry, StockLevel, StoreError,
 };
+use oms_core::search::{EventSearch, EventSummary, OrderSearch};
 use oms_core::{
     Currency, Money, Order, OrderId, Product, ProviderKind, Sku, StockRecord, Timestamp, UserId,
 };
@@ -17,12 +18,13 @@ use serde::{Deserialize, Serialize};
 
 use super::errors::corrupt;
 use super::keys::{
-    event_pk, idempotency_pk, key, order_events_pk, order_pk, outbox_pk, payref_pk, product_pk,
-    stock_sk, user_pk,
+    ATTENTION, event_pk, idempotency_pk, key, order_events_pk, order_pk, outbox_pk, outcome_pk,
+    payref_pk, product_pk, status_pk, stock_sk, user_pk,
 };
 use super::{Item, n, s};
 
 #[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct OrderItem {
     #[serde(rename = "PK")]
     pk: String,
@@ -36,7 +38,18 @@ struct OrderItem {
     gsi2pk: Option<String>,
     #[serde(rename = "GSI2SK", default, skip_serializing_if = "Option::is_none")]
     gsi2sk: Option<String>,
+    /// The ops console's search (`ATTENTION` or `STATUS#<status>`, `<createdAt>#<orderId>`);
+    /// absent on orders written before it existed until they are next written.
+    #[serde(rename = "GSI3PK", default, skip_serializing_if = "Option::is_none")]
+    gsi3pk: Option<String>,
+    #[serde(rename = "GSI3SK", default, skip_serializing_if = "Option::is_none")]
+    gsi3sk: Option<String>,
     status: String,
+    /// Held for review / with an open dispute: what a search of `ATTENTION` filters on.
+    #[serde(default)]
+    requires_review: bool,
+    #[serde(default)]
+    disputed: bool,
     version: u64,
     data: Order,
 }
@@ -63,7 +76,15 @@ pub fn order_item(o: &Order) -> Result<Item, StoreError> {
         gsi1pk: user,
         gsi2pk: sweep.map(|(p, _)| p.to_owned()),
         gsi2sk: sweep.map(|(_, t)| format!("{t}#{}", o.id())),
+        gsi3pk: Some(if o.requires_review() || o.has_open_dispute() {
+            ATTENTION.to_owned()
+        } else {
+            status_pk(o.status())
+        }),
+        gsi3sk: Some(OrderSearch::position(o)),
         status: o.status().as_str().into(),
+        requires_review: o.requires_review(),
+        disputed: o.has_open_dispute(),
         version: o.version(),
         data: o.clone(),
     };
@@ -259,6 +280,25 @@ struct EventItem {
     gsi1pk: Option<String>,
     #[serde(rename = "GSI1SK", default, skip_serializing_if = "Option::is_none")]
     gsi1sk: Option<String>,
+    /// The ops console's event search (`OUTCOME#<outcome>`, `<receivedAt>#<provider>#<id>`).
+    #[serde(rename = "GSI3PK", default, skip_serializing_if = "Option::is_none")]
+    gsi3pk: Option<String>,
+    #[serde(rename = "GSI3SK", default, skip_serializing_if = "Option::is_none")]
+    gsi3sk: Option<String>,
+}
+
+/// What GSI3 projects of an event item: everything but the raw body.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EventSummaryItem {
+    provider: ProviderKind,
+    event_id: String,
+    event_type: String,
+    received_at: Timestamp,
+    #[serde(default)]
+    order_id: Option<OrderId>,
+    outcome: String,
+    detail: String,
 }
 
 /// A provider event's dedupe and audit record, with `ttl` for DynamoDB.
@@ -281,6 +321,12 @@ pub fn event_item(r: &EventRecord) -> Result<Item, StoreError> {
             .order_id
             .as_ref()
             .map(|_| format!("{}#{}#{}", r.received_at, r.provider.as_str(), r.event_id)),
+        gsi3pk: Some(outcome_pk(r.outcome)),
+        gsi3sk: Some(EventSearch::position(
+            r.provider,
+            &r.event_id,
+            r.received_at,
+        )),
     })
     .map_err(|e| corrupt("encoding an event record", e))
 }
@@ -300,6 +346,22 @@ pub fn event_from(item: Item) -> Result<EventRecord, StoreError> {
         detail: e.detail,
         payload: e.payload,
         expires_at: e.expires_at,
+    })
+}
+
+/// An event as GSI3 projects it (or a whole event item), without its raw body.
+pub fn event_summary_from(item: Item) -> Result<EventSummary, StoreError> {
+    let e: EventSummaryItem =
+        serde_dynamo::from_item(item).map_err(|e| corrupt("decoding an event summary", e))?;
+    Ok(EventSummary {
+        provider: e.provider,
+        event_id: e.event_id,
+        event_type: e.event_type,
+        received_at: e.received_at,
+        order_id: e.order_id,
+        outcome: EventOutcome::parse(&e.outcome)
+            .ok_or_else(|| corrupt("event outcome", &e.outcome))?,
+        detail: e.detail,
     })
 }
 

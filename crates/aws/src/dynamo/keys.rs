@@ -4,7 +4,8 @@
 
 use std::collections::HashMap;
 
-use oms_core::{OrderId, ProviderKind, Sku, UserId};
+use oms_core::ports::EventOutcome;
+use oms_core::{OrderId, OrderStatus, ProviderKind, Sku, UserId};
 use serde::{Deserialize, Serialize};
 
 use super::{Item, s};
@@ -41,6 +42,19 @@ pub(super) fn event_pk(provider: ProviderKind, event_id: &str) -> String {
 /// An order's events in GSI1 (the ops console's "events of this order").
 pub(super) fn order_events_pk(order_id: &OrderId) -> String {
     format!("EVENTS#{order_id}")
+}
+
+/// GSI3, the ops console's searches: orders held for review or with an open dispute.
+pub(super) const ATTENTION: &str = "ATTENTION";
+
+/// GSI3: every other order, by status.
+pub(super) fn status_pk(status: OrderStatus) -> String {
+    format!("STATUS#{}", status.as_str())
+}
+
+/// GSI3: provider events, by outcome.
+pub(super) fn outcome_pk(outcome: EventOutcome) -> String {
+    format!("OUTCOME#{}", outcome.as_str())
 }
 
 pub(super) fn outbox_pk(id: &OrderId) -> String {

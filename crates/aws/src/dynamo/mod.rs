@@ -3,11 +3,11 @@
 //!
 //! | item | PK | SK | indexes |
 //! |---|---|---|---|
-//! | order | `ORDER#<id>` | `ORDER` | GSI1 `USER#<sub>` / `<createdAt>#<id>`; GSI2 `UNPAID` / `<expiresAt>#<id>` while unpaid, `REFUND_OWED` / `<requestedAt>#<id>` while a refund is `requested` |
+//! | order | `ORDER#<id>` | `ORDER` | GSI1 `USER#<sub>` / `<createdAt>#<id>`; GSI2 `UNPAID` / `<expiresAt>#<id>` while unpaid, `REFUND_OWED` / `<requestedAt>#<id>` while a refund is `requested`; GSI3 `ATTENTION` (held or disputed) or `STATUS#<status>` / `<createdAt>#<id>` |
 //! | product | `PRODUCT#<sku>` | `PRODUCT` | GSI2 `PRODUCT` / `<sku>` |
 //! | stock adjustment | `PRODUCT#<sku>` | `STOCK#<number, 20 digits>` | |
 //! | payment reference | `PAYREF#<provider>#<providerId>` | `PAYREF` | |
-//! | provider event | `EVENT#<provider>#<eventId>` | `EVENT` | TTL |
+//! | provider event | `EVENT#<provider>#<eventId>` | `EVENT` | GSI1 `EVENTS#<orderId>`; GSI3 `OUTCOME#<outcome>` / `<receivedAt>#<provider>#<eventId>`; TTL |
 //! | idempotency key | `IDEMP#<scope>` | `IDEMP` | TTL |
 //! | fulfilment outbox | `OUTBOX#<orderId>` | `OUTBOX` | GSI2 `OUTBOX` / `<createdAt>#<id>` |
 //!
@@ -31,6 +31,7 @@ mod errors;
 #[doc(hidden)]
 pub mod items;
 mod keys;
+mod search;
 mod store;
 mod transactions;
 
@@ -42,6 +43,8 @@ pub(crate) use errors::sdk_error;
 pub struct DynamoStore {
     client: aws_sdk_dynamodb::Client,
     table: String,
+    /// Index entries evaluated per `Query` page of a filtered search, and pages per partition.
+    search_budget: (i32, usize),
 }
 
 impl DynamoStore {
@@ -49,7 +52,16 @@ impl DynamoStore {
         Self {
             client,
             table: table.into(),
+            search_budget: search::BUDGET,
         }
+    }
+
+    /// The same store with a filtered search reading `page` index entries a `Query` and at
+    /// most `pages` pages per partition before it answers (tests use tiny budgets to reach
+    /// the limit).
+    pub fn with_search_budget(mut self, page: i32, pages: usize) -> Self {
+        self.search_budget = (page.max(1), pages.max(1));
+        self
     }
 }
 

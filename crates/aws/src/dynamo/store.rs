@@ -16,6 +16,7 @@ use oms_core::ports::{
     CommitOutcome, CreateOutcome, EventCommit, EventRecord, IdempotencyRecord, InvoiceOutcome,
     OrderPage, OrderStore, OutboxEntry, StockLevel, StoreError, Upserted,
 };
+use oms_core::search::{EventPage, EventSearch, OrderSearch};
 use oms_core::{Order, OrderId, Product, ProviderKind, Sku, StockRecord, Timestamp, UserId};
 
 use super::errors::{build, corrupt, sdk_error};
@@ -55,7 +56,11 @@ impl DynamoStore {
 
     /// Strongly consistent reads of up to 100 keys in one `BatchGetItem`, retrying keys left
     /// unprocessed (throttling) with a short back-off. Items come back in no particular order.
-    async fn batch_get(&self, mut keys: Vec<Item>, op: &str) -> Result<Vec<Item>, StoreError> {
+    pub(super) async fn batch_get(
+        &self,
+        mut keys: Vec<Item>,
+        op: &str,
+    ) -> Result<Vec<Item>, StoreError> {
         let mut items = Vec::with_capacity(keys.len());
         for attempt in 0..5u32 {
             if keys.is_empty() {
@@ -543,6 +548,24 @@ impl OrderStore for DynamoStore {
             .await
             .map_err(|e| sdk_error("list an order's events", e))?;
         out.items().iter().cloned().map(event_from).collect()
+    }
+
+    async fn search_orders(
+        &self,
+        search: &OrderSearch,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<OrderPage, StoreError> {
+        self.search_orders_index(search, limit, cursor).await
+    }
+
+    async fn search_events(
+        &self,
+        search: &EventSearch,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<EventPage, StoreError> {
+        self.search_events_index(search, limit, cursor).await
     }
 
     async fn commit_event(&self, c: EventCommit<'_>) -> Result<CommitOutcome, StoreError> {

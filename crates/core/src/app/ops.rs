@@ -1,5 +1,6 @@
-//! The ops console's provider-event routes: every event recorded for an order, and a replay of
-//! a stored raw event through the same at-most-once path (`docs/operations.md`).
+//! The ops console: searches of orders and of provider events, every event recorded for an
+//! order, and a replay of a stored raw event through the same at-most-once path
+//! (`docs/operations.md`).
 //!
 //! A replay is applied as an event of its own (`replay:<eventId>`), so the original record
 //! stays as it was: an event already applied changes nothing again (the order's own rules
@@ -8,7 +9,8 @@
 
 use crate::ids::OrderId;
 use crate::order::{Order, ProviderKind};
-use crate::ports::{EventRecord, StoreError};
+use crate::ports::{EventRecord, OrderPage, StoreError};
+use crate::search::{self, EventPage, EventSearch, OrderSearch};
 use crate::webhook::{razorpay, stripe};
 
 use super::Services;
@@ -50,6 +52,47 @@ pub async fn order_events(
         .ok_or(OpsError::NotFound)?;
     let events = services.store.order_events(&id, MAX_ORDER_EVENTS).await?;
     Ok((order, events))
+}
+
+/// Orders matching `search`, newest first: the ops console's order search. `limit` defaults to
+/// [`search::DEFAULT_PAGE`] and is capped at [`search::MAX_PAGE`].
+pub async fn search_orders(
+    services: &Services,
+    search: &OrderSearch,
+    limit: Option<u32>,
+    cursor: Option<&str>,
+) -> Result<OrderPage, OpsError> {
+    let limit = limit
+        .unwrap_or(search::DEFAULT_PAGE)
+        .clamp(1, search::MAX_PAGE);
+    Ok(services.store.search_orders(search, limit, cursor).await?)
+}
+
+/// Recorded provider events matching `search`, newest first (e.g. every unmatched one).
+pub async fn search_events(
+    services: &Services,
+    search: &EventSearch,
+    limit: Option<u32>,
+    cursor: Option<&str>,
+) -> Result<EventPage, OpsError> {
+    let limit = limit
+        .unwrap_or(search::DEFAULT_PAGE)
+        .clamp(1, search::MAX_PAGE);
+    Ok(services.store.search_events(search, limit, cursor).await?)
+}
+
+/// One recorded provider event, raw body included (for an investigation).
+pub async fn event(
+    services: &Services,
+    raw_provider: &str,
+    event_id: &str,
+) -> Result<EventRecord, OpsError> {
+    let provider = ProviderKind::parse(raw_provider).ok_or(OpsError::NotFound)?;
+    services
+        .store
+        .get_event(provider, event_id)
+        .await?
+        .ok_or(OpsError::NotFound)
 }
 
 /// What a replay did.

@@ -42,7 +42,8 @@ impl Order {
         &self.disputes
     }
 
-    pub(super) fn has_open_dispute(&self) -> bool {
+    /// A dispute not yet won or lost: the provider waits for evidence or is deciding.
+    pub fn has_open_dispute(&self) -> bool {
         self.disputes.iter().any(|d| !d.status.is_closed())
     }
 
