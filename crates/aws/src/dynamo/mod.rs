@@ -3,7 +3,7 @@
 //!
 //! | item | PK | SK | indexes |
 //! |---|---|---|---|
-//! | order | `ORDER#<id>` | `ORDER` | GSI1 `USER#<sub>` / `<createdAt>#<id>`; GSI2 `UNPAID` / `<expiresAt>#<id>` while unpaid, `REFUND_OWED` / `<requestedAt>#<id>` while a refund is `requested` |
+//! | order | `ORDER#<id>` | `ORDER` | GSI1 `USER#<sub>` / `<createdAt>#<id>`; GSI2 `UNPAID` / `<expiresAt>#<id>` while unpaid, `REFUND_OWED` / `<due>#<id>` while refund work is owed (a `requested` refund: its `requestedAt`; a `pending` one: its `checkAt`; the earliest) |
 //! | product | `PRODUCT#<sku>` | `PRODUCT` | GSI2 `PRODUCT` / `<sku>` |
 //! | stock adjustment | `PRODUCT#<sku>` | `STOCK#<number, 20 digits>` | |
 //! | payment reference | `PAYREF#<provider>#<providerId>` | `PAYREF` | |
