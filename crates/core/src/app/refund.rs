@@ -24,6 +24,7 @@ use crate::validation::{Collector, ValidationErrors, bounded_text};
 use super::RefusedTransition;
 use super::Services;
 use super::outbox::{publish, publish_entries};
+use super::reconcile::{RefundChecked, reconcile_refund};
 use super::retry::{Contended, MAX_ATTEMPTS, Retry};
 
 /// How long one caller may hold a refund's send: longer than a provider call with its retries.
@@ -400,7 +401,6 @@ pub async fn resend_owed(
             }
         }
         for (refund_id, provider_refund_id) in order.refund_checks_due(now) {
-            use super::reconcile::{RefundChecked, reconcile_refund};
             match reconcile_refund(services, &order, &refund_id, &provider_refund_id).await {
                 Ok(checked) => {
                     report.checked += 1;
