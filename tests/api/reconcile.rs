@@ -1,12 +1,17 @@
 //! Reconciliation over HTTP: payments whose webhook was lost, found by asking the provider
-//! (the offline stand-in records what was paid through it) before the sweep would cancel.
+//! (the offline stand-in records what was paid through it) before the sweep would cancel; and
+//! refunds whose webhook was lost, fetched from the provider once they have been pending
+//! `RECONCILE_AFTER_MINUTES`.
 
 use std::time::Duration;
 
-use oms_core::ports::{FoundPayment, FoundPaymentStatus, ProviderError};
+use oms_core::ports::{
+    FoundPayment, FoundPaymentStatus, PaymentProvider, ProviderError, ProviderRefund,
+    ProviderRefundStatus,
+};
 use oms_core::webhook::simulate::*;
 use oms_e2e::{RAZORPAY_SECRET, STRIPE_SECRET, TestApp, inr};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 fn count(order: &Value, kind: &str) -> usize {
     order["timeline"]
@@ -242,4 +247,215 @@ async fn the_stand_in_checkout_takes_a_payment_and_delivers_or_loses_its_webhook
     )
     .await;
     assert_eq!(unknown.status, 404, "{}", unknown.text);
+}
+
+/// The refund a stand-in made for `payment`, as a lookup at the provider reports it now.
+async fn refund_at_provider(
+    app: &TestApp,
+    provider: &str,
+    payment: &str,
+    provider_refund_id: &str,
+) -> ProviderRefund {
+    app.standin(provider)
+        .inner
+        .get_refund(payment, provider_refund_id)
+        .await
+        .expect("the stand-in made the refund")
+}
+
+fn refund_of<'a>(order: &'a Value, refund_id: &str) -> &'a Value {
+    order["refunds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["refundId"] == refund_id)
+        .unwrap_or_else(|| panic!("no refund {refund_id}: {order}"))
+}
+
+#[tokio::test]
+async fn a_refund_whose_webhook_was_lost_is_settled_by_the_sweep_and_a_late_webhook_changes_nothing()
+ {
+    for provider in ["stripe", "razorpay"] {
+        let app = TestApp::spawn().await;
+        let (id, payment, amount) = app.paid_order("MUG-BRASS", 2, provider).await;
+        let part = amount / 4;
+        let standin = app.standin(provider);
+        // The provider will complete the refund; its webhook never arrives.
+        standin.set_delivering(false);
+        let r = app.refund(&id, Some("k"), &json!({"amount": part})).await;
+        assert_eq!(r.status, 201, "{provider}: {}", r.text);
+        assert_eq!(r.body["refund"]["status"], "pending");
+        let refund_id = r.body["refund"]["refundId"].as_str().unwrap().to_owned();
+        let prid = r.body["refund"]["providerRefundId"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            standin
+                .inner
+                .settle_refund(&prid, ProviderRefundStatus::Succeeded)
+        );
+
+        // Not asked about before RECONCILE_AFTER_MINUTES (10).
+        app.clock.advance(Duration::from_secs(5 * 60));
+        let report = app.sweep().await;
+        assert_eq!(report["refundsChecked"], 0, "{provider}: {report}");
+        assert!(standin.inner.refund_lookups().is_empty());
+        assert_eq!(
+            refund_of(&app.order(&id).await, &refund_id)["status"],
+            "pending"
+        );
+
+        app.clock.advance(Duration::from_secs(6 * 60));
+        let report = app.sweep().await;
+        assert_eq!(report["refundsChecked"], 1, "{provider}: {report}");
+        assert_eq!(report["refundsReconciled"], 1, "{provider}: {report}");
+        assert_eq!(
+            standin.inner.refund_lookups(),
+            vec![(payment.clone(), prid.clone())],
+            "{provider}: the refund asked for by the payment refunded and its own id"
+        );
+        let order = app.order(&id).await;
+        assert_eq!(
+            refund_of(&order, &refund_id)["status"],
+            "succeeded",
+            "{order}"
+        );
+        assert_eq!(order["refundedAmount"], part);
+        assert_eq!(order["status"], "partially_refunded");
+        let settled: Vec<&Value> = order["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["type"] == "refund_partial")
+            .collect();
+        assert_eq!(settled.len(), 1, "{order}");
+        assert_eq!(settled[0]["meta"]["source"], "reconciliation");
+        let alerts = app.alerts("ops.webhook_missed").await;
+        assert_eq!(alerts.len(), 1, "{provider}: {alerts:?}");
+        assert_eq!(alerts[0]["refundId"], refund_id.as_str());
+        assert_eq!(alerts[0]["status"], "succeeded");
+
+        // The lost webhook turns up after all (twice): nothing changes, the money counts once.
+        let found = refund_at_provider(&app, provider, &payment, &prid).await;
+        let spec = |status| RefundSpec {
+            id: &prid,
+            payment_id: &payment,
+            amount: inr(part),
+            status,
+            our_id: Some(&refund_id),
+        };
+        for _ in 0..2 {
+            let late = if provider == "stripe" {
+                let body = stripe_refund_event(
+                    "evt_refund_late",
+                    "refund.updated",
+                    &spec("succeeded"),
+                    found.charge_id.as_deref().unwrap_or_default(),
+                    Some(&id),
+                    app.clock_now().unix_seconds(),
+                );
+                app.stripe_event(&body, STRIPE_SECRET).await
+            } else {
+                let body = razorpay_refund_event(
+                    "refund.processed",
+                    &spec("processed"),
+                    "",
+                    Some(&id),
+                    inr(amount),
+                );
+                app.razorpay_event(&body, RAZORPAY_SECRET, "evt_refund_late")
+                    .await
+            };
+            assert_eq!(late.status, 200, "{provider}: {}", late.text);
+        }
+        let after = app.order(&id).await;
+        assert_eq!(after["refundedAmount"], part, "{provider}: {after}");
+        assert_eq!(count(&after, "refund_partial"), 1);
+        assert_eq!(refund_of(&after, &refund_id)["status"], "succeeded");
+        assert_eq!(after["status"], "partially_refunded");
+        let report = app.sweep().await;
+        assert_eq!(report["refundsChecked"], 0, "settled: no more checks");
+        assert_eq!(app.alerts("ops.webhook_missed").await.len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn a_refund_still_pending_is_asked_about_again_later_and_an_unreachable_provider_loses_nothing()
+ {
+    let app = TestApp::spawn().await;
+    let (id, payment, amount) = app.paid_order("MUG-BRASS", 1, "razorpay").await;
+    let standin = app.standin("razorpay");
+    standin.set_delivering(false);
+    let r = app.refund(&id, Some("k"), &json!({"amount": amount})).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let refund_id = r.body["refund"]["refundId"].as_str().unwrap().to_owned();
+    let prid = r.body["refund"]["providerRefundId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Still pending at the provider: checked, and left for RECONCILE_AFTER_MINUTES more.
+    app.clock.advance(Duration::from_secs(11 * 60));
+    let report = app.sweep().await;
+    assert_eq!(report["refundsChecked"], 1, "{report}");
+    assert_eq!(report["refundsReconciled"], 0, "{report}");
+    assert_eq!(app.sweep().await["refundsChecked"], 0, "its check moved on");
+    app.clock.advance(Duration::from_secs(5 * 60));
+    assert_eq!(app.sweep().await["refundsChecked"], 0, "not due yet");
+    assert_eq!(standin.inner.refund_lookups().len(), 1);
+    let order = app.order(&id).await;
+    assert_eq!(refund_of(&order, &refund_id)["status"], "pending");
+    assert_eq!(order["refundedAmount"], 0);
+
+    // The provider cannot be asked: nothing changes, the refund stays due.
+    standin
+        .inner
+        .fail_refund_lookups(Some(ProviderError::Unavailable(
+            "razorpay answered 503".into(),
+        )));
+    standin
+        .inner
+        .settle_refund(&prid, ProviderRefundStatus::Failed);
+    app.clock.advance(Duration::from_secs(6 * 60));
+    let report = app.sweep().await;
+    assert_eq!(report["refundsChecked"], 0, "{report}");
+    assert_eq!(
+        refund_of(&app.order(&id).await, &refund_id)["status"],
+        "pending"
+    );
+
+    // Back: the next sweep asks at once and finds it failed.
+    standin.inner.fail_refund_lookups(None);
+    let report = app.sweep().await;
+    assert_eq!(report["refundsChecked"], 1, "{report}");
+    assert_eq!(report["refundsReconciled"], 1, "{report}");
+    let order = app.order(&id).await;
+    assert_eq!(refund_of(&order, &refund_id)["status"], "failed", "{order}");
+    assert_eq!(order["refundedAmount"], 0);
+    assert_eq!(count(&order, "refund_failed"), 1);
+    assert_eq!(app.alerts("ops.refund_failed").await.len(), 1);
+    assert_eq!(app.alerts("ops.webhook_missed").await.len(), 1);
+    // The amount is free again; the provider's late `refund.failed` changes nothing.
+    let failed = razorpay_refund_event(
+        "refund.failed",
+        &RefundSpec {
+            id: &prid,
+            payment_id: &payment,
+            amount: inr(amount),
+            status: "failed",
+            our_id: Some(&refund_id),
+        },
+        "",
+        Some(&id),
+        inr(amount),
+    );
+    let late = app
+        .razorpay_event(&failed, RAZORPAY_SECRET, "evt_rf_failed")
+        .await;
+    assert_eq!(late.status, 200, "{}", late.text);
+    assert_eq!(count(&app.order(&id).await, "refund_failed"), 1);
+    let again = app.refund(&id, Some("k2"), &json!({})).await;
+    assert_eq!(again.status, 201, "{}", again.text);
+    assert_eq!(again.body["refund"]["amount"], amount);
 }

@@ -43,7 +43,7 @@ use oms_core::order::{DisputeStatus, FulfilmentStatus, PaymentStatus, RefundStat
 use oms_core::ports::{
     CheckoutClosed, CheckoutRequest, Clock, EventPublisher, InvoiceStorage, JobQueue, Notifier,
     NotifyError, OrderStore, PaymentProvider, PaymentProviders, ProviderError, ProviderRefund,
-    RefundCall,
+    ProviderRefundStatus, RefundCall,
 };
 use oms_core::webhook::simulate::{self, DisputeSpec, RefundSpec};
 use oms_core::{
@@ -165,6 +165,25 @@ impl PaymentProvider for Recorded {
         }
         answer
     }
+
+    /// The provider settles every refund it made (its webhook, if not lost, says the same):
+    /// a lookup finds it `succeeded`.
+    async fn get_refund(
+        &self,
+        payment_id: &str,
+        provider_refund_id: &str,
+    ) -> Result<ProviderRefund, ProviderError> {
+        let made = self.log.made().into_iter().find(|(_, call, answer)| {
+            answer.provider_refund_id == provider_refund_id && call.payment_id == payment_id
+        });
+        match made {
+            Some((_, _, answer)) => Ok(ProviderRefund {
+                status: ProviderRefundStatus::Succeeded,
+                ..answer
+            }),
+            None => self.inner.get_refund(payment_id, provider_refund_id).await,
+        }
+    }
 }
 
 /// Counts the messages the customer was sent.
@@ -216,6 +235,10 @@ enum Scenario {
     /// order is paid and fulfilled, then an operator replays the refund event
     /// (`POST /admin/events/razorpay/{eventId}/replay`, retried on 5xx): counted once.
     RazorpayUnmatchedReplayed,
+    /// As [`Scenario::RazorpayRefunded`], but the `refund.processed` webhook is lost: the sweep,
+    /// past `RECONCILE_AFTER_MINUTES`, fetches the refund (`provider.get_refund`, a fault point
+    /// too) and settles it; the webhook then turns up late and changes nothing.
+    RazorpayRefundWebhookLost,
 }
 
 impl Scenario {
@@ -223,6 +246,7 @@ impl Scenario {
         match self {
             Self::RazorpayPaid
             | Self::RazorpayRefunded
+            | Self::RazorpayRefundWebhookLost
             | Self::RazorpayCancelledPaid
             | Self::RazorpayDisputedWon
             | Self::RazorpayUnmatchedReplayed => ProviderKind::Razorpay,
@@ -238,7 +262,10 @@ impl Scenario {
     fn refunds(self) -> bool {
         matches!(
             self,
-            Self::RazorpayRefunded | Self::StripeRefunded | Self::StripeRefundSentBySweep
+            Self::RazorpayRefunded
+                | Self::StripeRefunded
+                | Self::StripeRefundSentBySweep
+                | Self::RazorpayRefundWebhookLost
         )
     }
 }
@@ -259,6 +286,8 @@ struct World {
     provider_log: Arc<ProviderLog>,
     /// Refunds (ours) whose webhook the provider has sent.
     webhooked: BTreeSet<String>,
+    /// While set, the providers' refund webhooks are lost (never delivered).
+    refund_webhooks_lost: bool,
     /// The Razorpay order the checkout opened, which Razorpay's events name.
     razorpay_order: String,
     /// What the refund route answered the admin's client, attempt by attempt.
@@ -378,6 +407,7 @@ impl World {
             dead_letters: Vec::new(),
             provider_log,
             webhooked: BTreeSet::new(),
+            refund_webhooks_lost: false,
             razorpay_order: String::new(),
             refund_answers: Vec::new(),
         }
@@ -562,6 +592,9 @@ impl World {
     /// gets a 2xx, and once more. Built from what the provider answered, whether or not that
     /// answer reached us.
     async fn refund_webhooks(&mut self) {
+        if self.refund_webhooks_lost {
+            return;
+        }
         for (kind, call, answer) in self.provider_log.made() {
             if !self.webhooked.insert(call.refund_id.clone()) {
                 continue;
@@ -642,6 +675,7 @@ impl World {
         match scenario {
             Scenario::RazorpayPaid
             | Scenario::RazorpayRefunded
+            | Scenario::RazorpayRefundWebhookLost
             | Scenario::RazorpayCancelledPaid
             | Scenario::RazorpayDisputedWon
             | Scenario::RazorpayUnmatchedReplayed => {
@@ -762,14 +796,23 @@ impl World {
         if scenario == Scenario::RazorpayUnmatchedReplayed {
             self.replay("razorpay", UNMATCHED_REFUND_EVENT).await;
         }
+        let lost = scenario == Scenario::RazorpayRefundWebhookLost;
         if scenario.refunds() {
             let outage = scenario == Scenario::StripeRefundSentBySweep;
             self.provider_log.down.store(outage, Ordering::SeqCst);
+            self.refund_webhooks_lost = lost;
             self.request_refund(&order_id).await;
             self.provider_log.down.store(false, Ordering::SeqCst);
             self.refund_webhooks().await;
         }
-        self.scheduled_sweeps(3).await;
+        // Past RECONCILE_AFTER_MINUTES (10) after the refund, and a sweep more should the
+        // first check fail.
+        self.scheduled_sweeps(if lost { 5 } else { 3 }).await;
+        if lost {
+            // The lost webhook turns up after all (delivered until 2xx, then once more).
+            self.refund_webhooks_lost = false;
+            self.refund_webhooks().await;
+        }
         OrderId::parse(&order_id).expect("order id")
     }
 
@@ -834,10 +877,23 @@ async fn check(
         | Scenario::RazorpayRefunded
         | Scenario::StripeRefunded
         | Scenario::StripeRefundSentBySweep
+        | Scenario::RazorpayRefundWebhookLost
         | Scenario::RazorpayDisputedWon
         | Scenario::StripeWebhookLost
         | Scenario::RazorpayUnmatchedReplayed => {
             let amount = inr(PRICE * i64::from(QUANTITY));
+            if scenario == Scenario::RazorpayRefundWebhookLost {
+                let sources: Vec<Option<&str>> = order
+                    .timeline()
+                    .iter()
+                    .filter(|e| e.kind == TimelineType::RefundPartial)
+                    .map(|e| e.meta.get("source").and_then(Value::as_str))
+                    .collect();
+                expect(
+                    sources == [Some("reconciliation")],
+                    format!("refund settled by {sources:?}"),
+                );
+            }
             if scenario == Scenario::StripeWebhookLost {
                 let found = order
                     .timeline()
@@ -1155,6 +1211,12 @@ async fn sweep_fault_points(scenario: Scenario) -> usize {
         let by_sweep = scenario == Scenario::StripeRefundSentBySweep;
         assert_eq!(sends, if by_sweep { 2 } else { 1 }, "{clean_calls:?}");
         assert!(clean_calls.contains(&"store.owed_refunds"));
+        let lookups = clean_calls
+            .iter()
+            .filter(|op| **op == "provider.get_refund")
+            .count();
+        let lost = scenario == Scenario::RazorpayRefundWebhookLost;
+        assert_eq!(lookups, usize::from(lost), "{clean_calls:?}");
     }
     if scenario == Scenario::StripeCancelledShipped {
         assert!(
@@ -1215,6 +1277,12 @@ async fn a_stripe_refund_is_made_once_and_settled_whatever_fails() {
 #[tokio::test]
 async fn a_refund_owed_to_the_sweep_is_sent_once_and_settled_whatever_fails() {
     let points = sweep_fault_points(Scenario::StripeRefundSentBySweep).await;
+    assert!(points >= 3 * 30, "the path is longer than {points} points");
+}
+
+#[tokio::test]
+async fn a_refund_whose_webhook_was_lost_is_fetched_settled_once_and_never_counted_twice() {
+    let points = sweep_fault_points(Scenario::RazorpayRefundWebhookLost).await;
     assert!(points >= 3 * 30, "the path is longer than {points} points");
 }
 

@@ -8,10 +8,11 @@ use std::time::Duration;
 use common::{Backend, store};
 use oms_app::system::RandomIds;
 use oms_core::customer::{CountryCode, Customer, Email, ShippingAddress};
-use oms_core::order::{OrderDraft, PaymentCapture};
+use oms_core::order::{NewRefund, OrderDraft, PaymentCapture, RefundReport};
 use oms_core::ports::{
     CommitOutcome, CreateOutcome, EventCommit, EventOutcome, EventRecord, IdGenerator,
-    IdempotencyRecord, OrderStore, OutboxEntry, StockLevel, StoreError, Upserted,
+    IdempotencyRecord, OrderStore, OutboxEntry, ProviderRefund, ProviderRefundStatus, StockLevel,
+    StoreError, Upserted,
 };
 use oms_core::search::{EventSearch, OrderSearch};
 use oms_core::{
@@ -162,6 +163,7 @@ on_both_backends!(
     stock_records_page_newest_first,
     order_search_finds_by_status_and_hold_and_pages_newest_first,
     event_search_finds_by_outcome_and_window,
+    the_refund_index_lists_calls_owed_and_pending_checks_due_earliest_first,
 );
 
 async fn the_catalog_lists_and_reads_products(b: Backend) {
@@ -1004,4 +1006,114 @@ async fn event_search_finds_by_outcome_and_window(b: Backend) {
     let found = s.search_events(&window, 10, None).await.unwrap();
     let ids: Vec<&str> = found.events.iter().map(|e| e.event_id.as_str()).collect();
     assert_eq!(ids, ["evt_2"]);
+}
+/// `order` with a refund `rf` of 100 asked for at `at` (its send lease held a minute).
+fn with_refund(o: &Order, rf: &str, at: Timestamp) -> Order {
+    let mut next = o.clone();
+    next.request_refund(
+        NewRefund {
+            refund_id: rf.into(),
+            amount: Some(100),
+            reason: None,
+            requested_by: "admin".into(),
+            idempotency_key: Some(format!("key-{rf}")),
+            request_hash: None,
+        },
+        at,
+        at.plus(Duration::from_secs(60)),
+    )
+    .unwrap();
+    next
+}
+
+/// The provider accepted `rf` at `at` as `re_<rf>`; its check is due at `check_at`.
+fn refund_pending(o: &Order, rf: &str, at: Timestamp, check_at: Timestamp) -> Order {
+    let mut next = o.clone();
+    next.record_refund_sent(
+        rf,
+        &ProviderRefund {
+            provider_refund_id: format!("re_{rf}"),
+            status: ProviderRefundStatus::Pending,
+            amount: inr(100),
+            charge_id: None,
+        },
+        at,
+        check_at,
+    )
+    .unwrap();
+    next
+}
+
+async fn the_refund_index_lists_calls_owed_and_pending_checks_due_earliest_first(b: Backend) {
+    let h = store(b, vec![product("A", 5)]).await;
+    let s = h.store.as_ref();
+    let mut saved = Vec::new();
+    for (i, user) in ["u1", "u2", "u3"].into_iter().enumerate() {
+        let o = order(user, t(i as i64), &[("A", 1)]);
+        s.create_order(&o, None, t(0)).await.unwrap();
+        let p = paid(&o, &format!("pay_{i}"), t(1));
+        assert!(s.save_order(&p, o.version(), None).await.unwrap());
+        saved.push(p);
+    }
+    assert!(
+        s.owed_refunds(t(100_000), 10).await.unwrap().is_empty(),
+        "paid, nothing owed"
+    );
+    let [a, b2, c] = [saved[0].clone(), saved[1].clone(), saved[2].clone()];
+
+    // a: a call owed since 100. b: accepted at 50, its check due at 650. c: a call owed since
+    // 300, and a pending refund checked at 200.
+    let a2 = with_refund(&a, "rf_a", t(100));
+    assert!(s.save_order(&a2, a.version(), None).await.unwrap());
+    let b3 = refund_pending(&with_refund(&b2, "rf_b", t(40)), "rf_b", t(50), t(650));
+    assert!(s.save_order(&b3, b2.version(), None).await.unwrap());
+    let c2 = refund_pending(&with_refund(&c, "rf_c1", t(150)), "rf_c1", t(160), t(200));
+    let c3 = with_refund(&c2, "rf_c2", t(300));
+    assert!(s.save_order(&c3, c.version(), None).await.unwrap());
+
+    let ids = |os: &[&Order]| os.iter().map(|o| o.id().clone()).collect::<Vec<_>>();
+    assert_eq!(
+        s.owed_refunds(t(100), 10).await.unwrap(),
+        ids(&[]),
+        "before is exclusive"
+    );
+    assert_eq!(s.owed_refunds(t(101), 10).await.unwrap(), ids(&[&a2]));
+    assert_eq!(s.owed_refunds(t(650), 10).await.unwrap(), ids(&[&a2, &c3]));
+    assert_eq!(
+        s.owed_refunds(t(651), 10).await.unwrap(),
+        ids(&[&a2, &c3, &b3]),
+        "the earliest due first"
+    );
+    assert_eq!(s.owed_refunds(t(651), 2).await.unwrap(), ids(&[&a2, &c3]));
+
+    // b's check found it still pending: due again later.
+    let mut b4 = b3.clone();
+    b4.record_refund_still_pending("rf_b", t(1_250)).unwrap();
+    assert!(s.save_order(&b4, b3.version(), None).await.unwrap());
+    assert_eq!(
+        s.owed_refunds(t(1_000), 10).await.unwrap(),
+        ids(&[&a2, &c3])
+    );
+    assert_eq!(
+        s.owed_refunds(t(1_251), 10).await.unwrap(),
+        ids(&[&a2, &c3, &b4])
+    );
+
+    // Settled by its webhook: b leaves the index.
+    let mut b5 = b4.clone();
+    b5.record_refunds(
+        &RefundReport {
+            payment_id: Some("pay_1".into()),
+            refunds: vec![("re_rf_b".into(), inr(100))],
+            charge: None,
+            our_ids: vec![("re_rf_b".into(), "rf_b".into())],
+        },
+        t(1_300),
+    )
+    .unwrap();
+    assert!(s.save_order(&b5, b4.version(), None).await.unwrap());
+    assert_eq!(
+        s.owed_refunds(t(100_000), 10).await.unwrap(),
+        ids(&[&a2, &c3])
+    );
 }

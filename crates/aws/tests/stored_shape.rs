@@ -185,6 +185,7 @@ fn full_order() -> Order {
             charge_id: Some("ch_1".into()),
         },
         at(430),
+        at(1030),
     )
     .expect("the provider's answer is recorded");
     // Still owed a provider call: the order is in the sweep's refund index.
@@ -315,6 +316,61 @@ fn an_unpaid_guest_order_is_stored_with_the_sweep_index_and_no_owner_index() {
     let order = unpaid_guest_order();
     let item = items::order_item(&order).expect("the order encodes");
     assert_golden("order_unpaid_guest", &item);
+    assert_eq!(items::order_from(item).expect("the order decodes"), order);
+}
+
+/// A guest's order, paid, with one refund the provider accepted and has not settled: in the
+/// sweep's refund index by when that refund is next checked.
+fn refund_pending_order() -> Order {
+    let mut o = unpaid_guest_order();
+    o.record_payment(
+        &PaymentCapture {
+            provider_payment_id: "pay_Q1".into(),
+            amount: inr(25_000),
+        },
+        at(60),
+    )
+    .expect("an unpaid order is paid");
+    o.request_refund(
+        NewRefund {
+            refund_id: "rf_01JDQ7Z3K5M8N9P0QRSTVWXYZ4".into(),
+            amount: Some(25_000),
+            reason: None,
+            requested_by: "admin-1".into(),
+            idempotency_key: Some("key-9".into()),
+            request_hash: Some("hash-of-key-9".into()),
+        },
+        at(120),
+        at(180),
+    )
+    .expect("a paid order can be refunded");
+    o.record_refund_sent(
+        "rf_01JDQ7Z3K5M8N9P0QRSTVWXYZ4",
+        &ProviderRefund {
+            provider_refund_id: "rfnd_Q1".into(),
+            status: ProviderRefundStatus::Pending,
+            amount: inr(25_000),
+            charge_id: None,
+        },
+        at(125),
+        at(725),
+    )
+    .expect("the provider's answer is recorded");
+    o
+}
+
+#[test]
+fn an_order_with_a_refund_pending_is_indexed_by_when_the_refund_is_next_checked() {
+    let order = refund_pending_order();
+    let item = items::order_item(&order).expect("the order encodes");
+    assert_golden("order_refund_pending", &item);
+    assert_eq!(
+        item.get("GSI2SK")
+            .and_then(|v| v.as_s().ok())
+            .map(String::as_str),
+        Some(format!("{}#{}", at(725), order.id()).as_str()),
+        "due at its check, not when it was asked for"
+    );
     assert_eq!(items::order_from(item).expect("the order decodes"), order);
 }
 

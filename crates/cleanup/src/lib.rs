@@ -1,6 +1,7 @@
 //! The cleanup sweep as a Lambda handler: whatever the event (an EventBridge schedule, or `{}`
 //! by hand), one bounded [`oms_core::app::sweep::sweep`], answered
-//! `{"cancelled": n, "reenqueued": m, "refundsSent": k}`.
+//! `{"cancelled": n, "reenqueued": m, "refundsSent": k, "reconciled": r, "refundsChecked": c,
+//! "refundsReconciled": f}`.
 
 use oms_core::app::Services;
 use oms_core::app::outbox::OutboxError;

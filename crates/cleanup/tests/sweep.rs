@@ -141,14 +141,14 @@ async fn stale_orders_are_cancelled_with_their_stock_back_and_others_left_alone(
     w.at_minutes(29);
     assert_eq!(
         w.sweep().await,
-        serde_json::json!({"cancelled": 0, "reenqueued": 0, "refundsSent": 0, "reconciled": 0}),
+        serde_json::json!({"cancelled": 0, "reenqueued": 0, "refundsSent": 0, "reconciled": 0, "refundsChecked": 0, "refundsReconciled": 0}),
         "nothing is stale yet"
     );
 
     w.at_minutes(31);
     assert_eq!(
         w.sweep().await,
-        serde_json::json!({"cancelled": 1, "reenqueued": 0, "refundsSent": 0, "reconciled": 0})
+        serde_json::json!({"cancelled": 1, "reenqueued": 0, "refundsSent": 0, "reconciled": 0, "refundsChecked": 0, "refundsReconciled": 0})
     );
     assert_eq!(w.status(&stale).await, OrderStatus::Cancelled);
     assert_eq!(
@@ -242,6 +242,14 @@ impl PaymentProvider for PaidMeanwhile {
         _: &oms_core::ports::RefundCall,
     ) -> Result<oms_core::ports::ProviderRefund, ProviderError> {
         unreachable!("the sweep never refunds an order whose checkout it is closing")
+    }
+
+    async fn get_refund(
+        &self,
+        _: &str,
+        _: &str,
+    ) -> Result<oms_core::ports::ProviderRefund, ProviderError> {
+        unreachable!("an order whose checkout it is closing has no refund to look up")
     }
 }
 

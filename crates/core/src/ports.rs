@@ -330,8 +330,10 @@ pub trait OrderStore: Send + Sync {
     async fn stale_unpaid(&self, before: Timestamp, limit: u32)
     -> Result<Vec<OrderId>, StoreError>;
 
-    /// Orders with a refund still `requested` since before `before` (a provider call owed),
-    /// oldest first.
+    /// Orders owed refund work due before `before`, the earliest due first
+    /// ([`Order::refund_work_due`]): a refund still `requested` (a provider call owed, due from
+    /// when it was asked for), or one still `pending` whose check is due (its webhook may have
+    /// been lost).
     async fn owed_refunds(&self, before: Timestamp, limit: u32)
     -> Result<Vec<OrderId>, StoreError>;
 
@@ -630,6 +632,17 @@ pub trait PaymentProvider: Send + Sync {
     /// `Unavailable` when the outcome is unknown (network, 429, 5xx): the caller retries with
     /// the same call; `Rejected` when the provider refused it (4xx).
     async fn refund(&self, call: &RefundCall) -> Result<ProviderRefund, ProviderError>;
+
+    /// Where a refund the provider accepted stands now, so a refund whose webhook was lost is
+    /// settled anyway — Stripe: `GET /v1/refunds/{id}`; Razorpay:
+    /// `GET /v1/payments/{paymentId}/refunds/{id}`. `payment_id` is the payment refunded
+    /// (`pi_…`, `pay_…`), `provider_refund_id` the provider's refund (`re_…`, `rfnd_…`).
+    /// Read only: calling it any number of times changes nothing at the provider.
+    async fn get_refund(
+        &self,
+        payment_id: &str,
+        provider_refund_id: &str,
+    ) -> Result<ProviderRefund, ProviderError>;
 }
 
 /// The providers this deployment accepts.

@@ -2,8 +2,11 @@
 //! Each answers checkout and refund calls the way its provider does ([`OfflineProvider`]), and
 //! then does what the provider does next: delivers the refund's webhook, signed with the local
 //! webhook secret, to this server (`refund.updated` with `succeeded` from Stripe,
-//! `refund.processed` from Razorpay, each naming our refund id in its metadata/notes). So a
-//! refund started with the API completes locally exactly as it does in production.
+//! `refund.processed` from Razorpay, each naming our refund id in its metadata/notes), and
+//! records the refund settled, so a lookup (`get_refund`) says so too. So a refund started with
+//! the API completes locally exactly as it does in production. With delivery off, the refund
+//! stays pending at the stand-in until a test settles it (`inner.settle_refund`) — a webhook
+//! that never comes, which only the sweep's reconciliation finds.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,7 +16,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use oms_core::ports::{
     CheckoutClosed, CheckoutRequest, Clock, FoundPayment, FoundPaymentStatus, PaymentProvider,
-    PaymentProviders, ProviderError, ProviderRefund, RefundCall,
+    PaymentProviders, ProviderError, ProviderRefund, ProviderRefundStatus, RefundCall,
 };
 use oms_core::webhook::simulate::{self, RefundSpec};
 use oms_core::{Money, PaymentInfo, ProviderKind, Secret};
@@ -311,6 +314,9 @@ impl PaymentProvider for StandIn {
                 .insert(call.refund_id.clone())
             && let Some((path, headers, body)) = self.refund_webhook(call, &answer)
         {
+            // The provider settles the refund as it sends the webhook saying so.
+            self.inner
+                .settle_refund(&answer.provider_refund_id, ProviderRefundStatus::Succeeded);
             let url = format!("{}/{path}", self.delivery.webhooks_url);
             let delivery = Self::deliver(self.delivery.http.clone(), url, headers, body);
             if self.first.load(Ordering::SeqCst) {
@@ -320,5 +326,13 @@ impl PaymentProvider for StandIn {
             }
         }
         Ok(answer)
+    }
+
+    async fn get_refund(
+        &self,
+        payment_id: &str,
+        provider_refund_id: &str,
+    ) -> Result<ProviderRefund, ProviderError> {
+        self.inner.get_refund(payment_id, provider_refund_id).await
     }
 }

@@ -489,6 +489,17 @@ impl<P: PaymentProvider + ?Sized> PaymentProvider for Faulty<P> {
             .run("provider.refund", ProviderError::Unavailable, inner)
             .await
     }
+
+    async fn get_refund(
+        &self,
+        payment_id: &str,
+        provider_refund_id: &str,
+    ) -> Result<ProviderRefund, ProviderError> {
+        let call = self.inner.get_refund(payment_id, provider_refund_id);
+        self.plan
+            .run("provider.get_refund", ProviderError::Unavailable, call)
+            .await
+    }
 }
 
 #[cfg(test)]

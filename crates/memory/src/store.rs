@@ -533,7 +533,8 @@ impl OrderStore for InMemoryStore {
         let mut owed: Vec<(Timestamp, OrderId)> = s
             .orders
             .values()
-            .filter_map(|o| o.owes_refund_call().map(|t| (t, o.id().clone())))
+            .filter(|o| !o.awaits_payment())
+            .filter_map(|o| o.refund_work_due().map(|t| (t, o.id().clone())))
             .filter(|(t, _)| *t < before)
             .collect();
         owed.sort();

@@ -679,7 +679,8 @@ enum Op {
     ChargeListed,
     /// Stripe `charge.refunded` with only the total (Razorpay: none).
     ChargeTotal,
-    /// A minute later, the sweep resends the refund calls still owed.
+    /// A minute later, the sweep resends the refund calls still owed and asks the provider
+    /// about refunds still pending (reconciliation).
     Sweep,
     /// The dispute's event for this stage: the provider sends up to two events of each (a
     /// dispute asking for evidence again is open again), each of which may be redelivered.
@@ -730,6 +731,9 @@ struct ProviderBook {
     answered_refused: BTreeSet<String>,
     dispute: DisputeAtProvider,
     violations: Vec<String>,
+    /// What refund lookups (the sweep's reconciliation of pending refunds) reported final:
+    /// the provider refund id, its fate and amount. Heard as its webhook would have been.
+    looked: Vec<(String, Fate, i64)>,
 }
 
 impl ProviderBook {
@@ -880,6 +884,43 @@ impl PaymentProvider for ScriptedProvider {
             tokio::task::yield_now().await;
         }
         answer
+    }
+
+    /// Where the refund stands now, as the book says; the provider may be down for lookups
+    /// too (the script's next answer).
+    async fn get_refund(
+        &self,
+        payment_id: &str,
+        provider_refund_id: &str,
+    ) -> Result<ProviderRefund, ProviderError> {
+        tokio::task::yield_now().await;
+        let mut book = self.book();
+        let mode = book.script[book.next % book.script.len()];
+        book.next += 1;
+        if matches!(mode, Answer::Unavailable | Answer::Lost) {
+            return Err(ProviderError::Unavailable("down".into()));
+        }
+        let m = book
+            .made
+            .values()
+            .find(|m| m.id == provider_refund_id && m.call.payment_id == payment_id)
+            .ok_or(ProviderError::Rejected {
+                status: 404,
+                message: "no such refund".into(),
+            })?;
+        let heard = (m.id.clone(), m.fate, m.call.amount.minor());
+        let answer = ProviderRefund {
+            status: match m.fate {
+                Fate::Pending => ProviderRefundStatus::Pending,
+                Fate::Succeeded => ProviderRefundStatus::Succeeded,
+                Fate::Failed => ProviderRefundStatus::Failed,
+            },
+            ..m.first.clone()
+        };
+        if heard.1 != Fate::Pending {
+            book.looked.push(heard);
+        }
+        Ok(answer)
     }
 }
 
@@ -1773,7 +1814,9 @@ proptest! {
     /// Whatever the admin's requests (repeated, under a key with another body, concurrent),
     /// the provider's answers (accepted, returned at once, down, answer lost, refused), its
     /// refund webhooks (late, repeated, reordered, itemised or as a charge total, a refund
-    /// failing after it succeeded), the sweep and a chargeback's events in any order: each
+    /// failing after it succeeded), the sweep (resending owed calls, and asking the provider
+    /// about refunds still pending, as reconciliation does when their webhook is lost) and a
+    /// chargeback's events in any order: each
     /// write keeps the ledger's rules (one request per key, nothing asked beyond the balance,
     /// no request moving back, a closed dispute never reopening), and the final order matches
     /// what the provider said and was heard — refunded amount, each request's state, the
@@ -1839,6 +1882,7 @@ async fn refund_run(
         answered_refused: BTreeSet::new(),
         dispute,
         violations: Vec::new(),
+        looked: Vec::new(),
     })));
     let clock = Arc::new(ManualClock::at(t0));
     let services = Services {
@@ -1850,7 +1894,12 @@ async fn refund_run(
         carrier: Arc::new(NoCarrier),
         clock: clock.clone(),
         ids: Arc::new(CountingIds::default()),
-        policy: OrderPolicy::default(),
+        // Every sweep (a minute apart) also asks the provider about refunds still pending, so
+        // the lookups' reports race the webhooks, the resends and the disputes.
+        policy: OrderPolicy {
+            reconcile_after: Duration::from_secs(30),
+            ..OrderPolicy::default()
+        },
     };
     let world = RefundWorld {
         kind,
@@ -1976,7 +2025,19 @@ async fn refund_run(
 
     let o = world.order().await;
     let book = world.provider.book().clone();
-    let told = world.told.lock().unwrap().clone();
+    let mut told = world.told.lock().unwrap().clone();
+    // What the sweep's lookups heard counts as heard, as the webhook saying it would.
+    for (id, fate, amount) in &book.looked {
+        match fate {
+            Fate::Succeeded => {
+                told.succeeded.insert(id.clone(), *amount);
+            }
+            Fate::Failed => {
+                told.failed.insert(id.clone());
+            }
+            Fate::Pending => {}
+        }
+    }
     let audit = std::mem::take(&mut *world.store.audit.lock().unwrap());
     let violations = world.violations.lock().unwrap().clone();
     prop_assert!(violations.is_empty(), "{:?}", violations);

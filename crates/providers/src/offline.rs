@@ -5,7 +5,10 @@
 //!
 //! Refunds are answered as the providers answer them: a `re_test_…` or `rfnd_…` id derived
 //! from our refund id, `Pending` (settling it is the refund webhook's job), and idempotent by
-//! refund id. Every call is recorded so tests can count what reached the "provider".
+//! refund id. Every call is recorded so tests can count what reached the "provider". A refund
+//! it made is looked up (`get_refund`) as it stands: pending until it is settled
+//! ([`OfflineProvider::settle_refund`], which the dev server's stand-in does as it sends the
+//! refund's webhook).
 //!
 //! Payments simulated through it are remembered ([`OfflineProvider::record_payment`]) so that
 //! `find_payments` reports them as the providers' lookups would.
@@ -46,6 +49,13 @@ struct Refunds {
     made: HashMap<String, (RefundCall, ProviderRefund)>,
     /// While set, every refund call fails with it.
     fail: Option<ProviderError>,
+    /// While set, every refund lookup fails with it.
+    fail_lookups: Option<ProviderError>,
+    /// Every refund lookup received, in order: `(payment id, provider refund id)`.
+    lookups: Vec<(String, String)>,
+    /// Where refunds stand since they were settled, by provider refund id (a retried call is
+    /// still answered with the first answer, as idempotency keys replay it).
+    settled: HashMap<String, ProviderRefundStatus>,
 }
 
 impl OfflineProvider {
@@ -96,6 +106,34 @@ impl OfflineProvider {
     /// (`Rejected`).
     pub fn fail_refunds(&self, mode: Option<ProviderError>) {
         self.refunds().fail = mode;
+    }
+
+    /// The provider finishes a refund it made (`Succeeded` or `Failed`): from now on
+    /// `get_refund` reports it so (a retried call under its refund id is still answered with
+    /// the first answer, as the providers' idempotency keys replay it). `false` when no refund
+    /// has that provider id.
+    pub fn settle_refund(&self, provider_refund_id: &str, status: ProviderRefundStatus) -> bool {
+        let mut refunds = self.refunds();
+        let made = refunds
+            .made
+            .values()
+            .any(|(_, r)| r.provider_refund_id == provider_refund_id);
+        if made {
+            refunds
+                .settled
+                .insert(provider_refund_id.to_owned(), status);
+        }
+        made
+    }
+
+    /// From now on, every `get_refund` fails with `mode`; `None` lets them through again.
+    pub fn fail_refund_lookups(&self, mode: Option<ProviderError>) {
+        self.refunds().fail_lookups = mode;
+    }
+
+    /// Every `get_refund` received so far, oldest first: `(payment id, provider refund id)`.
+    pub fn refund_lookups(&self) -> Vec<(String, String)> {
+        self.refunds().lookups.clone()
     }
 
     fn refunds(&self) -> MutexGuard<'_, Refunds> {
@@ -199,5 +237,39 @@ impl PaymentProvider for OfflineProvider {
                 Ok(answer)
             }
         }
+    }
+
+    /// The refund as it stands, if this provider made it for that payment; otherwise refused
+    /// as the providers refuse an unknown id (404).
+    async fn get_refund(
+        &self,
+        payment_id: &str,
+        provider_refund_id: &str,
+    ) -> Result<ProviderRefund, ProviderError> {
+        let mut refunds = self.refunds();
+        refunds
+            .lookups
+            .push((payment_id.to_owned(), provider_refund_id.to_owned()));
+        if let Some(e) = &refunds.fail_lookups {
+            return Err(e.clone());
+        }
+        refunds
+            .made
+            .values()
+            .find(|(call, r)| {
+                r.provider_refund_id == provider_refund_id && call.payment_id == payment_id
+            })
+            .map(|(_, r)| ProviderRefund {
+                status: refunds
+                    .settled
+                    .get(provider_refund_id)
+                    .copied()
+                    .unwrap_or(r.status),
+                ..r.clone()
+            })
+            .ok_or_else(|| ProviderError::Rejected {
+                status: 404,
+                message: format!("offline: no refund {provider_refund_id}"),
+            })
     }
 }

@@ -1,8 +1,9 @@
 //! Razorpay Orders (`POST /v1/orders`, JSON, HTTP Basic with key id and key secret). The
 //! storefront opens Razorpay Checkout with the returned `order_…` id and our public key id; our
 //! order id travels in `notes.orderId` and `receipt`. Refunds
-//! (`POST /v1/payments/{id}/refund`) carry our refund and order ids in their notes. A lost
-//! payment is looked up among the order's payments (`GET /v1/orders/{id}/payments`).
+//! (`POST /v1/payments/{id}/refund`) carry our refund and order ids in their notes, and are
+//! looked up again (`GET /v1/payments/{id}/refunds/{refundId}`) when their webhook is late. A
+//! lost payment is looked up among the order's payments (`GET /v1/orders/{id}/payments`).
 
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -152,6 +153,35 @@ impl PaymentProvider for RazorpayOrders {
         let body = crate::classify("razorpay", res)
             .await
             .map_err(crate::in_flight_is_retryable)?;
+        refund_from(&body)
+    }
+
+    /// `GET /v1/payments/{payment_id}/refunds/{refund_id}`: the refund as Razorpay holds it now.
+    #[tracing::instrument(skip_all, fields(refund = %provider_refund_id))]
+    async fn get_refund(
+        &self,
+        payment_id: &str,
+        provider_refund_id: &str,
+    ) -> Result<ProviderRefund, ProviderError> {
+        // Both ids become path segments: anything but plain ids could address another resource.
+        if !crate::is_plain_id(payment_id) || !crate::is_plain_id(provider_refund_id) {
+            return Err(ProviderError::Rejected {
+                status: 400,
+                message: "razorpay: not a payment id and a refund id".into(),
+            });
+        }
+        let (key_id, secret) = self.credentials().await?;
+        let url = format!(
+            "{}/v1/payments/{payment_id}/refunds/{provider_refund_id}",
+            self.config.api_base.trim_end_matches('/'),
+        );
+        let res = self
+            .http
+            .get(url)
+            .basic_auth(&key_id, Some(secret.expose()))
+            .send()
+            .await;
+        let body = crate::classify("razorpay", res).await?;
         refund_from(&body)
     }
 }

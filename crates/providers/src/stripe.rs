@@ -1,8 +1,9 @@
 //! Stripe Checkout Sessions (`POST /v1/checkout/sessions`, form-encoded, secret key as bearer).
 //! The order id travels in `client_reference_id`, `metadata[orderId]` and the PaymentIntent's
 //! metadata, so every later webhook object can be linked back to the order. Refunds
-//! (`POST /v1/refunds`) carry our refund and order ids in their metadata. A lost payment is
-//! looked up by retrieving the session with its PaymentIntent expanded.
+//! (`POST /v1/refunds`) carry our refund and order ids in their metadata, and are looked up
+//! again (`GET /v1/refunds/{id}`) when their webhook is late. A lost payment is looked up by
+//! retrieving the session with its PaymentIntent expanded.
 
 use std::time::Duration;
 
@@ -211,6 +212,32 @@ impl PaymentProvider for StripeCheckout {
         let body = crate::classify("stripe", res)
             .await
             .map_err(crate::in_flight_is_retryable)?;
+        refund_from(&body)
+    }
+
+    /// `GET /v1/refunds/{id}`: the refund as Stripe holds it now (the PaymentIntent is not
+    /// needed to address it).
+    #[tracing::instrument(skip_all, fields(refund = %provider_refund_id))]
+    async fn get_refund(
+        &self,
+        _payment_id: &str,
+        provider_refund_id: &str,
+    ) -> Result<ProviderRefund, ProviderError> {
+        // The id becomes a path segment: anything but a plain id could address another
+        // resource.
+        if !crate::is_plain_id(provider_refund_id) {
+            return Err(ProviderError::Rejected {
+                status: 400,
+                message: "stripe: not a refund id".into(),
+            });
+        }
+        let key = crate::api_secret(self.secrets.as_ref(), ProviderKind::Stripe).await?;
+        let url = format!(
+            "{}/v1/refunds/{provider_refund_id}",
+            self.config.api_base.trim_end_matches('/')
+        );
+        let res = self.http.get(url).bearer_auth(key.expose()).send().await;
+        let body = crate::classify("stripe", res).await?;
         refund_from(&body)
     }
 }

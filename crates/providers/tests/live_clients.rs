@@ -1225,3 +1225,220 @@ async fn the_offline_stand_in_fails_finds_when_told_to() {
     provider.fail_finds(None);
     assert_eq!(provider.find_payments(&info).await.unwrap().len(), 1);
 }
+
+// Refund lookups: a refund whose webhook is late is fetched by the sweep's reconciliation.
+
+const STRIPE_REFUND: &str = "re_3PqRsT2eZvKYlo2C1xyzxyzx";
+const RAZORPAY_REFUND: &str = "rfnd_FgRAHdNOM4ZVbO";
+
+#[tokio::test]
+async fn stripe_retrieves_a_refund_by_its_id_with_the_secret_key() {
+    let (base, seen) = stub(
+        StatusCode::OK,
+        stripe_refund_object(serde_json::json!("succeeded")),
+    )
+    .await;
+    let refund = stripe(&base)
+        .get_refund(INTENT, STRIPE_REFUND)
+        .await
+        .unwrap();
+    assert_eq!(
+        refund,
+        ProviderRefund {
+            provider_refund_id: STRIPE_REFUND.into(),
+            status: ProviderRefundStatus::Succeeded,
+            amount: inr(24_950),
+            charge_id: Some("ch_3PqRsT2eZvKYlo2C0chchchc".into()),
+        }
+    );
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 1);
+    let r = &seen[0];
+    assert_eq!(r.method, Method::GET);
+    assert_eq!(r.path, format!("/v1/refunds/{STRIPE_REFUND}"));
+    assert_eq!(r.query, None);
+    assert_eq!(r.headers["authorization"], "Bearer sk_test_123");
+    assert!(
+        !r.headers.contains_key("idempotency-key"),
+        "a read carries no key"
+    );
+    assert!(r.body.is_empty());
+}
+
+#[tokio::test]
+async fn razorpay_fetches_a_refund_of_its_payment_with_basic_auth() {
+    let (base, seen) = stub(StatusCode::OK, razorpay_refund_entity("processed")).await;
+    let refund = razorpay(&base)
+        .get_refund(RAZORPAY_PAYMENT, RAZORPAY_REFUND)
+        .await
+        .unwrap();
+    assert_eq!(
+        refund,
+        ProviderRefund {
+            provider_refund_id: RAZORPAY_REFUND.into(),
+            status: ProviderRefundStatus::Succeeded,
+            amount: inr(24_950),
+            charge_id: None,
+        }
+    );
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 1);
+    let r = &seen[0];
+    assert_eq!(r.method, Method::GET);
+    assert_eq!(
+        r.path,
+        format!("/v1/payments/{RAZORPAY_PAYMENT}/refunds/{RAZORPAY_REFUND}")
+    );
+    assert_eq!(r.query, None);
+    // base64("rzp_test_abc:rzp_secret_xyz")
+    assert_eq!(
+        r.headers["authorization"],
+        "Basic cnpwX3Rlc3RfYWJjOnJ6cF9zZWNyZXRfeHl6"
+    );
+    assert!(r.body.is_empty());
+}
+
+#[tokio::test]
+async fn refund_lookup_statuses_map_as_the_refund_calls_do() {
+    use ProviderRefundStatus::*;
+    for (status, expected) in [
+        ("succeeded", Succeeded),
+        ("pending", Pending),
+        ("requires_action", Pending),
+        ("failed", Failed),
+        ("canceled", Failed),
+    ] {
+        let (base, _) = stub(StatusCode::OK, stripe_refund_object(status.into())).await;
+        let refund = stripe(&base)
+            .get_refund(INTENT, STRIPE_REFUND)
+            .await
+            .unwrap();
+        assert_eq!(refund.status, expected, "Stripe status {status}");
+    }
+    for (status, expected) in [
+        ("processed", Succeeded),
+        ("pending", Pending),
+        ("failed", Failed),
+    ] {
+        let (base, _) = stub(StatusCode::OK, razorpay_refund_entity(status)).await;
+        let refund = razorpay(&base)
+            .get_refund(RAZORPAY_PAYMENT, RAZORPAY_REFUND)
+            .await
+            .unwrap();
+        assert_eq!(refund.status, expected, "Razorpay status {status}");
+    }
+}
+
+#[tokio::test]
+async fn refund_lookups_put_nothing_but_ids_in_their_paths() {
+    let (base, seen) = stub(StatusCode::OK, razorpay_refund_entity("processed")).await;
+    for bad in ["../payments", "re_1?expand[]=x", "re_1/x", ""] {
+        match stripe(&base).get_refund(INTENT, bad).await {
+            Err(ProviderError::Rejected { status: 400, .. }) => {}
+            other => panic!("stripe {bad:?}: expected a rejection, got {other:?}"),
+        }
+        match razorpay(&base).get_refund(RAZORPAY_PAYMENT, bad).await {
+            Err(ProviderError::Rejected { status: 400, .. }) => {}
+            other => panic!("razorpay refund {bad:?}: expected a rejection, got {other:?}"),
+        }
+        match razorpay(&base).get_refund(bad, RAZORPAY_REFUND).await {
+            Err(ProviderError::Rejected { status: 400, .. }) => {}
+            other => panic!("razorpay payment {bad:?}: expected a rejection, got {other:?}"),
+        }
+    }
+    assert!(seen.lock().unwrap().is_empty(), "nothing was sent");
+}
+
+#[tokio::test]
+async fn an_unknown_refund_is_rejected_and_an_outage_or_an_unreadable_answer_is_retryable() {
+    let (base, _) = stub(
+        StatusCode::NOT_FOUND,
+        serde_json::json!({"error": {"type": "invalid_request_error", "message": "No such refund: 're_x'"}}),
+    )
+    .await;
+    assert!(matches!(
+        stripe(&base).get_refund(INTENT, "re_x").await,
+        Err(ProviderError::Rejected { status: 404, .. })
+    ));
+    assert!(matches!(
+        razorpay(&base).get_refund(RAZORPAY_PAYMENT, "rfnd_x").await,
+        Err(ProviderError::Rejected { status: 404, .. })
+    ));
+    for status in [
+        StatusCode::INTERNAL_SERVER_ERROR,
+        StatusCode::SERVICE_UNAVAILABLE,
+        StatusCode::TOO_MANY_REQUESTS,
+    ] {
+        let (base, _) = stub(status, serde_json::json!({"error": {"message": "busy"}})).await;
+        assert!(
+            matches!(
+                stripe(&base).get_refund(INTENT, STRIPE_REFUND).await,
+                Err(ProviderError::Unavailable(_))
+            ),
+            "stripe {status}"
+        );
+        assert!(
+            matches!(
+                razorpay(&base)
+                    .get_refund(RAZORPAY_PAYMENT, RAZORPAY_REFUND)
+                    .await,
+                Err(ProviderError::Unavailable(_))
+            ),
+            "razorpay {status}"
+        );
+    }
+    let (base, _) = stub(StatusCode::OK, serde_json::json!({})).await;
+    assert!(matches!(
+        stripe(&base).get_refund(INTENT, STRIPE_REFUND).await,
+        Err(ProviderError::Unavailable(_))
+    ));
+    assert!(matches!(
+        razorpay("http://127.0.0.1:9")
+            .get_refund(RAZORPAY_PAYMENT, RAZORPAY_REFUND)
+            .await,
+        Err(ProviderError::Unavailable(_))
+    ));
+}
+
+#[tokio::test]
+async fn the_offline_stand_in_reports_a_refund_as_it_stands_until_it_is_settled() {
+    use oms_core::ProviderKind;
+    let provider = offline(ProviderKind::Razorpay);
+    let call = refund_call(RAZORPAY_PAYMENT, None);
+    let made = provider.refund(&call).await.unwrap();
+    let id = made.provider_refund_id.clone();
+    assert_eq!(
+        provider.get_refund(RAZORPAY_PAYMENT, &id).await.unwrap(),
+        made,
+        "pending, as it was accepted"
+    );
+    assert!(provider.settle_refund(&id, ProviderRefundStatus::Succeeded));
+    let now = provider.get_refund(RAZORPAY_PAYMENT, &id).await.unwrap();
+    assert_eq!(now.status, ProviderRefundStatus::Succeeded);
+    assert_eq!((now.amount, &now.provider_refund_id), (made.amount, &id));
+    assert_eq!(
+        provider.refund(&call).await.unwrap(),
+        made,
+        "a retried call replays the first answer, as idempotency keys do"
+    );
+    assert!(!provider.settle_refund("rfnd_unknown", ProviderRefundStatus::Failed));
+    assert!(matches!(
+        provider.get_refund(RAZORPAY_PAYMENT, "rfnd_unknown").await,
+        Err(ProviderError::Rejected { status: 404, .. })
+    ));
+    assert!(
+        matches!(
+            provider.get_refund("pay_other", &id).await,
+            Err(ProviderError::Rejected { status: 404, .. })
+        ),
+        "a refund is found under the payment it refunded"
+    );
+    provider.fail_refund_lookups(Some(ProviderError::Unavailable("down".into())));
+    assert!(matches!(
+        provider.get_refund(RAZORPAY_PAYMENT, &id).await,
+        Err(ProviderError::Unavailable(_))
+    ));
+    provider.fail_refund_lookups(None);
+    assert!(provider.get_refund(RAZORPAY_PAYMENT, &id).await.is_ok());
+    assert_eq!(provider.refund_lookups().len(), 6, "every lookup recorded");
+}

@@ -56,16 +56,17 @@ struct OrderItem {
 
 /// An order: the domain `Order` whole in `data`, `status` and `version` beside it for conditions,
 /// and the index keys of "my orders" (signed-in owners) and of the sweep (while unpaid, or while
-/// a refund call is owed).
+/// refund work is owed: a call, or a check of a pending refund).
 pub fn order_item(o: &Order) -> Result<Item, StoreError> {
     let user = o.user_id().map(user_pk);
     // GSI2 holds an order while the sweep owes it work: cancelling it once its payment window
-    // ends (unpaid), or calling the provider for a refund still `requested` (a paid order, so
-    // never both).
+    // ends (unpaid), or refund work (a paid order, so never both) — calling the provider for a
+    // refund still `requested`, or asking it about one still `pending` once its check is due —
+    // sorted by when that work is next due.
     let sweep = if o.awaits_payment() {
         Some(("UNPAID", o.expires_at()))
     } else {
-        o.owes_refund_call().map(|t| ("REFUND_OWED", t))
+        o.refund_work_due().map(|t| ("REFUND_OWED", t))
     };
     let item = OrderItem {
         pk: order_pk(o.id()),

@@ -3,7 +3,7 @@
 //!
 //! | item | PK | SK | indexes |
 //! |---|---|---|---|
-//! | order | `ORDER#<id>` | `ORDER` | GSI1 `USER#<sub>` / `<createdAt>#<id>`; GSI2 `UNPAID` / `<expiresAt>#<id>` while unpaid, `REFUND_OWED` / `<requestedAt>#<id>` while a refund is `requested`; GSI3 `ATTENTION` (held or disputed) or `STATUS#<status>` / `<createdAt>#<id>` |
+//! | order | `ORDER#<id>` | `ORDER` | GSI1 `USER#<sub>` / `<createdAt>#<id>`; GSI2 `UNPAID` / `<expiresAt>#<id>` while unpaid, `REFUND_OWED` / `<due>#<id>` while refund work is owed (a `requested` refund: its `requestedAt`; a `pending` one: its `checkAt`; the earliest); GSI3 `ATTENTION` (held or disputed) or `STATUS#<status>` / `<createdAt>#<id>` |
 //! | product | `PRODUCT#<sku>` | `PRODUCT` | GSI2 `PRODUCT` / `<sku>` |
 //! | stock adjustment | `PRODUCT#<sku>` | `STOCK#<number, 20 digits>` | |
 //! | payment reference | `PAYREF#<provider>#<providerId>` | `PAYREF` | |

@@ -24,6 +24,7 @@ use crate::validation::{Collector, ValidationErrors, bounded_text};
 use super::RefusedTransition;
 use super::Services;
 use super::outbox::{publish, publish_entries};
+use super::reconcile::{RefundChecked, reconcile_refund};
 use super::retry::{Contended, MAX_ATTEMPTS, Retry};
 
 /// How long one caller may hold a refund's send: longer than a provider call with its retries.
@@ -242,7 +243,12 @@ async fn send(services: &Services, order: Order, refund_id: &str) -> Result<Orde
         let now = services.clock.now();
         let mut next = order.clone();
         let recorded = match &answer {
-            Ok(refund) => next.record_refund_sent(refund_id, refund, now),
+            Ok(refund) => next.record_refund_sent(
+                refund_id,
+                refund,
+                now,
+                now.plus(services.policy.reconcile_after),
+            ),
             Err(ProviderError::Rejected { message, .. }) => next
                 .record_refund_rejected(refund_id, message, now)
                 .map(|e| vec![e]),
@@ -344,7 +350,7 @@ async fn alert_if_stuck(services: &Services, order: &Order, refund_id: &str, why
     .await;
 }
 
-/// What one pass of the sweep did with owed refund calls.
+/// What one pass of the sweep did with owed refund work.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ResendReport {
     /// Calls made whose answer was recorded.
@@ -353,10 +359,19 @@ pub struct ResendReport {
     pub failed: u32,
     /// Refunds someone else held, or already settled.
     pub skipped: u32,
+    /// `pending` refunds the provider was asked about and answered for (whatever it said).
+    pub checked: u32,
+    /// Of those, refunds the provider had settled whose webhook never came: settled here.
+    pub corrected: u32,
+    /// Checks the provider could not answer (left due: the next sweep asks again).
+    pub check_failed: u32,
 }
 
-/// The sweep's part: sends again every `requested` refund whose send lease has run out, with
-/// the same idempotency key.
+/// The sweep's part: sends again every `requested` refund asked for before `before` whose
+/// send lease has run out, with the same idempotency key; and asks the provider about every
+/// `pending` refund whose check is due now, settling those it reports final through the
+/// webhook's own path ([`super::reconcile::reconcile_refund`]). Both come from one listing of
+/// the store's refund index, at most `limit` orders, the earliest due first.
 pub async fn resend_owed(
     services: &Services,
     before: Timestamp,
@@ -364,7 +379,7 @@ pub async fn resend_owed(
 ) -> Result<ResendReport, StoreError> {
     let now = services.clock.now();
     let mut report = ResendReport::default();
-    for order_id in services.store.owed_refunds(before, limit).await? {
+    for order_id in services.store.owed_refunds(now.max(before), limit).await? {
         let Some(order) = services.store.get_order(&order_id).await? else {
             continue;
         };
@@ -372,6 +387,7 @@ pub async fn resend_owed(
             .refund_requests()
             .iter()
             .filter(|r| r.status == crate::order::RefundState::Requested)
+            .filter(|r| r.requested_at < before)
             .map(|r| r.refund_id.clone())
             .collect();
         for refund_id in owed {
@@ -381,6 +397,20 @@ pub async fn resend_owed(
                 Err(e) => {
                     tracing::warn!(order_id = %order_id, refund_id, error = %e, "owed refund not sent");
                     report.failed += 1;
+                }
+            }
+        }
+        for (refund_id, provider_refund_id) in order.refund_checks_due(now) {
+            match reconcile_refund(services, &order, &refund_id, &provider_refund_id).await {
+                Ok(checked) => {
+                    report.checked += 1;
+                    if matches!(checked, RefundChecked::Corrected(_)) {
+                        report.corrected += 1;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(order_id = %order_id, refund_id, error = %e, "pending refund not checked; the next sweep asks again");
+                    report.check_failed += 1;
                 }
             }
         }

@@ -6,7 +6,9 @@
 //!    being unchanged, so an order paid a moment ago is left alone — and gives their stock back;
 //! 2. sends fulfilment jobs still owed (the queue failed after the payment was recorded);
 //! 3. calls the provider again for refunds still `requested` (it was down when they were
-//!    asked for), with the same idempotency key.
+//!    asked for), with the same idempotency key; and asks it about refunds still `pending`
+//!    `RECONCILE_AFTER_MINUTES` after it accepted them, settling those it reports final whose
+//!    webhook never came (`reconcile::reconcile_refund`).
 //!
 //! Work per run is bounded; what is left waits for the next run.
 
@@ -38,6 +40,12 @@ pub struct SweepReport {
     pub refunds_sent: u32,
     /// Payments found at the provider whose webhook never came, now applied.
     pub reconciled: u32,
+    /// `pending` refunds the provider was asked about (and answered for, whatever it said).
+    #[serde(rename = "refundsChecked")]
+    pub refunds_checked: u32,
+    /// Of those, refunds final at the provider whose webhook never came, now settled.
+    #[serde(rename = "refundsReconciled")]
+    pub refunds_reconciled: u32,
 }
 
 pub async fn sweep(services: &Services, limit: u32) -> Result<SweepReport, OutboxError> {
@@ -70,13 +78,18 @@ pub async fn sweep(services: &Services, limit: u32) -> Result<SweepReport, Outbo
     }
     let refunds = super::refund::resend_owed(services, now.minus(REFUND_GRACE), limit).await?;
     report.refunds_sent = refunds.sent;
-    if report != SweepReport::default() || refunds.failed > 0 {
+    report.refunds_checked = refunds.checked;
+    report.refunds_reconciled = refunds.corrected;
+    if report != SweepReport::default() || refunds.failed > 0 || refunds.check_failed > 0 {
         tracing::info!(
             cancelled = report.cancelled,
             reconciled = report.reconciled,
             reenqueued = report.reenqueued,
             refunds_sent = refunds.sent,
             refunds_failed = refunds.failed,
+            refunds_checked = refunds.checked,
+            refunds_reconciled = refunds.corrected,
+            refund_checks_failed = refunds.check_failed,
             "sweep done"
         );
     }

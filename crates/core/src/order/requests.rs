@@ -74,6 +74,12 @@ pub struct RefundRequest {
     /// Whoever took the send holds it until then; nobody else calls the provider for it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub send_lease_until: Option<Timestamp>,
+    /// While `pending`: when the sweep next asks the provider where it stands, in case its
+    /// webhook was lost (`RECONCILE_AFTER_MINUTES` after it was sent, then after each check
+    /// that found it still pending). Absent on requests recorded before this existed: due at
+    /// once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check_at: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<String>,
 }
@@ -242,6 +248,7 @@ impl Order {
             updated_at: at,
             attempts: 1,
             send_lease_until: Some(lease_until),
+            check_at: None,
             failure: None,
         };
         let entry = self.push(
@@ -282,7 +289,7 @@ impl Order {
         Ok(claimed)
     }
 
-    /// The oldest `requested` refund's time, while any is owed a call: the sweep's index.
+    /// The oldest `requested` refund's time, while any is owed a call.
     pub fn owes_refund_call(&self) -> Option<Timestamp> {
         self.refund_requests
             .iter()
@@ -291,15 +298,62 @@ impl Order {
             .min()
     }
 
+    /// When a `pending` refund is next to be asked about at the provider (its webhook may have
+    /// been lost), the earliest of them; `None` while none is pending.
+    pub fn refund_check_due(&self) -> Option<Timestamp> {
+        self.refund_requests
+            .iter()
+            .filter(|r| r.status == RefundState::Pending && r.provider_refund_id.is_some())
+            .map(|r| r.check_at.unwrap_or(r.updated_at))
+            .min()
+    }
+
+    /// When the sweep next owes this order refund work — a call for a `requested` refund (from
+    /// when it was asked for), or a check of a `pending` one (from its `check_at`) — the
+    /// earliest of them: the sweep's index (`REFUND_OWED`).
+    pub fn refund_work_due(&self) -> Option<Timestamp> {
+        match (self.owes_refund_call(), self.refund_check_due()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The `pending` refunds due for a check at `now`: `(our id, the provider's id)`.
+    pub fn refund_checks_due(&self, now: Timestamp) -> Vec<(String, String)> {
+        self.refund_requests
+            .iter()
+            .filter(|r| r.status == RefundState::Pending)
+            .filter(|r| r.check_at.unwrap_or(r.updated_at) <= now)
+            .filter_map(|r| Some((r.refund_id.clone(), r.provider_refund_id.clone()?)))
+            .collect()
+    }
+
+    /// The provider still reports the refund pending: it is asked again at `check_at`. Not a
+    /// timeline entry (nothing happened); `AlreadyApplied` once it is no longer pending.
+    pub fn record_refund_still_pending(
+        &mut self,
+        refund_id: &str,
+        check_at: Timestamp,
+    ) -> Result<(), TransitionError> {
+        let r = self.request_mut(refund_id)?;
+        if r.status != RefundState::Pending {
+            return Err(TransitionError::AlreadyApplied);
+        }
+        r.check_at = Some(check_at);
+        self.bump();
+        Ok(())
+    }
+
     /// The provider answered our call. `succeeded` counts the money now (once: the refund's
-    /// provider id is the ledger key the webhook will use too); `pending` waits for the webhook;
-    /// `failed` releases the amount. A request already settled (by a webhook that came first)
-    /// is not moved back.
+    /// provider id is the ledger key the webhook will use too); `pending` waits for the webhook,
+    /// and is asked about at `check_at` if none has come by then; `failed` releases the amount.
+    /// A request already settled (by a webhook that came first) is not moved back.
     pub fn record_refund_sent(
         &mut self,
         refund_id: &str,
         answer: &ProviderRefund,
         at: Timestamp,
+        check_at: Timestamp,
     ) -> Result<Vec<TimelineEntry>, TransitionError> {
         let r = self.request_mut(refund_id)?;
         let known = r.provider_refund_id.is_some();
@@ -316,6 +370,7 @@ impl Order {
         match answer.status {
             ProviderRefundStatus::Pending => {
                 r.status = RefundState::Pending;
+                r.check_at = Some(check_at);
                 self.bump();
                 Ok(Vec::new())
             }
@@ -591,6 +646,7 @@ mod tests {
                 charge_id: None,
             },
             at(3),
+            at(603),
         )
         .unwrap();
         o

@@ -567,6 +567,7 @@ mod refunds_started_here {
             "rf_1",
             &answer("rfnd_1", ProviderRefundStatus::Pending, 20_000),
             at(11),
+            at(611),
         )
         .unwrap();
         assert_eq!(
@@ -591,7 +592,8 @@ mod refunds_started_here {
             o.record_refund_sent(
                 "rf_1",
                 &answer("rfnd_1", ProviderRefundStatus::Pending, 20_000),
-                at(14)
+                at(14),
+                at(614)
             ),
             Err(TransitionError::AlreadyApplied)
         );
@@ -618,6 +620,7 @@ mod refunds_started_here {
             "rf_1",
             &answer("re_1", ProviderRefundStatus::Succeeded, 50_000),
             at(12),
+            at(612),
         );
         assert_eq!(o.refunded(), before);
         assert_eq!(o.refundable(), Some(inr(0)));
@@ -638,6 +641,7 @@ mod refunds_started_here {
             "rf_1",
             &answer("re_1", ProviderRefundStatus::Succeeded, 10_000),
             at(11),
+            at(611),
         )
         .unwrap();
         assert_eq!(o.refunded(), inr(10_000));
@@ -654,6 +658,7 @@ mod refunds_started_here {
             "rf_3",
             &answer("re_3", ProviderRefundStatus::Pending, 40_000),
             at(13),
+            at(613),
         )
         .unwrap();
         o.record_refund_failure(
@@ -716,6 +721,7 @@ mod refunds_started_here {
             "rf_1",
             &answer("re_1", ProviderRefundStatus::Pending, 1),
             at(72),
+            at(672),
         )
         .unwrap();
         assert_eq!(o.owes_refund_call(), None, "accepted: no call owed");
@@ -723,6 +729,87 @@ mod refunds_started_here {
             o.claim_refund_send("rf_1", at(200), at(260)),
             Err(TransitionError::AlreadyApplied)
         );
+    }
+
+    #[test]
+    fn the_sweeps_refund_work_is_due_from_a_request_or_from_a_pending_refunds_check() {
+        let mut o = paid();
+        assert_eq!(o.refund_work_due(), None, "no refund, no work");
+        ask(&mut o, "rf_1", Some(10_000)).unwrap();
+        ask(&mut o, "rf_2", Some(10_000)).unwrap();
+        assert_eq!(o.refund_work_due(), Some(at(10)), "a call owed since asked");
+        o.record_refund_sent(
+            "rf_1",
+            &answer("re_1", ProviderRefundStatus::Pending, 10_000),
+            at(11),
+            at(611),
+        )
+        .unwrap();
+        assert_eq!(o.refund_request("rf_1").unwrap().check_at, Some(at(611)));
+        assert_eq!(o.refund_work_due(), Some(at(10)), "rf_2 still owes a call");
+        o.record_refund_sent(
+            "rf_2",
+            &answer("re_2", ProviderRefundStatus::Pending, 10_000),
+            at(12),
+            at(612),
+        )
+        .unwrap();
+        assert_eq!(o.owes_refund_call(), None);
+        assert_eq!(o.refund_work_due(), Some(at(611)), "the earliest check");
+        assert!(o.refund_checks_due(at(610)).is_empty(), "not due yet");
+        assert_eq!(
+            o.refund_checks_due(at(611)),
+            vec![("rf_1".to_owned(), "re_1".to_owned())]
+        );
+
+        // Still pending at the provider: asked again later, nothing else moves.
+        let before = o.clone();
+        o.record_refund_still_pending("rf_1", at(1211)).unwrap();
+        assert_eq!(o.version(), before.version() + 1);
+        assert_eq!(o.timeline(), before.timeline(), "no timeline entry");
+        assert_eq!(
+            o.refund_request("rf_1").unwrap().status,
+            RefundState::Pending
+        );
+        assert_eq!(o.refund_work_due(), Some(at(612)));
+
+        // Settled (by its webhook or by reconciliation): no more work for it.
+        o.record_refunds(&webhook("re_1", "rf_1", 10_000), at(700))
+            .unwrap();
+        o.record_refunds(&webhook("re_2", "rf_2", 10_000), at(701))
+            .unwrap();
+        assert_eq!(o.refund_work_due(), None);
+        assert!(o.refund_checks_due(at(100_000)).is_empty());
+        assert_eq!(
+            o.record_refund_still_pending("rf_1", at(2000)),
+            Err(TransitionError::AlreadyApplied),
+            "a settled refund is not moved back"
+        );
+    }
+
+    #[test]
+    fn a_pending_refund_recorded_before_checks_existed_is_due_at_once() {
+        let mut o = paid();
+        ask(&mut o, "rf_1", Some(10_000)).unwrap();
+        o.record_refund_sent(
+            "rf_1",
+            &answer("re_1", ProviderRefundStatus::Pending, 10_000),
+            at(11),
+            at(611),
+        )
+        .unwrap();
+        // As stored before `checkAt` existed: the field absent.
+        let mut json = serde_json::to_value(&o).unwrap();
+        let requests = json["refundRequests"].as_array_mut().unwrap();
+        requests[0].as_object_mut().unwrap().remove("checkAt");
+        let old: Order = serde_json::from_value(json).unwrap();
+        assert_eq!(old.refund_request("rf_1").unwrap().check_at, None);
+        assert_eq!(
+            old.refund_work_due(),
+            Some(at(11)),
+            "due from when it was sent"
+        );
+        assert_eq!(old.refund_checks_due(at(11)).len(), 1);
     }
 }
 
