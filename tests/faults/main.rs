@@ -587,8 +587,10 @@ impl World {
                 .expect("request");
             let (status, reply) = self.call(req).await;
             if status == StatusCode::OK {
+                // At most what was dead (a job may be queued twice: at least once).
+                let most = dead.len() as u64;
                 assert!(
-                    reply["redriven"].as_u64().is_some_and(|n| n <= 1),
+                    reply["redriven"].as_u64().is_some_and(|n| n <= most),
                     "{reply}"
                 );
                 return;
