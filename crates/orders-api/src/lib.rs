@@ -188,7 +188,12 @@ fn redrive_limit(headers: &HeaderMap, body: &[u8]) -> Result<Option<u32>, ApiErr
     if !json {
         return Err(ApiError::unsupported_media_type());
     }
-    let body: RedriveBody = oms_http::json::parse(body)?;
+    let parsed: RedriveBody = oms_http::json::parse(body)?;
+    // serde would read a struct from an array too: only an object is this body.
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::field("body", "must be a JSON object"));
+    }
+    let body = parsed;
     let Some(n) = body.limit else {
         return Ok(None);
     };
