@@ -2,6 +2,8 @@
 
 mod cancel;
 mod catalog;
+mod checkout;
+mod dead_jobs;
 mod errors;
 mod fulfilment;
 mod health;

@@ -41,9 +41,9 @@ use oms_app::config::{Config, Env, FulfilmentConfig, ProviderMode};
 use oms_app::local::Local;
 use oms_core::order::{DisputeStatus, FulfilmentStatus, PaymentStatus, RefundState};
 use oms_core::ports::{
-    CheckoutClosed, CheckoutRequest, Clock, EventPublisher, InvoiceStorage, JobQueue, Notifier,
-    NotifyError, OrderStore, PaymentProvider, PaymentProviders, ProviderError, ProviderRefund,
-    ProviderRefundStatus, RefundCall,
+    Carrier, CheckoutClosed, CheckoutRequest, Clock, DeadJobs, EventPublisher, FulfilmentJob,
+    InvoiceStorage, JobQueue, Notifier, NotifyError, OrderStore, PaymentProvider, PaymentProviders,
+    ProviderError, ProviderRefund, ProviderRefundStatus, RefundCall,
 };
 use oms_core::webhook::simulate::{self, DisputeSpec, RefundSpec};
 use oms_core::{
@@ -53,8 +53,8 @@ use oms_core::{
 use oms_http::AppState;
 use oms_http::identity::{DevJwtKey, IdentitySource};
 use oms_memory::{
-    Fault, FaultPlan, Faulty, InMemoryInvoices, InMemoryPublisher, InMemoryQueue, InMemoryStore,
-    ManualClock,
+    Fault, FaultPlan, Faulty, FaultyCarrier, InMemoryInvoices, InMemoryPublisher, InMemoryQueue,
+    InMemoryStore, ManualClock,
 };
 use post_payment_worker::Worker;
 use serde_json::{Value, json};
@@ -239,6 +239,11 @@ enum Scenario {
     /// past `RECONCILE_AFTER_MINUTES`, fetches the refund (`provider.get_refund`, a fault point
     /// too) and settles it; the webhook then turns up late and changes nothing.
     RazorpayRefundWebhookLost,
+    /// A Razorpay order is paid while the carrier is down: its job fails on every receive and
+    /// lands in the dead-letter queue. The carrier comes back; an operator lists the dead jobs
+    /// (`GET /admin/jobs/dead`) and moves them back (`POST /admin/jobs/dead/redrive`), each
+    /// retried on 5xx: fulfilled once, nothing left dead.
+    RazorpayDeadJobRedriven,
 }
 
 impl Scenario {
@@ -249,7 +254,8 @@ impl Scenario {
             | Self::RazorpayRefundWebhookLost
             | Self::RazorpayCancelledPaid
             | Self::RazorpayDisputedWon
-            | Self::RazorpayUnmatchedReplayed => ProviderKind::Razorpay,
+            | Self::RazorpayUnmatchedReplayed
+            | Self::RazorpayDeadJobRedriven => ProviderKind::Razorpay,
             Self::StripePaid
             | Self::StripeRefunded
             | Self::StripeRefundSentBySweep
@@ -282,7 +288,8 @@ struct World {
     state: AppState,
     router: Router,
     worker: Worker,
-    dead_letters: Vec<String>,
+    /// The carrier's outage switch, inside the fault plan's wrapper.
+    carrier_outage: Arc<FaultyCarrier>,
     provider_log: Arc<ProviderLog>,
     /// Refunds (ours) whose webhook the provider has sent.
     webhooked: BTreeSet<String>,
@@ -356,11 +363,14 @@ impl World {
         let publisher_port: Arc<dyn EventPublisher> = Arc::new(faulty!(publisher.clone()));
         services.store = store.clone();
         services.queue = Arc::new(faulty!(queue.clone() as Arc<dyn JobQueue>));
+        // The queue's dead-letter list, which the worker's last failure fills (`drain_queue`).
+        services.dead_jobs = Arc::new(faulty!(queue.clone() as Arc<dyn DeadJobs>));
         services.publisher = publisher_port.clone();
         services.secrets = Arc::new(faulty!(services.secrets.clone()));
         // The carrier of the offline configuration: Shiprocket's dry run (deterministic, so
         // idempotent per order like the real adapter must be).
-        services.carrier = Arc::new(faulty!(services.carrier.clone()));
+        let carrier_outage = Arc::new(FaultyCarrier::new(services.carrier.clone()));
+        services.carrier = Arc::new(faulty!(carrier_outage.clone() as Arc<dyn Carrier>));
         let provider_log = Arc::new(ProviderLog::default());
         let providers: Vec<Arc<dyn PaymentProvider>> = services
             .providers
@@ -404,7 +414,7 @@ impl World {
             state,
             router,
             worker,
-            dead_letters: Vec::new(),
+            carrier_outage,
             provider_log,
             webhooked: BTreeSet::new(),
             refund_webhooks_lost: false,
@@ -565,6 +575,64 @@ impl World {
         panic!("the replay never succeeded");
     }
 
+    /// The operator's client: `GET /admin/jobs/dead` retried on 5xx until the `200`, which must
+    /// list exactly the dead jobs; then `POST /admin/jobs/dead/redrive` retried on 5xx until
+    /// the `200` (a move whose answer was lost is followed by one that finds nothing left).
+    async fn redrive_dead_jobs(&mut self, order_id: &str) {
+        let token = dev_server::mint_token(
+            JWT_SECRET,
+            "ops-1",
+            None,
+            &["admin"],
+            Duration::from_secs(3600),
+        );
+        let dead = DeadJobs::list(self.queue.as_ref(), 100)
+            .await
+            .expect("the dead-letter list");
+        let mut listed = false;
+        for _ in 0..5 {
+            let req = Request::get("/api/v1/admin/jobs/dead")
+                .header("authorization", format!("Bearer {token}"))
+                .body(Body::empty())
+                .expect("request");
+            let (status, reply) = self.call(req).await;
+            if status == StatusCode::OK {
+                assert_eq!(reply["count"], json!(dead.len()), "{reply}");
+                if !dead.is_empty() {
+                    assert_eq!(reply["jobs"][0]["orderId"], json!(order_id), "{reply}");
+                }
+                listed = true;
+                break;
+            }
+            assert!(
+                status.is_server_error(),
+                "listing fails only by a failure on our side: {status} {reply}"
+            );
+        }
+        assert!(listed, "the dead jobs were never listed");
+        for _ in 0..5 {
+            let req = Request::post("/api/v1/admin/jobs/dead/redrive")
+                .header("authorization", format!("Bearer {token}"))
+                .body(Body::empty())
+                .expect("request");
+            let (status, reply) = self.call(req).await;
+            if status == StatusCode::OK {
+                // At most what was dead (a job may be queued twice: at least once).
+                let most = dead.len() as u64;
+                assert!(
+                    reply["redriven"].as_u64().is_some_and(|n| n <= most),
+                    "{reply}"
+                );
+                return;
+            }
+            assert!(
+                status.is_server_error(),
+                "a redrive fails only by a failure on our side: {status} {reply}"
+            );
+        }
+        panic!("the redrive never succeeded");
+    }
+
     /// The guest's storefront: `POST /orders/{orderId}/cancel` with its `X-Order-Token`,
     /// retried on 5xx until the `200` (a cancellation that committed answers `200` again).
     async fn cancel(&mut self, order_id: &str, token: &str) {
@@ -649,7 +717,8 @@ impl World {
                 self.worker.process(Some(&body)).await
             {
                 if receives >= MAX_RECEIVES {
-                    self.dead_letters.push(body);
+                    let job: FulfilmentJob = serde_json::from_str(&body).expect("a job");
+                    self.queue.bury(&job, receives);
                 } else {
                     self.clock.advance(VISIBILITY);
                     inflight.push_back((body, receives));
@@ -678,7 +747,11 @@ impl World {
             | Scenario::RazorpayRefundWebhookLost
             | Scenario::RazorpayCancelledPaid
             | Scenario::RazorpayDisputedWon
-            | Scenario::RazorpayUnmatchedReplayed => {
+            | Scenario::RazorpayUnmatchedReplayed
+            | Scenario::RazorpayDeadJobRedriven => {
+                if scenario == Scenario::RazorpayDeadJobRedriven {
+                    self.carrier_outage.set_down(true);
+                }
                 let rzp_order = created["payment"]["providerOrderId"]
                     .as_str()
                     .expect("Razorpay order id");
@@ -788,6 +861,11 @@ impl World {
             self.refund_webhooks().await;
         }
         self.drain_queue().await;
+        if scenario == Scenario::RazorpayDeadJobRedriven {
+            self.carrier_outage.set_down(false);
+            self.redrive_dead_jobs(&order_id).await;
+            self.drain_queue().await;
+        }
         if scenario == Scenario::StripeCancelledShipped {
             let token = created["accessToken"].as_str().expect("a guest's token");
             self.cancel(&order_id, token).await;
@@ -861,9 +939,12 @@ async fn check(
             broken.push(what);
         }
     };
+    let dead = DeadJobs::list(world.queue.as_ref(), 100)
+        .await
+        .map_err(|e| e.to_string())?;
     expect(
-        world.dead_letters.is_empty(),
-        format!("jobs in the dead-letter queue: {:?}", world.dead_letters),
+        dead.is_empty(),
+        format!("jobs in the dead-letter queue: {dead:?}"),
     );
     let owed = world
         .store
@@ -880,7 +961,8 @@ async fn check(
         | Scenario::RazorpayRefundWebhookLost
         | Scenario::RazorpayDisputedWon
         | Scenario::StripeWebhookLost
-        | Scenario::RazorpayUnmatchedReplayed => {
+        | Scenario::RazorpayUnmatchedReplayed
+        | Scenario::RazorpayDeadJobRedriven => {
             let amount = inr(PRICE * i64::from(QUANTITY));
             if scenario == Scenario::RazorpayRefundWebhookLost {
                 let sources: Vec<Option<&str>> = order
@@ -1224,6 +1306,18 @@ async fn sweep_fault_points(scenario: Scenario) -> usize {
             "{clean_calls:?}"
         );
     }
+    if scenario == Scenario::RazorpayDeadJobRedriven {
+        // Every receive failed at the carrier, then the redriven job shipped.
+        let shipments = clean_calls
+            .iter()
+            .filter(|op| **op == "carrier.create_shipment")
+            .count();
+        assert_eq!(shipments, MAX_RECEIVES as usize + 1, "{clean_calls:?}");
+        assert!(
+            clean_calls.contains(&"dead_jobs.list") && clean_calls.contains(&"dead_jobs.redrive"),
+            "{clean_calls:?}"
+        );
+    }
     let mut failures = Vec::new();
     let mut points = 0;
     for k in 0..calls {
@@ -1314,6 +1408,12 @@ async fn a_payment_whose_webhook_was_lost_is_found_and_never_cancelled_whatever_
 async fn an_unmatched_event_replayed_by_an_operator_counts_once_whatever_fails() {
     let points = sweep_fault_points(Scenario::RazorpayUnmatchedReplayed).await;
     assert!(points >= 3 * 20, "the path is longer than {points} points");
+}
+
+#[tokio::test]
+async fn a_job_dead_in_the_queue_is_redriven_by_an_operator_and_fulfilled_once_whatever_fails() {
+    let points = sweep_fault_points(Scenario::RazorpayDeadJobRedriven).await;
+    assert!(points >= 3 * 30, "the path is longer than {points} points");
 }
 
 #[tokio::test]

@@ -64,6 +64,15 @@ impl Function {
     }
 }
 
+impl Function {
+    /// Whether the function lists the post-payment dead-letter queue and moves its jobs back
+    /// (the ops console's routes): only it is given `DEAD_LETTER_QUEUE_URL` and may read that
+    /// queue (`template.yaml`; a test compares them).
+    pub fn reads_dead_letter_queue(self) -> bool {
+        self == Function::OrdersApi
+    }
+}
+
 /// Why a function would not start, already logged.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -104,6 +113,9 @@ pub async fn start(function: Function) -> Result<Started, Error> {
     let env = Env::process();
     let config = Config::read(&env, None).map_err(refuse)?;
     let resources = AwsResources::read(&env).map_err(refuse)?;
+    if function.reads_dead_letter_queue() {
+        resources.dead_letter_queue_url().map_err(refuse)?;
+    }
     let clients = AwsClients::from_env().await;
     let services = wiring::aws_services(&config, &clients, &resources, Arc::new(SystemClock));
     let reads = function.reads_provider_secrets();

@@ -6,12 +6,13 @@ use std::sync::Arc;
 
 use oms_aws::{
     AwsClients, DynamoStore, SecretDocuments, SecretsManagerCredentials, SecretsManagerSource,
-    SnsPublisher, SqsJobQueue,
+    SnsPublisher, SqsDeadJobs, SqsJobQueue,
 };
 use oms_core::ProviderKind;
 use oms_core::app::{FulfilmentServices, Services};
 use oms_core::ports::{
-    Carrier, Clock, InvoiceStorage, OrderStore, PaymentProvider, PaymentProviders, SecretSource,
+    Carrier, Clock, DeadJob, DeadJobs, InvoiceStorage, OrderStore, PaymentProvider,
+    PaymentProviders, QueueError, SecretSource,
 };
 use oms_memory::{InMemoryPublisher, InMemoryQueue, StaticSecrets};
 use oms_providers::notify::WhatsApp;
@@ -66,7 +67,27 @@ pub fn aws_services(
         OFFLINE_CHECKOUT,
     );
     services.carrier = carrier(&shipping);
+    services.dead_jobs = match &res.dead_letter_queue_url {
+        Some(url) => Arc::new(SqsDeadJobs::new(clients.sqs.clone(), url, &res.queue_url)),
+        None => Arc::new(NoDeadLetterQueue),
+    };
     services
+}
+
+/// A function not given `DEAD_LETTER_QUEUE_URL` (every one but orders-api, which refuses to
+/// start without it): nothing of it calls the dead-letter routes, and were one to, it is told
+/// plainly.
+struct NoDeadLetterQueue;
+
+#[async_trait::async_trait]
+impl DeadJobs for NoDeadLetterQueue {
+    async fn list(&self, _: u32) -> Result<Vec<DeadJob>, QueueError> {
+        Err(QueueError("DEAD_LETTER_QUEUE_URL is not set".into()))
+    }
+
+    async fn redrive(&self, _: u32) -> Result<u32, QueueError> {
+        Err(QueueError("DEAD_LETTER_QUEUE_URL is not set".into()))
+    }
 }
 
 /// The carrier `config` describes: Shiprocket for physical goods, none for digital SKUs.
@@ -96,7 +117,7 @@ pub fn memory_services(
     checkout_base: &str,
 ) -> (Services, MemoryOutlets) {
     let outlets = MemoryOutlets::default();
-    let services = services(
+    let mut services = services(
         config,
         store,
         outlets.queue.clone(),
@@ -108,6 +129,7 @@ pub fn memory_services(
         clock,
         checkout_base,
     );
+    services.dead_jobs = outlets.queue.clone();
     (services, outlets)
 }
 
@@ -124,6 +146,7 @@ fn services(
         providers: providers(config, secrets.clone(), checkout_base),
         store,
         queue,
+        dead_jobs: Arc::new(NoDeadLetterQueue),
         publisher,
         secrets,
         clock,

@@ -78,3 +78,52 @@ fn only_the_functions_that_call_the_carrier_may_read_its_secret() {
         assert_eq!(granted, calls, "{}", resource(f));
     }
 }
+
+/// The post-payment dead-letter queue: only the function whose ops routes list it and move its
+/// jobs back is told where it is and may touch it — receive, make visible again, delete, and
+/// nothing else; the jobs go back with the `sqs:SendMessage` on the main queue it already has.
+#[test]
+fn only_the_function_with_the_dead_letter_routes_may_read_the_dead_letter_queue() {
+    let template = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../template.yaml"),
+    )
+    .expect("template.yaml");
+    for f in Function::ALL {
+        let body = section(&template, resource(f));
+        let reads = f.reads_dead_letter_queue();
+        assert_eq!(
+            body.contains("DEAD_LETTER_QUEUE_URL: !Ref PostPaymentDlq"),
+            reads,
+            "{}: DEAD_LETTER_QUEUE_URL",
+            resource(f)
+        );
+        let grants: Vec<&str> = body
+            .lines()
+            .collect::<Vec<_>>()
+            .windows(2)
+            .filter(|w| w[1].trim() == "Resource: !GetAtt PostPaymentDlq.Arn")
+            .map(|w| w[0].trim())
+            .collect();
+        let expected: &[&str] = if reads {
+            &["Action: [sqs:ReceiveMessage, sqs:ChangeMessageVisibility, sqs:DeleteMessage]"]
+        } else {
+            &[]
+        };
+        assert_eq!(grants, expected, "{}", resource(f));
+        assert_eq!(
+            body.matches("PostPaymentDlq").count(),
+            if reads { 2 } else { 0 },
+            "{}: the dead-letter queue is named only in its variable and its one grant",
+            resource(f)
+        );
+        if reads {
+            assert!(
+                body.contains(
+                    "Action: sqs:SendMessage\n              Resource: !GetAtt PostPaymentQueue.Arn"
+                ),
+                "{}: the redrive sends to the main queue",
+                resource(f)
+            );
+        }
+    }
+}

@@ -146,6 +146,13 @@ pub async fn ensure_table(clients: &AwsClients, table: &str) -> Result<(), Store
     Ok(())
 }
 
+/// The URLs of a queue and of its dead-letter queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueUrls {
+    pub queue_url: String,
+    pub dead_letter_url: String,
+}
+
 /// The queue `name` with a dead-letter queue `<name>-dlq` after `max_receives`; returns the
 /// queue URL.
 pub async fn ensure_queue(
@@ -153,6 +160,15 @@ pub async fn ensure_queue(
     name: &str,
     max_receives: u32,
 ) -> Result<String, StoreError> {
+    Ok(ensure_queues(clients, name, max_receives).await?.queue_url)
+}
+
+/// As [`ensure_queue`], returning both URLs.
+pub async fn ensure_queues(
+    clients: &AwsClients,
+    name: &str,
+    max_receives: u32,
+) -> Result<QueueUrls, StoreError> {
     let sqs = &clients.sqs;
     let dlq_url = sqs
         .create_queue()
@@ -173,7 +189,7 @@ pub async fn ensure_queue(
         .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
         .unwrap_or_default();
     let redrive = serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receives.to_string()});
-    Ok(sqs
+    let queue_url = sqs
         .create_queue()
         .queue_name(name)
         .attributes(QueueAttributeName::RedrivePolicy, redrive.to_string())
@@ -182,7 +198,11 @@ pub async fn ensure_queue(
         .await
         .map_err(|e| StoreError::Backend(format!("create queue: {}", crate::error_text(&e))))?
         .queue_url
-        .unwrap_or_default())
+        .unwrap_or_default();
+    Ok(QueueUrls {
+        queue_url,
+        dead_letter_url: dlq_url,
+    })
 }
 
 /// The topic `name`; returns its ARN.

@@ -18,7 +18,7 @@ pub use dynamo::DynamoStore;
 pub use s3::S3InvoiceStorage;
 pub use secrets::{SecretDocuments, SecretsManagerCredentials, SecretsManagerSource};
 pub use sns::SnsPublisher;
-pub use sqs::SqsJobQueue;
+pub use sqs::{SqsDeadJobs, SqsJobQueue};
 
 /// An SDK error and its sources on one line (the SDK's `Display` alone says only "service
 /// error").

@@ -9,10 +9,10 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use common::{clients, unique};
 use oms_aws::{
     S3InvoiceStorage, SecretDocuments, SecretsManagerCredentials, SecretsManagerSource,
-    SnsPublisher, SqsJobQueue, bootstrap,
+    SnsPublisher, SqsDeadJobs, SqsJobQueue, bootstrap,
 };
 use oms_core::ports::{
-    EventPublisher, FulfilmentJob, InvoiceStorage, JobQueue, Message, ProviderSecrets,
+    DeadJobs, EventPublisher, FulfilmentJob, InvoiceStorage, JobQueue, Message, ProviderSecrets,
     SecretSource, Topic,
 };
 use oms_core::{OrderId, ProviderKind, Secret, Timestamp};
@@ -95,6 +95,124 @@ async fn a_job_sent_to_sqs_arrives_as_json_and_poison_goes_to_the_dlq_after_max_
         serde_json::from_str::<FulfilmentJob>(dead.messages()[0].body().unwrap()).unwrap(),
         job
     );
+}
+
+fn job(n: usize) -> FulfilmentJob {
+    FulfilmentJob {
+        order_id: OrderId::parse(&format!("ord_01JDQ7Z3K5M8N9P0QRSTVW{n:04}")).unwrap(),
+    }
+}
+
+/// Every body waiting on `url` (hidden for a minute once received).
+async fn bodies(c: &oms_aws::AwsClients, url: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    loop {
+        let got = c
+            .sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .visibility_timeout(60)
+            .send()
+            .await
+            .unwrap();
+        if got.messages().is_empty() {
+            return out;
+        }
+        out.extend(
+            got.messages()
+                .iter()
+                .filter_map(|m| m.body().map(str::to_owned)),
+        );
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs the local AWS API server: ./scripts/test"]
+async fn dead_jobs_are_listed_without_being_taken_and_moved_back_a_bounded_number_at_a_time() {
+    let c = clients().await;
+    let name = unique("post-payment");
+    let urls = bootstrap::ensure_queues(&c, &name, 2).await.unwrap();
+    let dead = SqsDeadJobs::new(c.sqs.clone(), &urls.dead_letter_url, &urls.queue_url);
+    assert!(dead.list(100).await.unwrap().is_empty());
+    assert_eq!(dead.redrive(100).await.unwrap(), 0, "nothing to move");
+
+    // A poison job the way SQS makes one: received twice on the queue, never deleted.
+    SqsJobQueue::new(c.sqs.clone(), &urls.queue_url)
+        .send(&job(0))
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        c.sqs
+            .receive_message()
+            .queue_url(&urls.queue_url)
+            .visibility_timeout(0)
+            .send()
+            .await
+            .unwrap();
+    }
+    // Twelve more jobs, and one message that is not a job.
+    let dlq = SqsJobQueue::new(c.sqs.clone(), &urls.dead_letter_url);
+    for n in 1..=12 {
+        dlq.send(&job(n)).await.unwrap();
+    }
+    c.sqs
+        .send_message()
+        .queue_url(&urls.dead_letter_url)
+        .message_body("not a job")
+        .send()
+        .await
+        .unwrap();
+
+    let listed = dead.list(100).await.unwrap();
+    assert_eq!(listed.len(), 14, "{listed:?}");
+    let ids: std::collections::BTreeSet<_> = listed.iter().map(|j| j.message_id.clone()).collect();
+    assert_eq!(ids.len(), 14, "each once");
+    let poison = listed
+        .iter()
+        .find(|j| j.order_id == Some(job(0).order_id))
+        .expect("the poison job is listed");
+    assert_eq!(poison.receive_count, 2, "received twice before it died");
+    assert_eq!(
+        listed.iter().filter(|j| j.order_id.is_none()).count(),
+        1,
+        "the message that is no job is listed without an order"
+    );
+    for j in &listed {
+        let sent = j.sent_at.expect("SQS says when it was sent");
+        assert!(sent.unix_millis() > 1_600_000_000_000, "{sent}");
+    }
+    // Listing took nothing: a listing at once finds them all again, and a limit is kept.
+    assert_eq!(dead.list(100).await.unwrap().len(), 14);
+    assert_eq!(dead.list(5).await.unwrap().len(), 5);
+
+    // Bounded moves: five, then the rest; what moved is on the queue, once each, as it was.
+    assert_eq!(dead.redrive(5).await.unwrap(), 5);
+    assert_eq!(dead.list(100).await.unwrap().len(), 9);
+    assert_eq!(dead.redrive(100).await.unwrap(), 9);
+    assert!(dead.list(100).await.unwrap().is_empty());
+    assert_eq!(dead.redrive(100).await.unwrap(), 0);
+    let mut moved = bodies(&c, &urls.queue_url).await;
+    moved.sort();
+    let mut expected: Vec<String> = (0..=12)
+        .map(|n| serde_json::to_string(&job(n)).unwrap())
+        .chain(["not a job".to_owned()])
+        .collect();
+    expected.sort();
+    assert_eq!(moved, expected);
+}
+
+#[tokio::test]
+#[ignore = "needs the local AWS API server: ./scripts/test"]
+async fn a_dead_letter_queue_that_cannot_be_reached_is_an_error_not_an_empty_answer() {
+    let c = clients().await;
+    let urls = bootstrap::ensure_queues(&c, &unique("post-payment"), 2)
+        .await
+        .unwrap();
+    let missing = format!("{}-gone", urls.dead_letter_url);
+    let dead = SqsDeadJobs::new(c.sqs.clone(), &missing, &urls.queue_url);
+    assert!(dead.list(10).await.is_err());
+    assert!(dead.redrive(10).await.is_err());
 }
 
 #[tokio::test]

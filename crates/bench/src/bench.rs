@@ -353,6 +353,13 @@ impl Plan {
 
 fn function(kind: Kind, opts: &Options, stack: &Stack) -> Result<Function, BenchError> {
     let mut env = stack.function_env(WEBHOOK_SECRET);
+    if kind == Kind::OrdersApi {
+        // Its own variable in the template, beside the `Globals`.
+        env.push((
+            "DEAD_LETTER_QUEUE_URL".to_owned(),
+            stack.dead_letter_url.clone(),
+        ));
+    }
     // Memory and timeout as the template sets them.
     let (memory_mb, timeout_s) = match kind {
         Kind::PaymentWebhook | Kind::PythonWebhook => (256, 5),

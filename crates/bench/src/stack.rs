@@ -15,6 +15,8 @@ pub struct Stack {
     pub region: String,
     pub table: String,
     pub queue_url: String,
+    /// The queue's dead-letter queue, which orders-api's ops routes read.
+    pub dead_letter_url: String,
     pub queue_arn: String,
     pub order_events_arn: String,
     pub ops_alerts_arn: String,
@@ -69,7 +71,7 @@ impl Stack {
             .await
             .map_err(aws("the table"))?;
         let queue = format!("{prefix}-post-payment");
-        let queue_url = bootstrap::ensure_queue(&clients, &queue, 5)
+        let queues = bootstrap::ensure_queues(&clients, &queue, 5)
             .await
             .map_err(aws("the queue"))?;
         let order_events_arn = bootstrap::ensure_topic(&clients, &format!("{prefix}-order-events"))
@@ -100,7 +102,8 @@ impl Stack {
             queue_arn: format!("arn:aws:sqs:{region}:123456789012:{queue}"),
             region,
             table: prefix.to_owned(),
-            queue_url,
+            queue_url: queues.queue_url,
+            dead_letter_url: queues.dead_letter_url,
             order_events_arn,
             ops_alerts_arn,
             bucket,

@@ -319,6 +319,27 @@ async fn a_purchase_goes_through_the_dev_stack_as_deployed() {
     assert_eq!(body["status"], "fulfilled", "{body}");
     assert!(body["invoice"]["number"].is_string(), "{body}");
 
+    // The ops console's dead-letter queue, as the stack names it to orders-api
+    // (`DEAD_LETTER_QUEUE_URL`, resolved by the stack): reachable, and empty.
+    let admin = json!({"sub": "ops-rehearsal", "cognito:groups": "[admin]"});
+    let (f, ev) = dev.request(
+        "GET",
+        "/api/v1/admin/jobs/dead",
+        &[],
+        &[],
+        None,
+        Some(admin),
+    );
+    assert_eq!(f, "OrdersApiFunction");
+    assert!(
+        dev.functions[&f].env.contains_key("DEAD_LETTER_QUEUE_URL"),
+        "{:?}",
+        dev.functions[&f].env.keys()
+    );
+    let (status, body) = http(&invoke(dev, &f, &ev).await);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body, json!({"jobs": [], "count": 0}));
+
     // The schedule's `{}`.
     let answer = invoke(dev, "CleanupFunction", &events::schedule()).await;
     assert!(answer.is_object(), "{answer}");

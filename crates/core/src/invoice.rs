@@ -25,6 +25,11 @@ pub fn invoice_key(order: &Order) -> String {
 }
 
 fn esc(s: &str) -> String {
+    escape_html(s)
+}
+
+/// `s` as HTML text or a quoted attribute value: `&`, `<`, `>`, `"` and `'` escaped.
+pub fn escape_html(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

@@ -442,6 +442,38 @@ pub trait JobQueue: Send + Sync {
     async fn send(&self, job: &FulfilmentJob) -> Result<(), QueueError>;
 }
 
+/// A fulfilment job set aside after failing on every receive (the post-payment queue's
+/// dead-letter queue), as an operator sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadJob {
+    /// The order the job is for; `None` when the message is not a fulfilment job at all.
+    pub order_id: Option<OrderId>,
+    /// The queue's id of the message (SQS `MessageId`).
+    pub message_id: String,
+    /// How many times the message was received before it was listed (SQS
+    /// `ApproximateReceiveCount`, less the listing's own receive; an earlier listing counts).
+    pub receive_count: u32,
+    /// When the job was first sent, where the queue says (SQS `SentTimestamp`).
+    pub sent_at: Option<Timestamp>,
+}
+
+/// The most dead jobs one call lists or moves back.
+pub const MAX_DEAD_JOBS: u32 = 100;
+
+/// The fulfilment jobs that failed for good (the post-payment queue's dead-letter queue): seen
+/// and moved back to the queue by an operator, without the AWS CLI. Moving back is at least
+/// once: a job may reach the queue twice, which the worker's idempotency absorbs.
+#[async_trait]
+pub trait DeadJobs: Send + Sync {
+    /// Up to `limit` (at most [`MAX_DEAD_JOBS`]) dead jobs, each once. Looking leaves them
+    /// where they are: none is lost or hidden for long.
+    async fn list(&self, limit: u32) -> Result<Vec<DeadJob>, QueueError>;
+
+    /// Moves up to `limit` (at most [`MAX_DEAD_JOBS`]) dead jobs back to the queue the worker
+    /// reads; how many were moved.
+    async fn redrive(&self, limit: u32) -> Result<u32, QueueError>;
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Topic {
     /// Order lifecycle events for other systems (SNS `ORDER_EVENTS_TOPIC_ARN`).

@@ -9,9 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
 use axum::Router;
-use axum::extract::Path;
 use axum::http::{HeaderName, HeaderValue, Method, header};
-use axum::response::Html;
 use axum::routing::get;
 use jsonwebtoken::{EncodingKey, Header};
 use oms_app::config::{AwsResources, Config, ConfigError, Env, FulfilmentConfig, ProviderMode};
@@ -24,12 +22,15 @@ use oms_core::ports::Clock;
 use oms_core::ports::InvoiceStorage;
 use oms_http::AppState;
 use oms_http::identity::{DevJwtKey, IdentitySource};
-use oms_memory::{FaultyQueue, InMemoryInvoices, InMemoryPublisher, InMemoryQueue, InMemoryStore};
+use oms_memory::{
+    FaultyCarrier, FaultyQueue, InMemoryInvoices, InMemoryPublisher, InMemoryQueue, InMemoryStore,
+};
 use post_payment_worker::Worker;
 use serde::Serialize;
 use tokio::net::TcpListener;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
+pub mod checkout;
 pub mod load_catalog;
 pub mod pay;
 pub mod serve;
@@ -329,89 +330,15 @@ pub fn mint_token_expiring(
     .unwrap_or_default()
 }
 
-/// The offline checkout stand-in's page: where a Stripe `checkoutUrl` points locally.
-async fn offline_checkout(Path(session): Path<String>) -> Html<String> {
-    let session: String = session
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
-        .take(80)
-        .collect();
-    Html(format!(
-        "<!doctype html><title>Offline checkout</title><h1>Offline checkout stand-in</h1>\
-         <p>Session <code>{session}</code>. No payment provider is contacted in offline mode.</p>"
-    ))
-}
-
-/// What the stand-in checkout's `POST` needs: the orders, and the stand-ins that take the money.
-#[derive(Clone)]
-struct StandInCheckout {
-    store: Arc<dyn oms_core::ports::OrderStore>,
-    standins: standin::StandIns,
-}
-
-/// `POST /dev/checkout/{checkout}`'s body: how the attempt ends, and whether the provider's
-/// webhook reaches the server (`false`: it is lost; only reconciliation can find the payment).
-#[derive(Debug, serde::Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct PayAtCheckout {
-    outcome: standin::Outcome,
-    #[serde(default = "deliver_by_default")]
-    deliver_webhook: bool,
-}
-
-fn deliver_by_default() -> bool {
-    true
-}
-
-/// The customer pays (or fails) at the stand-in's checkout — a Stripe session (`cs_test_…`) or
-/// a Razorpay order (`order_…`) — as a person would on the provider's page.
-async fn offline_pay(
-    axum::extract::State(s): axum::extract::State<StandInCheckout>,
-    Path(checkout): Path<String>,
-    oms_http::JsonBody(body): oms_http::JsonBody<PayAtCheckout>,
-) -> Result<axum::Json<serde_json::Value>, oms_http::ApiError> {
-    let kind = if checkout.starts_with("cs_") {
-        oms_core::ProviderKind::Stripe
-    } else if checkout.starts_with("order_") {
-        oms_core::ProviderKind::Razorpay
-    } else {
-        return Err(oms_http::ApiError::not_found());
-    };
-    let id = s
-        .store
-        .find_order_by_ref(kind, &checkout)
-        .await?
-        .ok_or_else(oms_http::ApiError::not_found)?;
-    let order = s
-        .store
-        .get_order(&id)
-        .await?
-        .ok_or_else(oms_http::ApiError::not_found)?;
-    let (payment_id, delivered) = s
-        .standins
-        .get(kind)
-        .pay(
-            id.as_str(),
-            &checkout,
-            order.total(),
-            body.outcome,
-            body.deliver_webhook,
-        )
-        .await;
-    Ok(axum::Json(serde_json::json!({
-        "orderId": id,
-        "paymentId": payment_id,
-        "outcome": body.outcome,
-        "webhookDelivered": delivered,
-    })))
-}
-
 /// What sits behind a running dev server's ports, kept so tests can look inside and inject
 /// faults.
 #[derive(Clone)]
 pub struct Parts {
     /// Wraps the real queue: `fail_next(n)` makes the next sends fail.
     pub queue_faults: Arc<FaultyQueue>,
+    /// Wraps the real carrier: `set_down(true)` makes every shipment call fail until
+    /// `set_down(false)` (fulfilment jobs then fail, and end in the dead-letter queue).
+    pub carrier_faults: Arc<FaultyCarrier>,
     pub memory: Option<MemoryParts>,
     pub aws: Option<AwsParts>,
     /// The offline providers' stand-ins (offline mode only).
@@ -441,6 +368,7 @@ pub struct BackendError(String);
 async fn aws_backend(
     prefix: &str,
     catalog: &[Product],
+    max_receives: u32,
 ) -> Result<(AwsClients, AwsResources, DynamoStore), BackendError> {
     use oms_aws::bootstrap;
     use oms_core::ports::OrderStore;
@@ -449,11 +377,14 @@ async fn aws_backend(
     bootstrap::ensure_table(&clients, prefix)
         .await
         .map_err(err)?;
+    let queues =
+        bootstrap::ensure_queues(&clients, &format!("{prefix}-post-payment"), max_receives)
+            .await
+            .map_err(err)?;
     let resources = AwsResources {
         table: prefix.to_owned(),
-        queue_url: bootstrap::ensure_queue(&clients, &format!("{prefix}-post-payment"), 5)
-            .await
-            .map_err(err)?,
+        queue_url: queues.queue_url,
+        dead_letter_queue_url: Some(queues.dead_letter_url),
         order_events_arn: bootstrap::ensure_topic(&clients, &format!("{prefix}-order-events"))
             .await
             .map_err(err)?,
@@ -497,7 +428,8 @@ pub async fn app(
             (services, Some(memory), None)
         }
         Backend::Aws { prefix } => {
-            let (clients, resources, store) = aws_backend(prefix, &settings.catalog).await?;
+            let (clients, resources, store) =
+                aws_backend(prefix, &settings.catalog, settings.fulfilment.max_receives).await?;
             let mut services = wiring::aws_services(
                 &settings.config,
                 &clients,
@@ -535,6 +467,8 @@ pub async fn app(
     });
     let queue_faults = Arc::new(FaultyQueue::new(services.queue.clone()));
     services.queue = queue_faults.clone();
+    let carrier_faults = Arc::new(FaultyCarrier::new(services.carrier.clone()));
+    services.carrier = carrier_faults.clone();
     let key = DevJwtKey::new(settings.jwt_secret.as_bytes());
     let state = oms_app::local::http_state(
         &settings.config,
@@ -548,13 +482,13 @@ pub async fn app(
         Some(standins) => Router::new()
             .route(
                 "/dev/checkout/{checkout}",
-                get(offline_checkout).post(offline_pay),
+                get(checkout::checkout_page).post(checkout::pay_at_checkout),
             )
-            .with_state(StandInCheckout {
+            .with_state(checkout::StandInCheckout {
                 store: state.services.store.clone(),
                 standins: standins.clone(),
             }),
-        None => Router::new().route("/dev/checkout/{checkout}", get(offline_checkout)),
+        None => Router::new().route("/dev/checkout/{checkout}", get(checkout::no_stand_in)),
     };
     let router = Router::new()
         .merge(checkout_page)
@@ -565,6 +499,7 @@ pub async fn app(
         state,
         Parts {
             queue_faults,
+            carrier_faults,
             memory,
             aws,
             standins,
@@ -638,13 +573,18 @@ fn spawn_background(
 }
 
 /// Jobs from the in-memory queue. Like SQS, a failed job comes back after a pause, up to the
-/// receive limit.
+/// receive limit, after which it is set aside in the queue's dead-letter list.
 async fn consume_memory(queue: Arc<InMemoryQueue>, worker: Worker) {
+    let max = worker.ports.max_receives;
     loop {
         let job = queue.take().await;
         let body = serde_json::to_string(&job).unwrap_or_default();
-        for receive in 1..=worker.ports.max_receives {
+        for receive in 1..=max {
             match worker.process(Some(&body)).await {
+                post_payment_worker::Processed::Failed { error, .. } if receive == max => {
+                    tracing::warn!(order_id = %job.order_id, receive, error = %error, "fulfilment failed for good; job moved to the dead-letter list");
+                    queue.bury(&job, receive);
+                }
                 post_payment_worker::Processed::Failed { error, .. } => {
                     tracing::warn!(order_id = %job.order_id, receive, error = %error, "fulfilment failed; retrying");
                     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -656,7 +596,9 @@ async fn consume_memory(queue: Arc<InMemoryQueue>, worker: Worker) {
 }
 
 /// Jobs from the SQS queue, one message an event as Lambda's event source would batch them;
-/// a handled message is deleted, a failed one comes back after its visibility timeout.
+/// a handled message is deleted, a failed one comes back after a pause of a second (as on the
+/// in-memory queue; the queue's own visibility timeout is long enough for a slow worker), and
+/// SQS's redrive policy moves it to the dead-letter queue after `MAX_RECEIVE_COUNT` receives.
 async fn consume_sqs(sqs: aws_sdk_sqs::Client, url: String, worker: Worker) {
     use aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount;
     loop {
@@ -680,9 +622,19 @@ async fn consume_sqs(sqs: aws_sdk_sqs::Client, url: String, worker: Worker) {
                 .await
                 .batch_item_failures
                 .is_empty();
-            if handled && let Some(h) = m.receipt_handle() {
+            let Some(h) = m.receipt_handle() else {
+                continue;
+            };
+            if handled {
                 let delete = sqs.delete_message().queue_url(&url).receipt_handle(h);
                 let _ = delete.send().await;
+            } else {
+                let retry = sqs
+                    .change_message_visibility()
+                    .queue_url(&url)
+                    .receipt_handle(h)
+                    .visibility_timeout(1);
+                let _ = retry.send().await;
             }
         }
     }

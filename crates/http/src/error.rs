@@ -371,6 +371,7 @@ impl From<oms_core::app::ops::OpsError> for ApiError {
                 Self::new(StatusCode::CONFLICT, "not_replayable", e.to_string())
             }
             OpsError::Outbox(o) => o.into(),
+            OpsError::Queue(_) => Self::unavailable("service_unavailable", &e),
         }
     }
 }

@@ -358,3 +358,27 @@ impl<'a> From<&'a oms_core::search::EventSummary> for EventView<'a> {
         }
     }
 }
+
+/// One fulfilment job in the dead-letter queue, as the ops console lists it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeadJobView<'a> {
+    /// `null` for a message that is not a fulfilment job.
+    pub order_id: Option<&'a str>,
+    pub message_id: &'a str,
+    pub receive_count: u32,
+    /// When the job was first sent, where the queue says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sent_at: Option<String>,
+}
+
+impl<'a> From<&'a oms_core::ports::DeadJob> for DeadJobView<'a> {
+    fn from(j: &'a oms_core::ports::DeadJob) -> Self {
+        Self {
+            order_id: j.order_id.as_ref().map(|id| id.as_str()),
+            message_id: &j.message_id,
+            receive_count: j.receive_count,
+            sent_at: j.sent_at.map(|t| t.to_string()),
+        }
+    }
+}

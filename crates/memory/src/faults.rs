@@ -1,7 +1,8 @@
 //! Fault injection: wrappers that make a port fail on demand, around any adapter (in memory or
 //! AWS), for tests of what happens when a dependency is down.
 //!
-//! - [`FaultyQueue`]: the next `n` job sends fail (the dev server's switch for tests).
+//! - [`FaultyQueue`]: the next `n` job sends fail, and [`FaultyCarrier`]: the carrier is down
+//!   until told otherwise (the dev server's switches for tests).
 //! - [`FaultPlan`] and the `Faulty…` wrappers: every call through any wrapped port is numbered
 //!   in one sequence, and the call numbered `k` fails in one of three ways ([`Fault`]). A test
 //!   first runs a scenario with no fault to count its calls, then once for every `k` and every
@@ -14,12 +15,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use oms_core::ports::{
-    Carrier, CarrierError, CheckoutClosed, CheckoutRequest, CommitOutcome, CreateOutcome,
-    EventCommit, EventPublisher, EventRecord, FoundPayment, FulfilmentJob, IdempotencyRecord,
-    InvoiceOutcome, InvoiceStorage, JobQueue, Message, Notifier, NotifyError, OrderPage,
-    OrderStore, OutboxEntry, PaymentProvider, ProviderError, ProviderRefund, ProviderSecrets,
-    PublishError, QueueError, RefundCall, SecretError, SecretSource, ShipmentCancel, StockLevel,
-    StorageError, StoreError, Topic, Upserted,
+    Carrier, CarrierError, CheckoutClosed, CheckoutRequest, CommitOutcome, CreateOutcome, DeadJob,
+    DeadJobs, EventCommit, EventPublisher, EventRecord, FoundPayment, FulfilmentJob,
+    IdempotencyRecord, InvoiceOutcome, InvoiceStorage, JobQueue, Message, Notifier, NotifyError,
+    OrderPage, OrderStore, OutboxEntry, PaymentProvider, ProviderError, ProviderRefund,
+    ProviderSecrets, PublishError, QueueError, RefundCall, SecretError, SecretSource,
+    ShipmentCancel, StockLevel, StorageError, StoreError, Topic, Upserted,
 };
 use oms_core::search::{EventPage, EventSearch, OrderSearch};
 use oms_core::{
@@ -59,6 +60,54 @@ impl JobQueue for FaultyQueue {
             return Err(QueueError("injected failure".into()));
         }
         self.inner.send(job).await
+    }
+}
+
+/// A carrier that, while its outage is on, cannot be reached: every call answers
+/// `Unavailable` (the dev server's switch for tests of jobs that fail for good).
+pub struct FaultyCarrier {
+    inner: Arc<dyn Carrier>,
+    down: std::sync::atomic::AtomicBool,
+}
+
+impl FaultyCarrier {
+    pub fn new(inner: Arc<dyn Carrier>) -> Self {
+        Self {
+            inner,
+            down: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// Starts (`true`) or ends (`false`) the outage.
+    pub fn set_down(&self, down: bool) {
+        self.down.store(down, Ordering::SeqCst);
+    }
+
+    fn check(&self) -> Result<(), CarrierError> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(CarrierError::Unavailable("injected outage".into()));
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Carrier for FaultyCarrier {
+    fn name(&self) -> &'static str {
+        self.inner.name()
+    }
+
+    async fn create_shipment(&self, order: &Order) -> Result<ShipmentInfo, CarrierError> {
+        self.check()?;
+        self.inner.create_shipment(order).await
+    }
+
+    async fn cancel_shipment(
+        &self,
+        shipment: &ShipmentInfo,
+    ) -> Result<ShipmentCancel, CarrierError> {
+        self.check()?;
+        self.inner.cancel_shipment(shipment).await
     }
 }
 
@@ -387,6 +436,19 @@ impl<P: JobQueue + ?Sized> JobQueue for Faulty<P> {
     async fn send(&self, job: &FulfilmentJob) -> Result<(), QueueError> {
         let call = self.inner.send(job);
         self.plan.run("queue.send", QueueError, call).await
+    }
+}
+
+#[async_trait]
+impl<P: DeadJobs + ?Sized> DeadJobs for Faulty<P> {
+    async fn list(&self, limit: u32) -> Result<Vec<DeadJob>, QueueError> {
+        let call = self.inner.list(limit);
+        self.plan.run("dead_jobs.list", QueueError, call).await
+    }
+
+    async fn redrive(&self, limit: u32) -> Result<u32, QueueError> {
+        let call = self.inner.redrive(limit);
+        self.plan.run("dead_jobs.redrive", QueueError, call).await
     }
 }
 

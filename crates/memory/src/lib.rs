@@ -18,7 +18,7 @@ mod store;
 pub use catalog::{CatalogError, demo_catalog, parse_catalog};
 pub use clock::ManualClock;
 #[cfg(feature = "testkit")]
-pub use faults::{Fault, FaultPlan, Faulty, FaultyQueue};
+pub use faults::{Fault, FaultPlan, Faulty, FaultyCarrier, FaultyQueue};
 pub use invoices::InMemoryInvoices;
 pub use queue::{InMemoryPublisher, InMemoryQueue};
 pub use secrets::StaticSecrets;

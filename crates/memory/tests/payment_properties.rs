@@ -1888,6 +1888,7 @@ async fn refund_run(
     let services = Services {
         store: store.clone(),
         queue: Arc::new(InMemoryQueue::default()),
+        dead_jobs: Arc::new(InMemoryQueue::default()),
         publisher: Arc::new(InMemoryPublisher::default()),
         secrets: Arc::new(StaticSecrets::default()),
         providers: PaymentProviders::new(vec![provider.clone()]),

@@ -1,6 +1,6 @@
 //! The storefront's read routes (health, catalog, one order, my orders) and the admin routes
-//! (clear a review; manage the catalog and its stock, in `catalog.rs`). Thin adapters from HTTP
-//! to [`oms_core::app`].
+//! (clear a review; refunds; the ops console's events and dead-letter jobs; manage the catalog
+//! and its stock, in `catalog.rs`). Thin adapters from HTTP to [`oms_core::app`].
 
 mod catalog;
 
@@ -15,8 +15,8 @@ use oms_core::app::{ops, read};
 use oms_core::ports::EventOutcome;
 use oms_core::search::{EventSearch, EventSummary, OrderSearch};
 use oms_core::{IdempotencyKey, OrderStatus, Timestamp};
-use oms_http::views::{EventView, OrderView, ProductView, RefundView};
-use oms_http::{Admin, ApiError, AppState, Caller, JsonBody, PathParam, RequestId};
+use oms_http::views::{DeadJobView, EventView, OrderView, ProductView, RefundView};
+use oms_http::{Admin, ApiError, AppState, Caller, JsonBody, PathParam, RawBody, RequestId};
 use serde_json::{Value, json};
 
 pub static X_ORDER_TOKEN: HeaderName = HeaderName::from_static("x-order-token");
@@ -40,6 +40,8 @@ pub fn routes() -> Router<AppState> {
             "/admin/events/{provider}/{eventId}/replay",
             post(replay_event),
         )
+        .route("/admin/jobs/dead", get(dead_jobs))
+        .route("/admin/jobs/dead/redrive", post(redrive_dead_jobs))
         .route("/admin/products/{sku}", put(catalog::put_product))
         .route("/admin/products/{sku}/stock", post(catalog::adjust_stock))
         .route("/admin/products/{sku}/stock", get(catalog::stock_records))
@@ -312,6 +314,77 @@ async fn replay_event(
     })))
 }
 
+/// Admins only: the fulfilment jobs that failed for good (the post-payment dead-letter queue),
+/// at most `limit` (default and cap 100). Looking leaves them where they are.
+#[tracing::instrument(skip_all)]
+async fn dead_jobs(
+    State(state): State<AppState>,
+    Admin(_): Admin,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let (limit, _) = page_params(query.as_deref())?;
+    let jobs = ops::dead_jobs(&state.services, limit).await?;
+    let views: Vec<DeadJobView> = jobs.iter().map(DeadJobView::from).collect();
+    Ok(Json(json!({ "jobs": views, "count": views.len() })))
+}
+
+/// `POST /admin/jobs/dead/redrive`'s optional body.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RedriveBody {
+    #[serde(default)]
+    limit: Option<serde_json::Number>,
+}
+
+/// The redrive's `limit`: none without a body (or without `limit`); a whole number of at least
+/// 1, capped at 100 like a query's `limit`.
+fn redrive_limit(headers: &HeaderMap, body: &[u8]) -> Result<Option<u32>, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    let json = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|ct| ct.split(';').next())
+        .is_some_and(|ct| ct.trim().eq_ignore_ascii_case("application/json"));
+    if !json {
+        return Err(ApiError::unsupported_media_type());
+    }
+    let parsed: RedriveBody = oms_http::json::parse(body)?;
+    // serde would read a struct from an array too: only an object is this body.
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::field("body", "must be a JSON object"));
+    }
+    let body = parsed;
+    let Some(n) = body.limit else {
+        return Ok(None);
+    };
+    let bad = || ApiError::field("limit", "must be a whole number of at least 1");
+    let cap = u64::from(read::MAX_PAGE);
+    match (n.as_u64(), n.as_f64()) {
+        (Some(0), _) => Err(bad()),
+        (Some(n), _) => Ok(Some(n.min(cap) as u32)),
+        // Written as a float (`5.0`, `1e3`): still a whole number if it has no fraction.
+        (None, Some(f)) if f >= 1.0 && f.fract() == 0.0 => Ok(Some(f.min(cap as f64) as u32)),
+        _ => Err(bad()),
+    }
+}
+
+/// Admins only: moves up to `limit` (default and cap 100) dead fulfilment jobs back to the
+/// queue the worker reads; the worker skips every step already done.
+#[tracing::instrument(skip_all)]
+async fn redrive_dead_jobs(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> Result<Json<Value>, ApiError> {
+    let limit = redrive_limit(&headers, &body)?;
+    let redriven = ops::redrive_dead_jobs(&state.services, limit).await?;
+    tracing::info!(by = %admin.sub, redriven, "dead jobs redriven");
+    Ok(Json(json!({ "redriven": redriven })))
+}
+
 async fn health(request_id: RequestId) -> Json<Value> {
     Json(json!({
         "status": "ok",
@@ -429,6 +502,53 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn a_redrive_limit_is_optional_whole_capped_and_json() {
+        let json = {
+            let mut h = HeaderMap::new();
+            h.insert(
+                axum::http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            h
+        };
+        assert_eq!(redrive_limit(&HeaderMap::new(), b"").unwrap(), None);
+        assert_eq!(redrive_limit(&json, b"  ").unwrap(), None);
+        assert_eq!(redrive_limit(&json, b"{}").unwrap(), None);
+        assert_eq!(redrive_limit(&json, br#"{"limit":null}"#).unwrap(), None);
+        assert_eq!(redrive_limit(&json, br#"{"limit":7}"#).unwrap(), Some(7));
+        assert_eq!(redrive_limit(&json, br#"{"limit":7.0}"#).unwrap(), Some(7));
+        assert_eq!(
+            redrive_limit(&json, br#"{"limit":1000}"#).unwrap(),
+            Some(100)
+        );
+        assert_eq!(
+            redrive_limit(&json, br#"{"limit":100000000000000000000000}"#).unwrap(),
+            Some(100)
+        );
+        for bad in [
+            r#"{"limit":0}"#,
+            r#"{"limit":-1}"#,
+            r#"{"limit":1.5}"#,
+            r#"{"limit":"5"}"#,
+            r#"{"limit":5,"all":true}"#,
+            "[]",
+        ] {
+            assert_eq!(
+                redrive_limit(&json, bad.as_bytes()).unwrap_err().code,
+                "validation_failed",
+                "{bad}"
+            );
+        }
+        assert_eq!(redrive_limit(&json, b"{").unwrap_err().code, "invalid_json");
+        assert_eq!(
+            redrive_limit(&HeaderMap::new(), br#"{"limit":1}"#)
+                .unwrap_err()
+                .code,
+            "unsupported_media_type"
+        );
     }
 
     #[test]

@@ -14,6 +14,9 @@ pub struct AwsResources {
     pub ops_alerts_arn: String,
     /// `INVOICE_BUCKET` (only the post-payment worker needs it)
     pub invoice_bucket: Option<String>,
+    /// `DEAD_LETTER_QUEUE_URL`: the post-payment queue's dead-letter queue (only orders-api,
+    /// whose ops routes list it and move its jobs back, needs it)
+    pub dead_letter_queue_url: Option<String>,
 }
 
 const BY_TEMPLATE: &str = " (set by the SAM template)";
@@ -26,6 +29,7 @@ impl AwsResources {
             order_events_arn: env.required("ORDER_EVENTS_TOPIC_ARN", BY_TEMPLATE)?,
             ops_alerts_arn: env.required("OPS_ALERTS_TOPIC_ARN", BY_TEMPLATE)?,
             invoice_bucket: env.var("INVOICE_BUCKET"),
+            dead_letter_queue_url: env.var("DEAD_LETTER_QUEUE_URL"),
         })
     }
 
@@ -35,6 +39,16 @@ impl AwsResources {
             name: "INVOICE_BUCKET",
             hint: BY_TEMPLATE,
         })
+    }
+
+    /// The dead-letter queue, which only orders-api is given.
+    pub fn dead_letter_queue_url(&self) -> Result<&str, ConfigError> {
+        self.dead_letter_queue_url
+            .as_deref()
+            .ok_or(ConfigError::Missing {
+                name: "DEAD_LETTER_QUEUE_URL",
+                hint: BY_TEMPLATE,
+            })
     }
 }
 
@@ -59,6 +73,12 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("INVOICE_BUCKET")
+        );
+        assert!(
+            r.dead_letter_queue_url()
+                .unwrap_err()
+                .to_string()
+                .contains("DEAD_LETTER_QUEUE_URL")
         );
     }
 }

@@ -1,5 +1,6 @@
 //! The ops console: searches of orders and of provider events, every event recorded for an
-//! order, and a replay of a stored raw event through the same at-most-once path
+//! order, a replay of a stored raw event through the same at-most-once path, and the
+//! dead-letter routes: the fulfilment jobs that failed for good, seen and moved back to the queue
 //! (`docs/operations.md`).
 //!
 //! A replay is applied as an event of its own (`replay:<eventId>`), so the original record
@@ -9,7 +10,7 @@
 
 use crate::ids::OrderId;
 use crate::order::{Order, ProviderKind};
-use crate::ports::{EventRecord, OrderPage, StoreError};
+use crate::ports::{DeadJob, EventRecord, MAX_DEAD_JOBS, OrderPage, QueueError, StoreError};
 use crate::search::{self, EventPage, EventSearch, OrderSearch};
 use crate::webhook::{razorpay, stripe};
 
@@ -31,6 +32,9 @@ pub enum OpsError {
     NotReplayable(String),
     #[error(transparent)]
     Outbox(#[from] OutboxError),
+    /// The dead-letter queue could not be read or written: retry shortly.
+    #[error(transparent)]
+    Queue(#[from] QueueError),
 }
 
 impl From<StoreError> for OpsError {
@@ -166,4 +170,22 @@ pub async fn replay(
             order_id: None,
         },
     })
+}
+
+/// The dead jobs listed or moved back per call when the caller names no limit.
+pub const DEFAULT_DEAD_JOBS: u32 = MAX_DEAD_JOBS;
+
+/// Up to `limit` (default and cap [`MAX_DEAD_JOBS`]) fulfilment jobs that failed for good.
+pub async fn dead_jobs(services: &Services, limit: Option<u32>) -> Result<Vec<DeadJob>, OpsError> {
+    let limit = limit.unwrap_or(DEFAULT_DEAD_JOBS).clamp(1, MAX_DEAD_JOBS);
+    Ok(services.dead_jobs.list(limit).await?)
+}
+
+/// Moves up to `limit` (default and cap [`MAX_DEAD_JOBS`]) dead jobs back to the queue, where
+/// the worker takes them again and skips every step already done; how many were moved.
+pub async fn redrive_dead_jobs(services: &Services, limit: Option<u32>) -> Result<u32, OpsError> {
+    let limit = limit.unwrap_or(DEFAULT_DEAD_JOBS).clamp(1, MAX_DEAD_JOBS);
+    let moved = services.dead_jobs.redrive(limit).await?;
+    tracing::info!(moved, limit, "dead fulfilment jobs moved back to the queue");
+    Ok(moved)
 }

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use crate::invoice::Seller;
 use crate::ports::{
-    Carrier, Clock, EventPublisher, IdGenerator, InvoiceStorage, JobQueue, Notifier, OrderStore,
-    PaymentProviders, SecretSource,
+    Carrier, Clock, DeadJobs, EventPublisher, IdGenerator, InvoiceStorage, JobQueue, Notifier,
+    OrderStore, PaymentProviders, SecretSource,
 };
 
 use super::OrderPolicy;
@@ -16,6 +16,8 @@ use super::OrderPolicy;
 pub struct Services {
     pub store: Arc<dyn OrderStore>,
     pub queue: Arc<dyn JobQueue>,
+    /// The jobs that failed for good (the queue's dead-letter queue), for the ops console.
+    pub dead_jobs: Arc<dyn DeadJobs>,
     pub publisher: Arc<dyn EventPublisher>,
     pub secrets: Arc<dyn SecretSource>,
     pub providers: PaymentProviders,
