@@ -337,7 +337,7 @@ pub struct EventView<'a> {
     pub outcome: &'static str,
     pub detail: &'a str,
     pub received_at: String,
-    /// `webhook`, `reconciliation` or `replay`.
+    /// `webhook`, `reconciliation`, `replay` or `backfill`.
     pub source: &'static str,
 }
 
@@ -350,7 +350,7 @@ impl<'a> From<&'a oms_core::ports::EventRecord> for EventView<'a> {
             outcome: e.outcome.as_str(),
             detail: &e.detail,
             received_at: e.received_at.to_string(),
-            source: oms_core::app::webhook::EventSource::of(&e.event_id).as_str(),
+            source: e.source.as_str(),
         }
     }
 }

@@ -14,12 +14,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use oms_core::ports::{
-    Carrier, CarrierError, CheckoutClosed, CheckoutRequest, CommitOutcome, CreateOutcome,
-    EventCommit, EventPublisher, EventRecord, FoundPayment, FulfilmentJob, IdempotencyRecord,
-    InvoiceOutcome, InvoiceStorage, JobQueue, Message, Notifier, NotifyError, OrderPage,
-    OrderStore, OutboxEntry, PaymentProvider, ProviderError, ProviderRefund, ProviderSecrets,
-    PublishError, QueueError, RefundCall, SecretError, SecretSource, ShipmentCancel, StockLevel,
-    StorageError, StoreError, Topic, Upserted,
+    BackfillPage, BackfillQuery, Carrier, CarrierError, CheckoutClosed, CheckoutRequest,
+    CommitOutcome, CreateOutcome, EventCommit, EventPublisher, EventRecord, FoundPayment,
+    FulfilmentJob, IdempotencyRecord, InvoiceOutcome, InvoiceStorage, JobQueue, Message, Notifier,
+    NotifyError, OrderPage, OrderStore, OutboxEntry, PaymentProvider, ProviderError,
+    ProviderRefund, ProviderSecrets, PublishError, QueueError, RefundCall, SecretError,
+    SecretSource, ShipmentCancel, StockLevel, StorageError, StoreError, Topic, Upserted,
 };
 use oms_core::{
     Order, OrderId, PaymentInfo, Product, ProviderKind, ShipmentInfo, Sku, StockRecord, Timestamp,
@@ -466,6 +466,13 @@ impl<P: PaymentProvider + ?Sized> PaymentProvider for Faulty<P> {
         let inner = self.inner.refund(call);
         self.plan
             .run("provider.refund", ProviderError::Unavailable, inner)
+            .await
+    }
+
+    async fn backfill_page(&self, query: &BackfillQuery) -> Result<BackfillPage, ProviderError> {
+        let call = self.inner.backfill_page(query);
+        self.plan
+            .run("provider.backfill_page", ProviderError::Unavailable, call)
             .await
     }
 }

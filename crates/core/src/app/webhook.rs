@@ -62,6 +62,7 @@ fn record(
     detail: &str,
     now: Timestamp,
     keep: Duration,
+    source: EventSource,
 ) -> EventRecord {
     EventRecord {
         provider: event.provider,
@@ -73,6 +74,7 @@ fn record(
         detail: detail.to_owned(),
         payload: String::from_utf8_lossy(payload).into_owned(),
         expires_at: now.plus(keep),
+        source,
     }
 }
 
@@ -138,37 +140,7 @@ async fn resolve_order(
     Ok(None)
 }
 
-/// Where an event came from: the provider's webhook, or this service asking the provider
-/// (reconciliation). Recorded as `source` on the timeline entries it adds.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum EventSource {
-    #[default]
-    Webhook,
-    Reconciliation,
-    /// An operator re-applied a stored event (`replay:<eventId>`).
-    Replay,
-}
-
-impl EventSource {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Webhook => "webhook",
-            Self::Reconciliation => "reconciliation",
-            Self::Replay => "replay",
-        }
-    }
-
-    /// Where a recorded event came from, by its id.
-    pub fn of(event_id: &str) -> Self {
-        if event_id.starts_with("reconcile:") {
-            Self::Reconciliation
-        } else if event_id.starts_with("replay:") {
-            Self::Replay
-        } else {
-            Self::Webhook
-        }
-    }
-}
+pub use crate::ports::EventSource;
 
 /// How one event is applied: the configured `LATE_PAYMENT_POLICY`, how long its record is
 /// kept, and where it came from.
@@ -243,6 +215,7 @@ pub async fn handle_event_with(
             reason,
             now,
             keep,
+            delivery.source,
         );
         return Ok(match record_only(ports.store, &rec).await? {
             true => Handled::Ignored,
@@ -259,6 +232,7 @@ pub async fn handle_event_with(
             "no order found",
             now,
             keep,
+            delivery.source,
         );
         if !record_only(ports.store, &rec).await? {
             return Ok(Handled::Duplicate);
@@ -324,6 +298,7 @@ pub async fn handle_event_with(
                     "applied",
                     now,
                     keep,
+                    delivery.source,
                 ),
                 Some((&next, order.version())),
             ),
@@ -336,6 +311,7 @@ pub async fn handle_event_with(
                     &e.to_string(),
                     now,
                     keep,
+                    delivery.source,
                 ),
                 None,
             ),
