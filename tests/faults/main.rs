@@ -1261,6 +1261,14 @@ async fn sweep_fault_points(scenario: Scenario) -> usize {
         assert_eq!(sends, if by_sweep { 2 } else { 1 }, "{clean_calls:?}");
         assert!(clean_calls.contains(&"store.owed_refunds"));
     }
+    if scenario == Scenario::StripeBackfilled {
+        // The provider's list is a fault point, once per run of the operator's command.
+        let lists = clean_calls
+            .iter()
+            .filter(|op| **op == "provider.backfill_page")
+            .count();
+        assert_eq!(lists, 2, "{clean_calls:?}");
+    }
     if scenario == Scenario::StripeCancelledShipped {
         assert!(
             clean_calls.contains(&"carrier.cancel_shipment"),

@@ -61,8 +61,7 @@ fn record(
     outcome: EventOutcome,
     detail: &str,
     now: Timestamp,
-    keep: Duration,
-    source: EventSource,
+    delivery: Delivery,
 ) -> EventRecord {
     EventRecord {
         provider: event.provider,
@@ -73,8 +72,8 @@ fn record(
         outcome,
         detail: detail.to_owned(),
         payload: String::from_utf8_lossy(payload).into_owned(),
-        expires_at: now.plus(keep),
-        source,
+        expires_at: now.plus(delivery.event_retention),
+        source: delivery.source,
     }
 }
 
@@ -203,7 +202,6 @@ pub async fn handle_event_with(
     payload: &[u8],
 ) -> Result<Handled, OutboxError> {
     let policy = delivery.late_payment;
-    let keep = delivery.event_retention;
     let now = ports.clock.now();
 
     if let PaymentAction::Ignored { reason } = &event.action {
@@ -214,8 +212,7 @@ pub async fn handle_event_with(
             EventOutcome::Ignored,
             reason,
             now,
-            keep,
-            delivery.source,
+            delivery,
         );
         return Ok(match record_only(ports.store, &rec).await? {
             true => Handled::Ignored,
@@ -231,8 +228,7 @@ pub async fn handle_event_with(
             EventOutcome::Unmatched,
             "no order found",
             now,
-            keep,
-            delivery.source,
+            delivery,
         );
         if !record_only(ports.store, &rec).await? {
             return Ok(Handled::Duplicate);
@@ -297,8 +293,7 @@ pub async fn handle_event_with(
                     EventOutcome::Applied,
                     "applied",
                     now,
-                    keep,
-                    delivery.source,
+                    delivery,
                 ),
                 Some((&next, order.version())),
             ),
@@ -310,8 +305,7 @@ pub async fn handle_event_with(
                     EventOutcome::NoChange,
                     &e.to_string(),
                     now,
-                    keep,
-                    delivery.source,
+                    delivery,
                 ),
                 None,
             ),
