@@ -1,5 +1,6 @@
 //! Black-box API tests: the dev server on a random port, driven over HTTP like a storefront.
 
+mod backfill;
 mod cancel;
 mod catalog;
 mod checkout;

@@ -41,9 +41,10 @@ use oms_app::config::{Config, Env, FulfilmentConfig, ProviderMode};
 use oms_app::local::Local;
 use oms_core::order::{DisputeStatus, FulfilmentStatus, PaymentStatus, RefundState};
 use oms_core::ports::{
-    Carrier, CheckoutClosed, CheckoutRequest, Clock, DeadJobs, EventPublisher, FulfilmentJob,
-    InvoiceStorage, JobQueue, Notifier, NotifyError, OrderStore, PaymentProvider, PaymentProviders,
-    ProviderError, ProviderRefund, ProviderRefundStatus, RefundCall,
+    BackfillItem, BackfillPage, BackfillQuery, Carrier, CheckoutClosed, CheckoutRequest, Clock,
+    DeadJobs, EventPublisher, FulfilmentJob, InvoiceStorage, JobQueue, Notifier, NotifyError,
+    OrderStore, PaymentProvider, PaymentProviders, ProviderError, ProviderRefund,
+    ProviderRefundStatus, RefundCall,
 };
 use oms_core::webhook::simulate::{self, DisputeSpec, RefundSpec};
 use oms_core::{
@@ -92,6 +93,8 @@ struct ProviderLog {
     /// Payments the provider holds by checkout (session or provider order id), as its API
     /// reports them: a customer who paid whose webhook never came.
     paid: Mutex<Vec<(String, oms_core::ports::FoundPayment)>>,
+    /// Stripe events the provider lists (`GET /v1/events`) whose webhook never came.
+    events: Mutex<Vec<BackfillItem>>,
 }
 
 impl ProviderLog {
@@ -143,6 +146,21 @@ impl PaymentProvider for Recorded {
         } else {
             Ok(paid)
         }
+    }
+
+    async fn backfill_page(&self, query: &BackfillQuery) -> Result<BackfillPage, ProviderError> {
+        if self.kind() != ProviderKind::Stripe {
+            return self.inner.backfill_page(query).await;
+        }
+        Ok(BackfillPage {
+            items: self
+                .log
+                .events
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
+            next_cursor: None,
+        })
     }
 
     async fn refund(&self, call: &RefundCall) -> Result<ProviderRefund, ProviderError> {
@@ -244,6 +262,10 @@ enum Scenario {
     /// (`GET /admin/jobs/dead`) and moves them back (`POST /admin/jobs/dead/redrive`), each
     /// retried on 5xx: fulfilled once, nothing left dead.
     RazorpayDeadJobRedriven,
+    /// A Stripe order is paid at Stripe, and its webhook never comes: an operator backfills
+    /// (`POST /admin/backfill`, retried on 5xx until `200`), then runs it again, which must
+    /// apply nothing; fulfilled once.
+    StripeBackfilled,
 }
 
 impl Scenario {
@@ -261,6 +283,7 @@ impl Scenario {
             | Self::StripeRefundSentBySweep
             | Self::StripeCancelledShipped
             | Self::StripeWebhookLost
+            | Self::StripeBackfilled
             | Self::Abandoned => ProviderKind::Stripe,
         }
     }
@@ -299,6 +322,8 @@ struct World {
     razorpay_order: String,
     /// What the refund route answered the admin's client, attempt by attempt.
     refund_answers: Vec<StatusCode>,
+    /// The backfill route's `200` answers, one per run of the operator's command.
+    backfills: Vec<Value>,
 }
 
 async fn backing_store(catalog: Vec<Product>) -> Arc<dyn OrderStore> {
@@ -420,6 +445,7 @@ impl World {
             refund_webhooks_lost: false,
             razorpay_order: String::new(),
             refund_answers: Vec::new(),
+            backfills: Vec::new(),
         }
     }
 
@@ -633,6 +659,41 @@ impl World {
         panic!("the redrive never succeeded");
     }
 
+    /// The operator's client: `POST /admin/backfill` for the last hour of Stripe's events,
+    /// retried on 5xx until the `200`.
+    async fn backfill(&mut self) {
+        let token = dev_server::mint_token(
+            JWT_SECRET,
+            "ops-1",
+            None,
+            &["admin"],
+            Duration::from_secs(3600),
+        );
+        let since = self
+            .clock
+            .now()
+            .minus(Duration::from_secs(3600))
+            .to_string();
+        let body = json!({"provider": "stripe", "since": since}).to_string();
+        for _ in 0..5 {
+            let req = Request::post("/api/v1/admin/backfill")
+                .header("content-type", "application/json")
+                .header("authorization", format!("Bearer {token}"))
+                .body(Body::from(body.clone()))
+                .expect("request");
+            let (status, reply) = self.call(req).await;
+            if status == StatusCode::OK {
+                self.backfills.push(reply);
+                return;
+            }
+            assert!(
+                status.is_server_error(),
+                "a backfill is refused only by a failure on our side: {status} {reply}"
+            );
+        }
+        panic!("the backfill never succeeded");
+    }
+
     /// The guest's storefront: `POST /orders/{orderId}/cancel` with its `X-Order-Token`,
     /// retried on 5xx until the `200` (a cancellation that committed answers `200` again).
     async fn cancel(&mut self, order_id: &str, token: &str) {
@@ -829,6 +890,31 @@ impl World {
                 // Past the payment window: the sweep would cancel it if it did not ask.
                 self.clock.advance(Duration::from_secs(31 * 60));
             }
+            Scenario::StripeBackfilled => {
+                let session = created["payment"]["sessionId"]
+                    .as_str()
+                    .expect("Stripe session id");
+                let completed = simulate::stripe_session_paid(
+                    "evt_faults_lost",
+                    "checkout.session.completed",
+                    session,
+                    "pi_backfilled1",
+                    Some(&order_id),
+                    amount,
+                    self.clock.now().unix_seconds(),
+                );
+                self.provider_log
+                    .events
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(BackfillItem {
+                        event_id: "evt_faults_lost".into(),
+                        body: completed,
+                    });
+                self.clock.advance(Duration::from_secs(60));
+                self.backfill().await;
+                self.backfill().await;
+            }
         }
         if scenario == Scenario::RazorpayDisputedWon {
             // The chargeback opens before the worker gets to the order, and is won later;
@@ -962,7 +1048,8 @@ async fn check(
         | Scenario::RazorpayDisputedWon
         | Scenario::StripeWebhookLost
         | Scenario::RazorpayUnmatchedReplayed
-        | Scenario::RazorpayDeadJobRedriven => {
+        | Scenario::RazorpayDeadJobRedriven
+        | Scenario::StripeBackfilled => {
             let amount = inr(PRICE * i64::from(QUANTITY));
             if scenario == Scenario::RazorpayRefundWebhookLost {
                 let sources: Vec<Option<&str>> = order
@@ -974,6 +1061,25 @@ async fn check(
                 expect(
                     sources == [Some("reconciliation")],
                     format!("refund settled by {sources:?}"),
+                );
+            }
+            if scenario == Scenario::StripeBackfilled {
+                let found = order
+                    .timeline()
+                    .iter()
+                    .find(|e| e.kind == TimelineType::PaymentSucceeded)
+                    .and_then(|e| e.meta.get("source"))
+                    .and_then(Value::as_str);
+                expect(
+                    found == Some("backfill")
+                        && order.payment().provider_payment_id.as_deref() == Some("pi_backfilled1"),
+                    format!("payment found by {found:?}"),
+                );
+                let second = world.backfills.last();
+                expect(
+                    world.backfills.len() == 2
+                        && second.is_some_and(|r| r["applied"] == 0 && r["alreadyKnown"] == 1),
+                    format!("the second backfill answered {second:?}"),
                 );
             }
             if scenario == Scenario::StripeWebhookLost {
@@ -1300,6 +1406,14 @@ async fn sweep_fault_points(scenario: Scenario) -> usize {
         let lost = scenario == Scenario::RazorpayRefundWebhookLost;
         assert_eq!(lookups, usize::from(lost), "{clean_calls:?}");
     }
+    if scenario == Scenario::StripeBackfilled {
+        // The provider's list is a fault point, once per run of the operator's command.
+        let lists = clean_calls
+            .iter()
+            .filter(|op| **op == "provider.backfill_page")
+            .count();
+        assert_eq!(lists, 2, "{clean_calls:?}");
+    }
     if scenario == Scenario::StripeCancelledShipped {
         assert!(
             clean_calls.contains(&"carrier.cancel_shipment"),
@@ -1414,6 +1528,13 @@ async fn an_unmatched_event_replayed_by_an_operator_counts_once_whatever_fails()
 async fn a_job_dead_in_the_queue_is_redriven_by_an_operator_and_fulfilled_once_whatever_fails() {
     let points = sweep_fault_points(Scenario::RazorpayDeadJobRedriven).await;
     assert!(points >= 3 * 30, "the path is longer than {points} points");
+}
+
+#[tokio::test]
+async fn a_payment_found_by_a_backfill_is_applied_once_and_a_second_run_changes_nothing_whatever_fails()
+ {
+    let points = sweep_fault_points(Scenario::StripeBackfilled).await;
+    assert!(points >= 3 * 15, "the path is longer than {points} points");
 }
 
 #[tokio::test]

@@ -58,7 +58,7 @@ fn all_attributes() -> Projection {
 
 /// What GSI3 (the ops console's searches) keeps besides the keys: the attributes its filters
 /// read and an event list shows. `template.yaml` lists the same (a test holds them equal).
-pub const GSI3_ATTRIBUTES: [&str; 10] = [
+pub const GSI3_ATTRIBUTES: [&str; 11] = [
     "status",
     "requiresReview",
     "disputed",
@@ -69,6 +69,7 @@ pub const GSI3_ATTRIBUTES: [&str; 10] = [
     "orderId",
     "outcome",
     "detail",
+    "source",
 ];
 
 fn searched_attributes() -> Projection {

@@ -10,7 +10,7 @@ use oms_app::system::RandomIds;
 use oms_core::customer::{CountryCode, Customer, Email, ShippingAddress};
 use oms_core::order::{NewRefund, OrderDraft, PaymentCapture, RefundReport};
 use oms_core::ports::{
-    CommitOutcome, CreateOutcome, EventCommit, EventOutcome, EventRecord, IdGenerator,
+    CommitOutcome, CreateOutcome, EventCommit, EventOutcome, EventRecord, EventSource, IdGenerator,
     IdempotencyRecord, OrderStore, OutboxEntry, ProviderRefund, ProviderRefundStatus, StockLevel,
     StoreError, Upserted,
 };
@@ -111,6 +111,7 @@ fn event(id: &str, order: Option<&Order>, outcome: EventOutcome, now: Timestamp)
         detail: "applied".into(),
         payload: "{\"event\":\"payment.captured\"}".into(),
         expires_at: now.plus(Duration::from_secs(4 * 86_400)),
+        source: EventSource::Webhook,
     }
 }
 

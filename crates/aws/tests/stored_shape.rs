@@ -22,7 +22,8 @@ use oms_aws::dynamo::items;
 use oms_core::customer::{CountryCode, Customer, Email, Phone, ShippingAddress};
 use oms_core::order::{DisputeReport, DisputeStatus, NewRefund, OrderDraft, PaymentCapture};
 use oms_core::ports::{
-    EventOutcome, EventRecord, IdempotencyRecord, OutboxEntry, ProviderRefund, ProviderRefundStatus,
+    EventOutcome, EventRecord, EventSource, IdempotencyRecord, OutboxEntry, ProviderRefund,
+    ProviderRefundStatus,
 };
 use oms_core::webhook::{ChargeTotal, RefundReport};
 use oms_core::{
@@ -274,6 +275,9 @@ fn event_record() -> EventRecord {
         detail: "refund recorded".into(),
         payload: r#"{"id":"evt_1","type":"charge.refunded"}"#.into(),
         expires_at: at(300 + 4 * 24 * 3600),
+        // A Stripe event found by a backfill keeps its own `evt_…` id: only the stored source
+        // says where it came from.
+        source: EventSource::Backfill,
     }
 }
 
@@ -401,6 +405,34 @@ fn a_provider_event_record_is_stored_in_its_pinned_shape() {
     let item = items::event_item(&record).expect("the event encodes");
     assert_golden("event", &item);
     assert_eq!(items::event_from(item).expect("the event decodes"), record);
+}
+
+#[test]
+fn an_event_record_stored_before_its_source_was_kept_reads_its_source_from_its_id() {
+    for (id, source) in [
+        ("evt_1", EventSource::Webhook),
+        ("reconcile:pay_1", EventSource::Reconciliation),
+        ("replay:evt_1", EventSource::Replay),
+        ("backfill:pay_1#captured", EventSource::Backfill),
+    ] {
+        let record = EventRecord {
+            event_id: id.into(),
+            ..event_record()
+        };
+        let mut item = items::event_item(&record).expect("the event encodes");
+        item.remove("source").expect("the source is stored");
+        assert_eq!(
+            items::event_from(item).expect("the event decodes").source,
+            source,
+            "{id}"
+        );
+    }
+    let mut item = items::event_item(&event_record()).unwrap();
+    item.insert("source".into(), AttributeValue::S("carrier pigeon".into()));
+    assert!(
+        items::event_from(item).is_err(),
+        "an unknown source is corrupt data"
+    );
 }
 
 #[test]

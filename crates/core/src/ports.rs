@@ -139,6 +139,57 @@ impl EventOutcome {
     }
 }
 
+/// Where an event came from: the provider's webhook, or this service asking the provider
+/// (reconciliation, backfill), or an operator re-applying a stored one (replay). Recorded on the
+/// event record and as `source` on the timeline entries it adds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum EventSource {
+    #[default]
+    Webhook,
+    Reconciliation,
+    /// An operator re-applied a stored event (`replay:<eventId>`).
+    Replay,
+    /// An operator listed what the provider holds and applied what had not arrived: a Stripe
+    /// event under its own `evt_…` id, a Razorpay payment or refund as `backfill:<id>#<status>`.
+    Backfill,
+}
+
+impl EventSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Webhook => "webhook",
+            Self::Reconciliation => "reconciliation",
+            Self::Replay => "replay",
+            Self::Backfill => "backfill",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Self::Webhook,
+            Self::Reconciliation,
+            Self::Replay,
+            Self::Backfill,
+        ]
+        .into_iter()
+        .find(|o| o.as_str() == s)
+    }
+
+    /// Where a recorded event came from, by its id alone: for records written before the source
+    /// was stored (a backfilled Stripe event keeps its own `evt_…` id, so only its record says).
+    pub fn of(event_id: &str) -> Self {
+        if event_id.starts_with("reconcile:") {
+            Self::Reconciliation
+        } else if event_id.starts_with("replay:") {
+            Self::Replay
+        } else if event_id.starts_with("backfill:") {
+            Self::Backfill
+        } else {
+            Self::Webhook
+        }
+    }
+}
+
 /// The dedupe and audit record of one provider event (`EVENT#<provider>#<eventId>`). Never holds
 /// a secret or a signature.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -155,6 +206,8 @@ pub struct EventRecord {
     pub payload: String,
     /// Outlives the providers' retry windows (Stripe retries for 3 days).
     pub expires_at: Timestamp,
+    /// How it reached us: the first to record an event id owns the record.
+    pub source: EventSource,
 }
 
 /// A paid order whose fulfilment job must reach the queue: written in the same transaction as
@@ -641,6 +694,44 @@ pub struct FoundPayment {
     pub status: FoundPaymentStatus,
 }
 
+/// What a backfill asks a provider for: what it holds that was created from `since` to `until`
+/// (both inclusive, whole seconds), one page at a time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackfillQuery {
+    pub since: Timestamp,
+    pub until: Timestamp,
+    /// Only events whose webhook was not delivered (Stripe `delivery_success=false`). Razorpay
+    /// cannot tell; the use case refuses the flag for it.
+    pub undelivered_only: bool,
+    /// Where the previous page ended (the provider's own cursor, opaque to the caller); `None`
+    /// for the first page.
+    pub cursor: Option<String>,
+}
+
+/// One thing a provider holds, as its webhook would have carried it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackfillItem {
+    /// The dedupe key: Stripe's own `evt_…` (so the webhook, had it come, and the backfill are
+    /// one event); for Razorpay, which lists entities rather than events,
+    /// `backfill:<pay_…|rfnd_…>#<status>`.
+    pub event_id: String,
+    /// A webhook body: Stripe's event object exactly as listed; for Razorpay, the listed entity
+    /// wrapped as the matching webhook carries it (`payment.captured`, `refund.processed`, …), so
+    /// the webhook's own normaliser reads both.
+    pub body: String,
+}
+
+/// One page of [`PaymentProvider::backfill_page`]: at most 100 items.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BackfillPage {
+    pub items: Vec<BackfillItem>,
+    /// Hand back in [`BackfillQuery::cursor`] for the next page; `None` when this was the last.
+    pub next_cursor: Option<String>,
+}
+
+/// The most items one backfill page holds (both providers' list maximum).
+pub const BACKFILL_PAGE: u32 = 100;
+
 /// Opens a payment at a provider: a Razorpay order or a Stripe Checkout Session.
 #[async_trait]
 pub trait PaymentProvider: Send + Sync {
@@ -675,6 +766,18 @@ pub trait PaymentProvider: Send + Sync {
         payment_id: &str,
         provider_refund_id: &str,
     ) -> Result<ProviderRefund, ProviderError>;
+    /// Lists what the provider holds from `query.since` to `query.until`, newest first, one
+    /// page (at most [`BACKFILL_PAGE`] items) at a time — Stripe: its events
+    /// (`GET /v1/events`, kept 30 days); Razorpay: its payments, then its refunds (it has no
+    /// event list) — so events whose webhook never arrived can be applied. `Rejected` with 400
+    /// for a cursor it did not issue. A provider that cannot list answers `Rejected` (501).
+    async fn backfill_page(&self, query: &BackfillQuery) -> Result<BackfillPage, ProviderError> {
+        let _ = query;
+        Err(ProviderError::Rejected {
+            status: 501,
+            message: format!("{} cannot list its events", self.kind().as_str()),
+        })
+    }
 }
 
 /// The providers this deployment accepts.

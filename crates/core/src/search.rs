@@ -8,7 +8,7 @@
 
 use crate::ids::OrderId;
 use crate::order::{Order, OrderStatus, ProviderKind};
-use crate::ports::{EventOutcome, EventRecord, StoreError};
+use crate::ports::{EventOutcome, EventRecord, EventSource, StoreError};
 use crate::time::Timestamp;
 
 /// Default and largest page of a search.
@@ -120,6 +120,7 @@ pub struct EventSummary {
     pub order_id: Option<OrderId>,
     pub outcome: EventOutcome,
     pub detail: String,
+    pub source: EventSource,
 }
 
 impl From<&EventRecord> for EventSummary {
@@ -132,6 +133,7 @@ impl From<&EventRecord> for EventSummary {
             order_id: e.order_id.clone(),
             outcome: e.outcome,
             detail: e.detail.clone(),
+            source: e.source,
         }
     }
 }

@@ -30,6 +30,7 @@ use serde::Serialize;
 use tokio::net::TcpListener;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
+pub mod backfill;
 pub mod checkout;
 pub mod load_catalog;
 pub mod pay;
@@ -73,6 +74,9 @@ pub enum Command {
     Pay(pay::PayArgs),
     /// PUT every product of a catalog file into a running stack, deployed or local (safe to re-run)
     LoadCatalog(load_catalog::LoadCatalogArgs),
+    /// Apply the provider's events whose webhook never arrived, page after page, through a
+    /// running stack's POST /admin/backfill (safe to re-run)
+    Backfill(backfill::BackfillArgs),
 }
 
 /// `dev-server token`: the claims of the token to print.

@@ -1,6 +1,7 @@
 //! `cargo run -p dev-server` — the whole service on one local port, no AWS, no Docker.
 //! `cargo run -p dev-server -- --help` lists the other subcommands: `token` prints a dev JWT,
-//! `pay` plays a payment provider, `load-catalog` loads a catalog into a running stack. The
+//! `pay` plays a payment provider, `load-catalog` loads a catalog into a running stack,
+//! `backfill` applies a provider's events whose webhook never arrived. The
 //! command line is [`dev_server::Cli`]; a `.env` file, if there is one, fills in the
 //! environment first.
 
@@ -9,6 +10,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
+use dev_server::backfill::{self, BackfillArgs};
 use dev_server::load_catalog::{self, LoadCatalogArgs, TOKEN_ENV};
 use dev_server::pay::{self, PayArgs};
 use dev_server::{Cli, Command, DevSettings, mint_token, spawn, wait};
@@ -85,6 +87,7 @@ async fn run(command: Command) -> ExitCode {
             }
             None => ExitCode::FAILURE,
         },
+        Command::Backfill(args) => backfill_command(args).await,
         Command::Pay(args) => match settings() {
             Some(s) => pay_command(&s, args).await,
             None => ExitCode::FAILURE,
@@ -119,6 +122,29 @@ async fn load_catalog_command(args: LoadCatalogArgs) -> ExitCode {
         Ok(summary) => {
             eprintln!("dev-server: {summary}");
             ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("dev-server: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn backfill_command(args: BackfillArgs) -> ExitCode {
+    // A deployed stack (`--api`) needs no local settings.
+    let local = if args.api.is_none() { settings() } else { None };
+    let (api, token) = match backfill::target(&args, local.as_ref(), std::env::var(TOKEN_ENV).ok())
+    {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("dev-server: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match backfill::run(&api, &token, &args, |line| println!("{line}")).await {
+        Ok(totals) => {
+            println!("{totals}");
+            ExitCode::SUCCESS
         }
         Err(e) => {
             eprintln!("dev-server: {e}");

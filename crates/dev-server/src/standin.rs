@@ -7,6 +7,10 @@
 //! the API completes locally exactly as it does in production. With delivery off, the refund
 //! stays pending at the stand-in until a test settles it (`inner.settle_refund`) — a webhook
 //! that never comes, which only the sweep's reconciliation finds.
+//!
+//! Every webhook a stand-in sends, or would have sent (a payment whose webhook is "lost", a
+//! refund's while delivery is off), is recorded with whether it was delivered, so a backfill
+//! finds it through the provider port as it would through the provider's list APIs.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,12 +19,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use oms_core::ports::{
-    CheckoutClosed, CheckoutRequest, Clock, FoundPayment, FoundPaymentStatus, PaymentProvider,
-    PaymentProviders, ProviderError, ProviderRefund, ProviderRefundStatus, RefundCall,
+    BackfillPage, BackfillQuery, CheckoutClosed, CheckoutRequest, Clock, FoundPayment,
+    FoundPaymentStatus, PaymentProvider, PaymentProviders, ProviderError, ProviderRefund,
+    ProviderRefundStatus, RefundCall,
 };
 use oms_core::webhook::simulate::{self, RefundSpec};
 use oms_core::{Money, PaymentInfo, ProviderKind, Secret};
-use oms_providers::offline::OfflineProvider;
+use oms_providers::offline::{OfflineProvider, SentEvent};
 
 /// Where and how the stand-ins deliver their webhooks.
 #[derive(Clone)]
@@ -140,17 +145,40 @@ impl StandIn {
                 status,
             },
         );
-        if !deliver {
-            return (payment_id, false);
-        }
         let Some((path, headers, body)) =
             self.payment_webhook(order_id, checkout, &payment_id, amount, outcome)
         else {
             return (payment_id, false);
         };
-        let url = format!("{}/{path}", self.delivery.webhooks_url);
-        Self::deliver(self.delivery.http.clone(), url, headers, body).await;
-        (payment_id, true)
+        let event_id = Self::event_id(&headers, &body);
+        let created = self.delivery.clock.now();
+        let delivered = if deliver {
+            let url = format!("{}/{path}", self.delivery.webhooks_url);
+            Self::deliver(self.delivery.http.clone(), url, headers, body.clone()).await
+        } else {
+            false
+        };
+        self.inner.record_event(SentEvent {
+            event_id,
+            body,
+            created,
+            delivered,
+        });
+        (payment_id, deliver)
+    }
+
+    /// A webhook's event id: Razorpay's header, Stripe's body `id`.
+    fn event_id(headers: &[(&'static str, String)], body: &str) -> String {
+        headers
+            .iter()
+            .find(|(name, _)| *name == "x-razorpay-event-id")
+            .map(|(_, v)| v.clone())
+            .or_else(|| {
+                serde_json::from_str::<serde_json::Value>(body)
+                    .ok()
+                    .and_then(|v| v["id"].as_str().map(str::to_owned))
+            })
+            .unwrap_or_default()
     }
 
     /// The signed webhook the provider sends for a payment at its checkout.
@@ -256,13 +284,14 @@ impl StandIn {
         }
     }
 
-    /// Posts the webhook as the provider does: again after a failure, a few times.
+    /// Posts the webhook as the provider does: again after a failure, a few times. `true` once
+    /// the server acknowledged it.
     async fn deliver(
         http: reqwest::Client,
         url: String,
         headers: Vec<(&'static str, String)>,
         body: String,
-    ) {
+    ) -> bool {
         for attempt in 0..5u32 {
             let mut req = http
                 .post(&url)
@@ -272,7 +301,7 @@ impl StandIn {
                 req = req.header(*name, value);
             }
             match req.send().await {
-                Ok(res) if res.status().is_success() => return,
+                Ok(res) if res.status().is_success() => return true,
                 Ok(res) => {
                     tracing::warn!(status = %res.status(), attempt, "stand-in webhook refused")
                 }
@@ -280,6 +309,7 @@ impl StandIn {
             }
             tokio::time::sleep(Duration::from_millis(200 * 2u64.pow(attempt))).await;
         }
+        false
     }
 }
 
@@ -304,25 +334,37 @@ impl PaymentProvider for StandIn {
         self.inner.find_payments(payment).await
     }
 
+    /// Makes the refund, then sends its webhook once per refund (recorded either way; while
+    /// delivery is off it counts as lost).
     async fn refund(&self, call: &RefundCall) -> Result<ProviderRefund, ProviderError> {
         let answer = self.inner.refund(call).await?;
-        if self.delivering.load(Ordering::SeqCst)
+        let delivering = self.delivering.load(Ordering::SeqCst);
+        let first_time = delivering
             && self
                 .delivered
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .insert(call.refund_id.clone())
+                .insert(call.refund_id.clone());
+        if (first_time || !delivering)
             && let Some((path, headers, body)) = self.refund_webhook(call, &answer)
         {
-            // The provider settles the refund as it sends the webhook saying so.
-            self.inner
-                .settle_refund(&answer.provider_refund_id, ProviderRefundStatus::Succeeded);
-            let url = format!("{}/{path}", self.delivery.webhooks_url);
-            let delivery = Self::deliver(self.delivery.http.clone(), url, headers, body);
-            if self.first.load(Ordering::SeqCst) {
-                delivery.await;
-            } else {
-                tokio::spawn(delivery);
+            self.inner.record_event(SentEvent {
+                event_id: Self::event_id(&headers, &body),
+                body: body.clone(),
+                created: self.delivery.clock.now(),
+                delivered: delivering,
+            });
+            if delivering {
+                // The provider settles the refund as it sends the webhook saying so.
+                self.inner
+                    .settle_refund(&answer.provider_refund_id, ProviderRefundStatus::Succeeded);
+                let url = format!("{}/{path}", self.delivery.webhooks_url);
+                let delivery = Self::deliver(self.delivery.http.clone(), url, headers, body);
+                if self.first.load(Ordering::SeqCst) {
+                    delivery.await;
+                } else {
+                    tokio::spawn(delivery);
+                }
             }
         }
         Ok(answer)
@@ -334,5 +376,9 @@ impl PaymentProvider for StandIn {
         provider_refund_id: &str,
     ) -> Result<ProviderRefund, ProviderError> {
         self.inner.get_refund(payment_id, provider_refund_id).await
+    }
+
+    async fn backfill_page(&self, query: &BackfillQuery) -> Result<BackfillPage, ProviderError> {
+        self.inner.backfill_page(query).await
     }
 }

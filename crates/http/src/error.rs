@@ -375,3 +375,31 @@ impl From<oms_core::app::ops::OpsError> for ApiError {
         }
     }
 }
+
+impl From<oms_core::app::backfill::BackfillError> for ApiError {
+    fn from(e: oms_core::app::backfill::BackfillError) -> Self {
+        use oms_core::app::backfill::BackfillError;
+        match e {
+            BackfillError::NotConfigured(_) => Self::new(
+                StatusCode::CONFLICT,
+                "provider_not_configured",
+                e.to_string(),
+            ),
+            BackfillError::Refused(_) => {
+                Self::new(StatusCode::BAD_REQUEST, "backfill_refused", e.to_string())
+            }
+            BackfillError::Provider(p @ ProviderError::Unavailable(_)) => {
+                Self::unavailable("payment_provider_unavailable", &p)
+            }
+            BackfillError::Provider(p @ ProviderError::Rejected { .. }) => {
+                tracing::error!(error = %p, "payment provider refused to list its events");
+                Self::new(
+                    StatusCode::BAD_GATEWAY,
+                    "payment_provider_error",
+                    "the payment provider refused to list its events; check its credentials",
+                )
+            }
+            BackfillError::Outbox(o) => o.into(),
+        }
+    }
+}

@@ -340,7 +340,7 @@ pub struct EventView<'a> {
     /// The order it was matched to; absent for an unmatched or ignored event.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub order_id: Option<&'a str>,
-    /// `webhook`, `reconciliation` or `replay`.
+    /// `webhook`, `reconciliation`, `replay` or `backfill`.
     pub source: &'static str,
 }
 
@@ -354,7 +354,7 @@ impl<'a> From<&'a oms_core::search::EventSummary> for EventView<'a> {
             detail: &e.detail,
             received_at: e.received_at.to_string(),
             order_id: e.order_id.as_ref().map(|id| id.as_str()),
-            source: oms_core::app::webhook::EventSource::of(&e.event_id).as_str(),
+            source: e.source.as_str(),
         }
     }
 }

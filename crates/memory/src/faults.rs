@@ -15,12 +15,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use oms_core::ports::{
-    Carrier, CarrierError, CheckoutClosed, CheckoutRequest, CommitOutcome, CreateOutcome, DeadJob,
-    DeadJobs, EventCommit, EventPublisher, EventRecord, FoundPayment, FulfilmentJob,
-    IdempotencyRecord, InvoiceOutcome, InvoiceStorage, JobQueue, Message, Notifier, NotifyError,
-    OrderPage, OrderStore, OutboxEntry, PaymentProvider, ProviderError, ProviderRefund,
-    ProviderSecrets, PublishError, QueueError, RefundCall, SecretError, SecretSource,
-    ShipmentCancel, StockLevel, StorageError, StoreError, Topic, Upserted,
+    BackfillPage, BackfillQuery, Carrier, CarrierError, CheckoutClosed, CheckoutRequest,
+    CommitOutcome, CreateOutcome, DeadJob, DeadJobs, EventCommit, EventPublisher, EventRecord,
+    FoundPayment, FulfilmentJob, IdempotencyRecord, InvoiceOutcome, InvoiceStorage, JobQueue,
+    Message, Notifier, NotifyError, OrderPage, OrderStore, OutboxEntry, PaymentProvider,
+    ProviderError, ProviderRefund, ProviderSecrets, PublishError, QueueError, RefundCall,
+    SecretError, SecretSource, ShipmentCancel, StockLevel, StorageError, StoreError, Topic,
+    Upserted,
 };
 use oms_core::search::{EventPage, EventSearch, OrderSearch};
 use oms_core::{
@@ -560,6 +561,13 @@ impl<P: PaymentProvider + ?Sized> PaymentProvider for Faulty<P> {
         let call = self.inner.get_refund(payment_id, provider_refund_id);
         self.plan
             .run("provider.get_refund", ProviderError::Unavailable, call)
+            .await
+    }
+
+    async fn backfill_page(&self, query: &BackfillQuery) -> Result<BackfillPage, ProviderError> {
+        let call = self.inner.backfill_page(query);
+        self.plan
+            .run("provider.backfill_page", ProviderError::Unavailable, call)
             .await
     }
 }

@@ -9,6 +9,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post, put};
+use oms_core::app::backfill::{self, BackfillBody};
 use oms_core::app::cancel::{self, CancelBody};
 use oms_core::app::refund::{self, RefundBody};
 use oms_core::app::{ops, read};
@@ -42,6 +43,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/admin/jobs/dead", get(dead_jobs))
         .route("/admin/jobs/dead/redrive", post(redrive_dead_jobs))
+        .route("/admin/backfill", post(backfill))
         .route("/admin/products/{sku}", put(catalog::put_product))
         .route("/admin/products/{sku}/stock", post(catalog::adjust_stock))
         .route("/admin/products/{sku}/stock", get(catalog::stock_records))
@@ -383,6 +385,42 @@ async fn redrive_dead_jobs(
     let redriven = ops::redrive_dead_jobs(&state.services, limit).await?;
     tracing::info!(by = %admin.sub, redriven, "dead jobs redriven");
     Ok(Json(json!({ "redriven": redriven })))
+}
+
+/// Admins only: one page of what the provider holds since a time, each event whose webhook
+/// never arrived applied through the same at-most-once path (`docs/operations.md`, "Backfill
+/// missed events"). Call again with `nextCursor` until it is `null`.
+#[tracing::instrument(skip_all)]
+async fn backfill(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    JsonBody(body): JsonBody<BackfillBody>,
+) -> Result<Json<Value>, ApiError> {
+    let request = body
+        .validate(state.services.clock.now())
+        .map_err(|e| ApiError::validation(&e))?;
+    let provider = request.provider.as_str();
+    tracing::info!(admin = %admin.sub, provider, "backfill requested");
+    let report = backfill::backfill(&state.services, &request).await?;
+    if report.applied > 0 {
+        metrics::counter!("backfill_corrections", "provider" => provider)
+            .increment(u64::from(report.applied));
+    }
+    let corrections: Vec<Value> = report
+        .corrections
+        .iter()
+        .map(|c| json!({"eventId": c.event_id, "type": c.event_type, "orderId": c.order_id}))
+        .collect();
+    Ok(Json(json!({
+        "provider": provider,
+        "listed": report.listed,
+        "applied": report.applied,
+        "alreadyKnown": report.already_known,
+        "unmatched": report.unmatched,
+        "ignored": report.ignored,
+        "corrections": corrections,
+        "nextCursor": report.next_cursor,
+    })))
 }
 
 async fn health(request_id: RequestId) -> Json<Value> {

@@ -11,17 +11,20 @@
 //! refund's webhook).
 //!
 //! Payments simulated through it are remembered ([`OfflineProvider::record_payment`]) so that
-//! `find_payments` reports them as the providers' lookups would.
+//! `find_payments` reports them as the providers' lookups would, and so are the webhooks it
+//! sent or would have sent ([`OfflineProvider::record_event`], delivered or lost), which
+//! `backfill_page` lists as the providers' list APIs would: Stripe's events as they are,
+//! Razorpay's payments and refunds read out of them and wrapped as the live client does.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
 use oms_core::ports::{
-    CheckoutClosed, CheckoutRequest, FoundPayment, PaymentProvider, ProviderError, ProviderRefund,
-    ProviderRefundStatus, RefundCall,
+    BACKFILL_PAGE, BackfillItem, BackfillPage, BackfillQuery, CheckoutClosed, CheckoutRequest,
+    FoundPayment, PaymentProvider, ProviderError, ProviderRefund, ProviderRefundStatus, RefundCall,
 };
-use oms_core::{PaymentInfo, ProviderKind};
+use oms_core::{PaymentInfo, ProviderKind, Timestamp};
 
 use crate::derived;
 
@@ -31,6 +34,27 @@ pub struct OfflineProvider {
     checkout_base: String,
     refunds: Mutex<Refunds>,
     payments: Mutex<Payments>,
+    sent: Mutex<Sent>,
+}
+
+/// A webhook the provider sent, or would have sent had it not been lost.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentEvent {
+    /// Stripe's `evt_…` (in the body too); for Razorpay the `X-Razorpay-Event-Id`.
+    pub event_id: String,
+    /// The webhook body, as signed and posted.
+    pub body: String,
+    pub created: Timestamp,
+    /// Whether the server acknowledged it (Stripe's `delivery_success`).
+    pub delivered: bool,
+}
+
+#[derive(Default)]
+struct Sent {
+    /// Oldest first.
+    events: Vec<SentEvent>,
+    /// While set, every `backfill_page` fails with it.
+    fail: Option<ProviderError>,
 }
 
 #[derive(Default)]
@@ -67,6 +91,84 @@ impl OfflineProvider {
             checkout_base: checkout_base.trim_end_matches('/').to_owned(),
             refunds: Mutex::default(),
             payments: Mutex::default(),
+            sent: Mutex::default(),
+        }
+    }
+
+    /// Remembers a webhook sent (or lost), for `backfill_page` to list. An event id recorded
+    /// again replaces the earlier record (a redelivery that succeeded this time).
+    pub fn record_event(&self, event: SentEvent) {
+        let mut sent = self.sent();
+        sent.events.retain(|e| e.event_id != event.event_id);
+        sent.events.push(event);
+    }
+
+    /// Every webhook recorded so far, oldest first.
+    pub fn sent_events(&self) -> Vec<SentEvent> {
+        self.sent().events.clone()
+    }
+
+    /// From now on, every `backfill_page` fails with `mode`; `None` lets them through again.
+    pub fn fail_backfills(&self, mode: Option<ProviderError>) {
+        self.sent().fail = mode;
+    }
+
+    fn sent(&self) -> MutexGuard<'_, Sent> {
+        self.sent.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// What the provider's list APIs hold for `query`, newest first: Stripe's events; Razorpay's
+    /// payments, then its refunds, each in its latest state.
+    fn listed(&self, query: &BackfillQuery) -> Vec<BackfillItem> {
+        let (since, until) = (query.since.unix_seconds(), query.until.unix_seconds());
+        let mut events: Vec<SentEvent> = self
+            .sent()
+            .events
+            .iter()
+            .filter(|e| (since..=until).contains(&e.created.unix_seconds()))
+            .filter(|e| !(query.undelivered_only && e.delivered))
+            .cloned()
+            .collect();
+        events.reverse();
+        events.sort_by_key(|e| std::cmp::Reverse(e.created.unix_seconds()));
+        match self.kind {
+            ProviderKind::Stripe => events
+                .into_iter()
+                .map(|e| BackfillItem {
+                    event_id: e.event_id,
+                    body: e.body,
+                })
+                .collect(),
+            ProviderKind::Razorpay => {
+                use crate::razorpay::{Entity, backfill_item};
+                let mut payments: Vec<BackfillItem> = Vec::new();
+                let mut refunds: Vec<BackfillItem> = Vec::new();
+                let mut seen: Vec<String> = Vec::new();
+                for e in &events {
+                    let Ok(v) = serde_json::from_str::<serde_json::Value>(&e.body) else {
+                        continue;
+                    };
+                    let kind = v["event"].as_str().unwrap_or_default();
+                    let (entity, list, pointer) = if kind.starts_with("refund.") {
+                        (Entity::Refund, &mut refunds, "/payload/refund/entity")
+                    } else if kind.starts_with("payment.") && !kind.contains("dispute") {
+                        (Entity::Payment, &mut payments, "/payload/payment/entity")
+                    } else {
+                        continue;
+                    };
+                    // The newest state of each entity is what its list shows.
+                    let Some(id) = v.pointer(pointer).and_then(|x| x["id"].as_str()) else {
+                        continue;
+                    };
+                    if seen.iter().any(|s| s == id) {
+                        continue;
+                    }
+                    seen.push(id.to_owned());
+                    list.extend(v.pointer(pointer).and_then(|x| backfill_item(entity, x)));
+                }
+                payments.extend(refunds);
+                payments
+            }
         }
     }
 
@@ -206,6 +308,39 @@ impl PaymentProvider for OfflineProvider {
             .get(&payment.provider_order_id)
             .cloned()
             .unwrap_or_default())
+    }
+
+    /// Pages of [`OfflineProvider::listed`]; the cursor is the last item's event id, as
+    /// Stripe's `starting_after`.
+    async fn backfill_page(&self, query: &BackfillQuery) -> Result<BackfillPage, ProviderError> {
+        if let Some(e) = &self.sent().fail {
+            return Err(e.clone());
+        }
+        let listed = self.listed(query);
+        let start = match &query.cursor {
+            None => 0,
+            Some(c) => {
+                listed
+                    .iter()
+                    .position(|i| &i.event_id == c)
+                    .ok_or_else(|| ProviderError::Rejected {
+                        status: 400,
+                        message: "offline: the cursor is not one this backfill returned".into(),
+                    })?
+                    + 1
+            }
+        };
+        let items: Vec<BackfillItem> = listed
+            .iter()
+            .skip(start)
+            .take(BACKFILL_PAGE as usize)
+            .cloned()
+            .collect();
+        let more = start + items.len() < listed.len();
+        Ok(BackfillPage {
+            next_cursor: items.last().filter(|_| more).map(|i| i.event_id.clone()),
+            items,
+        })
     }
 
     async fn close_checkout(&self, _: &PaymentInfo) -> Result<CheckoutClosed, ProviderError> {

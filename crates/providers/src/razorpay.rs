@@ -4,13 +4,16 @@
 //! (`POST /v1/payments/{id}/refund`) carry our refund and order ids in their notes, and are
 //! looked up again (`GET /v1/payments/{id}/refunds/{refundId}`) when their webhook is late. A
 //! lost payment is looked up among the order's payments (`GET /v1/orders/{id}/payments`).
+//! Razorpay has no event list: a backfill lists the account's payments (`GET /v1/payments`) and
+//! then its refunds (`GET /v1/refunds`), each final one wrapped as the webhook that reports it.
 
 use async_trait::async_trait;
 use std::sync::Arc;
 
 use oms_core::ports::{
-    CheckoutClosed, CheckoutRequest, FoundPayment, FoundPaymentStatus, PaymentProvider,
-    ProviderError, ProviderRefund, ProviderRefundStatus, RefundCall, SecretSource,
+    BACKFILL_PAGE, BackfillItem, BackfillPage, BackfillQuery, CheckoutClosed, CheckoutRequest,
+    FoundPayment, FoundPaymentStatus, PaymentProvider, ProviderError, ProviderRefund,
+    ProviderRefundStatus, RefundCall, SecretSource,
 };
 use oms_core::{PaymentInfo, ProviderKind, Secret};
 use serde_json::{Value, json};
@@ -184,6 +187,140 @@ impl PaymentProvider for RazorpayOrders {
         let body = crate::classify("razorpay", res).await?;
         refund_from(&body)
     }
+
+    /// `GET /v1/payments?from=…&to=…&count=100&skip=…`, then the same on `/v1/refunds`; see
+    /// [`Listing`] for the cursor and [`backfill_item`] for what each entity becomes.
+    #[tracing::instrument(skip_all, fields(cursor = ?query.cursor))]
+    async fn backfill_page(&self, query: &BackfillQuery) -> Result<BackfillPage, ProviderError> {
+        let at = Listing::parse(query.cursor.as_deref())?;
+        let (key_id, secret) = self.credentials().await?;
+        let url = format!(
+            "{}/v1/{}?from={}&to={}&count={BACKFILL_PAGE}&skip={}",
+            self.config.api_base.trim_end_matches('/'),
+            at.entity.path(),
+            query.since.unix_seconds(),
+            query.until.unix_seconds(),
+            at.skip
+        );
+        let res = self
+            .http
+            .get(url)
+            .basic_auth(&key_id, Some(secret.expose()))
+            .send()
+            .await;
+        let body = crate::classify("razorpay", res).await?;
+        let listed = body["items"].as_array().ok_or_else(|| {
+            ProviderError::Unavailable("razorpay: list answer without items".into())
+        })?;
+        let items = listed
+            .iter()
+            .filter_map(|entity| backfill_item(at.entity, entity))
+            .collect();
+        Ok(BackfillPage {
+            items,
+            next_cursor: at.next(listed.len()),
+        })
+    }
+}
+
+/// What a Razorpay backfill lists: its payments first, then its refunds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entity {
+    Payment,
+    Refund,
+}
+
+impl Entity {
+    fn path(self) -> &'static str {
+        match self {
+            Self::Payment => "payments",
+            Self::Refund => "refunds",
+        }
+    }
+}
+
+/// Where a Razorpay backfill stands: the list and how many of it were read (`payments:200`).
+/// Razorpay lists newest first, so an entity created meanwhile pushes the others down: a page
+/// may show one again (a duplicate, harmless), never skip one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Listing {
+    pub entity: Entity,
+    pub skip: u32,
+}
+
+impl Listing {
+    /// The position a cursor names; no cursor is the first page of payments.
+    pub fn parse(cursor: Option<&str>) -> Result<Self, ProviderError> {
+        let Some(cursor) = cursor else {
+            return Ok(Self {
+                entity: Entity::Payment,
+                skip: 0,
+            });
+        };
+        let refused = || ProviderError::Rejected {
+            status: 400,
+            message: "razorpay: the cursor is not one this backfill returned".into(),
+        };
+        let (list, skip) = cursor.split_once(':').ok_or_else(refused)?;
+        let entity = match list {
+            "payments" => Entity::Payment,
+            "refunds" => Entity::Refund,
+            _ => return Err(refused()),
+        };
+        let skip: u32 = skip.parse().map_err(|_| refused())?;
+        Ok(Self { entity, skip })
+    }
+
+    /// The cursor after a page of `listed` entities: a full page may have more behind it; after
+    /// the payments come the refunds; after the refunds, nothing.
+    pub fn next(self, listed: usize) -> Option<String> {
+        if listed >= BACKFILL_PAGE as usize {
+            let skip = self.skip.saturating_add(BACKFILL_PAGE);
+            return Some(format!("{}:{skip}", self.entity.path()));
+        }
+        match self.entity {
+            Entity::Payment => Some("refunds:0".into()),
+            Entity::Refund => None,
+        }
+    }
+}
+
+/// A listed payment or refund as the webhook that reports its state, for the webhook's own
+/// normaliser to read: a captured (or since refunded) payment as `payment.captured`, a failed
+/// one as `payment.failed`, a processed or failed refund as `refund.processed` /
+/// `refund.failed`. Its id, `backfill:<id>#<state>`, is stable, so listing it again is a
+/// duplicate. Entities not final yet (`created`, `authorized`, a `pending` refund) carry
+/// nothing to apply and are left for a later run, as is an entity without an id.
+pub fn backfill_item(entity: Entity, item: &Value) -> Option<BackfillItem> {
+    let (prefix, key) = match entity {
+        Entity::Payment => ("pay_", "payment"),
+        Entity::Refund => ("rfnd_", "refund"),
+    };
+    let Some(id) = item["id"].as_str().filter(|id| id.starts_with(prefix)) else {
+        tracing::warn!(
+            entity = key,
+            "razorpay listed an entity without an id; left out"
+        );
+        return None;
+    };
+    let (event, state) = match (entity, item["status"].as_str()?) {
+        (Entity::Payment, "captured" | "refunded") => ("payment.captured", "captured"),
+        (Entity::Payment, "failed") => ("payment.failed", "failed"),
+        (Entity::Refund, "processed") => ("refund.processed", "processed"),
+        (Entity::Refund, "failed") => ("refund.failed", "failed"),
+        _ => return None,
+    };
+    let body = json!({
+        "entity": "event",
+        "event": event,
+        "contains": [key],
+        "payload": { key: { "entity": item } },
+        "created_at": item["created_at"],
+    });
+    Some(BackfillItem {
+        event_id: format!("backfill:{id}#{state}"),
+        body: body.to_string(),
+    })
 }
 
 /// Razorpay refuses notes longer than 256 characters.

@@ -3,7 +3,8 @@
 //! metadata, so every later webhook object can be linked back to the order. Refunds
 //! (`POST /v1/refunds`) carry our refund and order ids in their metadata, and are looked up
 //! again (`GET /v1/refunds/{id}`) when their webhook is late. A lost payment is looked up by
-//! retrieving the session with its PaymentIntent expanded.
+//! retrieving the session with its PaymentIntent expanded. A backfill lists the account's
+//! events (`GET /v1/events`), each exactly the body its webhook carries.
 
 use std::time::Duration;
 
@@ -11,8 +12,9 @@ use async_trait::async_trait;
 use std::sync::Arc;
 
 use oms_core::ports::{
-    CheckoutClosed, CheckoutRequest, FoundPayment, FoundPaymentStatus, PaymentProvider,
-    ProviderError, ProviderRefund, ProviderRefundStatus, RefundCall, SecretSource,
+    BACKFILL_PAGE, BackfillItem, BackfillPage, BackfillQuery, CheckoutClosed, CheckoutRequest,
+    FoundPayment, FoundPaymentStatus, PaymentProvider, ProviderError, ProviderRefund,
+    ProviderRefundStatus, RefundCall, SecretSource,
 };
 use oms_core::{PaymentInfo, ProviderKind};
 use serde_json::Value;
@@ -240,6 +242,74 @@ impl PaymentProvider for StripeCheckout {
         let body = crate::classify("stripe", res).await?;
         refund_from(&body)
     }
+
+    /// `GET /v1/events?created[gte]=…&created[lte]=…&limit=100[&delivery_success=false]
+    /// [&starting_after=evt_…]`: the account's events, newest first; see [`events_page`].
+    #[tracing::instrument(skip_all, fields(cursor = ?query.cursor))]
+    async fn backfill_page(&self, query: &BackfillQuery) -> Result<BackfillPage, ProviderError> {
+        let url = format!(
+            "{}/v1/events?{}",
+            self.config.api_base.trim_end_matches('/'),
+            Self::events_query(query)?
+        );
+        let key = crate::api_secret(self.secrets.as_ref(), ProviderKind::Stripe).await?;
+        let res = self.http.get(url).bearer_auth(key.expose()).send().await;
+        let body = crate::classify("stripe", res).await?;
+        events_page(&body)
+    }
+}
+
+impl StripeCheckout {
+    /// The query string of the List Events request, brackets percent-encoded as a form encoder
+    /// writes them. The cursor is an event id Stripe gave (`evt_…`), nothing else.
+    pub fn events_query(query: &BackfillQuery) -> Result<String, ProviderError> {
+        let mut q = format!(
+            "created%5Bgte%5D={}&created%5Blte%5D={}&limit={BACKFILL_PAGE}",
+            query.since.unix_seconds(),
+            query.until.unix_seconds()
+        );
+        if query.undelivered_only {
+            q.push_str("&delivery_success=false");
+        }
+        if let Some(cursor) = &query.cursor {
+            if !(cursor.starts_with("evt_") && crate::is_plain_id(cursor)) {
+                return Err(ProviderError::Rejected {
+                    status: 400,
+                    message: "stripe: the cursor is not an event id this backfill returned".into(),
+                });
+            }
+            q.push_str("&starting_after=");
+            q.push_str(cursor);
+        }
+        Ok(q)
+    }
+}
+
+/// Reads a list of Stripe events: each item is the event object exactly as its webhook carries
+/// it. More to come (`has_more`) continues after the last one. An event without an `evt_…` id
+/// cannot be deduplicated: the page is `Unavailable` (outcome unknown), never half-applied.
+fn events_page(body: &Value) -> Result<BackfillPage, ProviderError> {
+    let data = body["data"].as_array().ok_or_else(|| {
+        ProviderError::Unavailable("stripe: events answer without a data list".into())
+    })?;
+    let items = data
+        .iter()
+        .map(|event| {
+            let id = event["id"]
+                .as_str()
+                .filter(|id| id.starts_with("evt_"))
+                .ok_or_else(|| ProviderError::Unavailable("stripe: event without an id".into()))?;
+            Ok(BackfillItem {
+                event_id: id.to_owned(),
+                body: event.to_string(),
+            })
+        })
+        .collect::<Result<Vec<_>, ProviderError>>()?;
+    let next_cursor = match (body["has_more"].as_bool(), items.last()) {
+        (Some(true), Some(last)) => Some(last.event_id.clone()),
+        _ => None,
+    };
+    Ok(BackfillPage { items, next_cursor })
 }
 
 /// Stripe refuses metadata values longer than 500 characters.

@@ -10,14 +10,14 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::IntoResponse;
 use oms_core::customer::{Customer, Email};
 use oms_core::ports::{
-    CheckoutRequest, FoundPayment, FoundPaymentStatus, PaymentProvider, ProviderError,
-    ProviderRefund, ProviderRefundStatus, ProviderSecrets, RefundCall,
+    BackfillQuery, CheckoutRequest, FoundPayment, FoundPaymentStatus, PaymentProvider,
+    ProviderError, ProviderRefund, ProviderRefundStatus, ProviderSecrets, RefundCall,
 };
 use oms_core::{
     Currency, Money, OrderId, OrderLine, OrderNumber, Quantity, Secret, Sku, Timestamp,
 };
 use oms_memory::StaticSecrets;
-use oms_providers::offline::OfflineProvider;
+use oms_providers::offline::{OfflineProvider, SentEvent};
 use oms_providers::razorpay::{RazorpayConfig, RazorpayOrders};
 use oms_providers::stripe::{StripeCheckout, StripeConfig};
 
@@ -1224,6 +1224,392 @@ async fn the_offline_stand_in_fails_finds_when_told_to() {
     );
     provider.fail_finds(None);
     assert_eq!(provider.find_payments(&info).await.unwrap().len(), 1);
+}
+
+// Backfill: what each provider lists since a time, page by page.
+
+fn window(undelivered_only: bool, cursor: Option<&str>) -> BackfillQuery {
+    BackfillQuery {
+        since: Timestamp::from_unix_millis(1_800_000_000_000),
+        until: Timestamp::from_unix_millis(1_800_003_600_000),
+        undelivered_only,
+        cursor: cursor.map(str::to_owned),
+    }
+}
+
+fn stripe_event(id: &str) -> serde_json::Value {
+    serde_json::json!({
+        "id": id,
+        "object": "event",
+        "type": "checkout.session.completed",
+        "created": 1_800_000_100,
+        "data": {"object": {"id": "cs_test_a1", "object": "checkout.session", "payment_status": "paid"}},
+    })
+}
+
+#[tokio::test]
+async fn stripe_lists_its_events_in_the_window_and_pages_after_the_last_one() {
+    let (base, seen) = stub(
+        StatusCode::OK,
+        serde_json::json!({
+            "object": "list",
+            "url": "/v1/events",
+            "has_more": true,
+            "data": [stripe_event("evt_3Newest"), stripe_event("evt_2Older")],
+        }),
+    )
+    .await;
+    let page = stripe(&base)
+        .backfill_page(&window(true, Some("evt_1Cursor")))
+        .await
+        .unwrap();
+    assert_eq!(
+        page.items
+            .iter()
+            .map(|i| i.event_id.as_str())
+            .collect::<Vec<_>>(),
+        ["evt_3Newest", "evt_2Older"]
+    );
+    let body: serde_json::Value = serde_json::from_str(&page.items[0].body).unwrap();
+    assert_eq!(
+        body,
+        stripe_event("evt_3Newest"),
+        "the event exactly, as its webhook carries it"
+    );
+    assert_eq!(page.next_cursor.as_deref(), Some("evt_2Older"));
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 1);
+    let r = &seen[0];
+    assert_eq!(r.method, Method::GET);
+    assert_eq!(r.path, "/v1/events");
+    let query = form_urlencoded_pairs(r.query.as_deref().unwrap());
+    assert_eq!(field(&query, "created[gte]"), "1800000000");
+    assert_eq!(field(&query, "created[lte]"), "1800003600");
+    assert_eq!(field(&query, "limit"), "100");
+    assert_eq!(field(&query, "delivery_success"), "false");
+    assert_eq!(field(&query, "starting_after"), "evt_1Cursor");
+    assert_eq!(query.len(), 5, "{query:?}");
+    assert_eq!(r.headers["authorization"], "Bearer sk_test_123");
+}
+
+#[tokio::test]
+async fn stripe_lists_every_event_unless_asked_for_the_undelivered_and_stops_at_the_last_page() {
+    let (base, seen) = stub(
+        StatusCode::OK,
+        serde_json::json!({"object": "list", "has_more": false, "data": [stripe_event("evt_1")]}),
+    )
+    .await;
+    let page = stripe(&base)
+        .backfill_page(&window(false, None))
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), 1);
+    assert_eq!(page.next_cursor, None);
+    let query = form_urlencoded_pairs(seen.lock().unwrap()[0].query.as_deref().unwrap());
+    assert!(
+        !query
+            .iter()
+            .any(|(k, _)| k == "delivery_success" || k == "starting_after"),
+        "{query:?}"
+    );
+}
+
+#[tokio::test]
+async fn stripe_sends_nothing_for_a_cursor_that_is_not_an_event_id() {
+    let (base, seen) = stub(StatusCode::OK, serde_json::json!({"data": []})).await;
+    for bad in ["cs_test_1", "evt_1&limit=1", "evt_../x", "payments:100"] {
+        match stripe(&base).backfill_page(&window(false, Some(bad))).await {
+            Err(ProviderError::Rejected { status: 400, .. }) => {}
+            other => panic!("{bad:?}: {other:?}"),
+        }
+    }
+    assert!(seen.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_stripe_list_outage_or_an_event_without_an_id_is_retryable() {
+    let (base, _) = stub(StatusCode::SERVICE_UNAVAILABLE, serde_json::json!({})).await;
+    assert!(matches!(
+        stripe(&base).backfill_page(&window(false, None)).await,
+        Err(ProviderError::Unavailable(_))
+    ));
+    let (base, _) = stub(
+        StatusCode::OK,
+        serde_json::json!({"has_more": false, "data": [{"object": "event", "type": "x"}]}),
+    )
+    .await;
+    assert!(matches!(
+        stripe(&base).backfill_page(&window(false, None)).await,
+        Err(ProviderError::Unavailable(_))
+    ));
+    let (base, _) = stub(
+        StatusCode::UNAUTHORIZED,
+        serde_json::json!({"error": {"message": "Invalid API Key provided"}}),
+    )
+    .await;
+    assert!(matches!(
+        stripe(&base).backfill_page(&window(false, None)).await,
+        Err(ProviderError::Rejected { status: 401, .. })
+    ));
+}
+
+fn razorpay_refund_item(id: &str, status: &str) -> serde_json::Value {
+    serde_json::json!({
+        "id": id, "entity": "refund", "amount": 500, "currency": "INR",
+        "payment_id": "pay_Captured0000001", "notes": {"refundId": "rf_1"},
+        "created_at": 1_800_000_200, "status": status,
+    })
+}
+
+#[tokio::test]
+async fn razorpay_lists_its_final_payments_as_the_webhooks_that_report_them() {
+    let (base, seen) = stub(
+        StatusCode::OK,
+        razorpay_collection(vec![
+            razorpay_payment("pay_Captured0000001", 74_900, "captured"),
+            razorpay_payment("pay_Failed000000001", 74_900, "failed"),
+            razorpay_payment("pay_Refunded0000001", 74_900, "refunded"),
+            // Not final yet: a later run sees how it ends.
+            razorpay_payment("pay_Authorized00001", 74_900, "authorized"),
+            razorpay_payment("pay_Created00000001", 74_900, "created"),
+            serde_json::json!({"entity": "payment", "status": "captured"}),
+        ]),
+    )
+    .await;
+    let page = razorpay(&base)
+        .backfill_page(&window(false, None))
+        .await
+        .unwrap();
+    assert_eq!(
+        page.items
+            .iter()
+            .map(|i| i.event_id.as_str())
+            .collect::<Vec<_>>(),
+        [
+            "backfill:pay_Captured0000001#captured",
+            "backfill:pay_Failed000000001#failed",
+            "backfill:pay_Refunded0000001#captured",
+        ]
+    );
+    // The webhook's own normaliser reads each as the webhook would be read.
+    let read = |i: usize| {
+        oms_core::webhook::razorpay::normalise(
+            page.items[i].body.as_bytes(),
+            Some(&page.items[i].event_id),
+        )
+        .unwrap()
+    };
+    let captured = read(0);
+    assert_eq!(captured.event_type, "payment.captured");
+    assert_eq!(
+        captured.action,
+        oms_core::webhook::PaymentAction::Succeeded {
+            payment_id: "pay_Captured0000001".into(),
+            amount: inr(74_900),
+        }
+    );
+    assert!(captured.link.refs.contains(&RAZORPAY_ORDER.to_owned()));
+    assert!(matches!(
+        read(1).action,
+        oms_core::webhook::PaymentAction::Failed { .. }
+    ));
+    assert_eq!(
+        page.next_cursor.as_deref(),
+        Some("refunds:0"),
+        "then the refunds"
+    );
+    let seen = seen.lock().unwrap();
+    let r = &seen[0];
+    assert_eq!(r.method, Method::GET);
+    assert_eq!(r.path, "/v1/payments");
+    assert_eq!(
+        r.query.as_deref(),
+        Some("from=1800000000&to=1800003600&count=100&skip=0")
+    );
+    assert_eq!(
+        r.headers["authorization"],
+        "Basic cnpwX3Rlc3RfYWJjOnJ6cF9zZWNyZXRfeHl6"
+    );
+}
+
+#[tokio::test]
+async fn razorpay_lists_its_final_refunds_after_the_payments_and_then_stops() {
+    let (base, seen) = stub(
+        StatusCode::OK,
+        razorpay_collection(vec![
+            razorpay_refund_item("rfnd_Processed00001", "processed"),
+            razorpay_refund_item("rfnd_Failed0000001", "failed"),
+            razorpay_refund_item("rfnd_Pending000001", "pending"),
+        ]),
+    )
+    .await;
+    let page = razorpay(&base)
+        .backfill_page(&window(false, Some("refunds:0")))
+        .await
+        .unwrap();
+    assert_eq!(
+        page.items
+            .iter()
+            .map(|i| i.event_id.as_str())
+            .collect::<Vec<_>>(),
+        [
+            "backfill:rfnd_Processed00001#processed",
+            "backfill:rfnd_Failed0000001#failed",
+        ]
+    );
+    let processed = oms_core::webhook::razorpay::normalise(
+        page.items[0].body.as_bytes(),
+        Some(&page.items[0].event_id),
+    )
+    .unwrap();
+    assert_eq!(processed.event_type, "refund.processed");
+    assert!(matches!(
+        processed.action,
+        oms_core::webhook::PaymentAction::Refunded(_)
+    ));
+    assert_eq!(page.next_cursor, None, "nothing after the refunds");
+    let r = &seen.lock().unwrap()[0];
+    assert_eq!(r.path, "/v1/refunds");
+    assert_eq!(
+        r.query.as_deref(),
+        Some("from=1800000000&to=1800003600&count=100&skip=0")
+    );
+}
+
+#[tokio::test]
+async fn a_full_razorpay_page_continues_where_it_ended_and_a_foreign_cursor_sends_nothing() {
+    let full: Vec<serde_json::Value> = (0..100)
+        .map(|i| razorpay_payment(&format!("pay_Full{i:013}"), 100, "captured"))
+        .collect();
+    let (base, seen) = stub(StatusCode::OK, razorpay_collection(full)).await;
+    let page = razorpay(&base)
+        .backfill_page(&window(false, Some("payments:200")))
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), 100);
+    assert_eq!(page.next_cursor.as_deref(), Some("payments:300"));
+    assert_eq!(
+        seen.lock().unwrap()[0].query.as_deref(),
+        Some("from=1800000000&to=1800003600&count=100&skip=200")
+    );
+    seen.lock().unwrap().clear();
+    for bad in [
+        "evt_1",
+        "payments:",
+        "payments:-1",
+        "orders:0",
+        "refunds:1&x=2",
+    ] {
+        match razorpay(&base)
+            .backfill_page(&window(false, Some(bad)))
+            .await
+        {
+            Err(ProviderError::Rejected { status: 400, .. }) => {}
+            other => panic!("{bad:?}: {other:?}"),
+        }
+    }
+    assert!(seen.lock().unwrap().is_empty(), "nothing was sent");
+}
+
+fn sent(id: &str, body: String, at_second: i64, delivered: bool) -> SentEvent {
+    SentEvent {
+        event_id: id.into(),
+        body,
+        created: Timestamp::from_unix_millis((1_800_000_000 + at_second) * 1000),
+        delivered,
+    }
+}
+
+#[tokio::test]
+async fn the_offline_stand_in_lists_the_stripe_events_it_sent_or_lost_newest_first_in_pages() {
+    let provider = offline(oms_core::ProviderKind::Stripe);
+    for i in 0..150 {
+        provider.record_event(sent(
+            &format!("evt_{i:03}"),
+            stripe_event(&format!("evt_{i:03}")).to_string(),
+            i,
+            i % 2 == 0,
+        ));
+    }
+    // Outside the window.
+    provider.record_event(sent("evt_late", "{}".into(), 7200, false));
+    let first = provider.backfill_page(&window(false, None)).await.unwrap();
+    assert_eq!(first.items.len(), 100);
+    assert_eq!(first.items[0].event_id, "evt_149", "newest first");
+    assert_eq!(first.next_cursor.as_deref(), Some("evt_050"));
+    let second = provider
+        .backfill_page(&window(false, first.next_cursor.as_deref()))
+        .await
+        .unwrap();
+    assert_eq!(second.items.len(), 50);
+    assert_eq!(second.next_cursor, None);
+    let lost = provider.backfill_page(&window(true, None)).await.unwrap();
+    assert_eq!(lost.items.len(), 75, "the undelivered only");
+    assert!(
+        matches!(
+            provider
+                .backfill_page(&window(false, Some("evt_nope")))
+                .await,
+            Err(ProviderError::Rejected { status: 400, .. })
+        ),
+        "a cursor it never gave"
+    );
+    provider.fail_backfills(Some(ProviderError::Unavailable("stripe down".into())));
+    assert!(provider.backfill_page(&window(false, None)).await.is_err());
+    provider.fail_backfills(None);
+    assert!(provider.backfill_page(&window(false, None)).await.is_ok());
+}
+
+#[tokio::test]
+async fn the_offline_stand_in_lists_razorpay_payments_and_refunds_read_out_of_its_webhooks() {
+    let provider = offline(oms_core::ProviderKind::Razorpay);
+    let event = |kind: &str, key: &str, entity: serde_json::Value| {
+        serde_json::json!({
+            "entity": "event", "event": kind, "contains": [key],
+            "payload": {key: {"entity": entity}},
+        })
+        .to_string()
+    };
+    provider.record_event(sent(
+        "evt_a",
+        event(
+            "payment.authorized",
+            "payment",
+            razorpay_payment("pay_A", 100, "authorized"),
+        ),
+        1,
+        true,
+    ));
+    provider.record_event(sent(
+        "evt_b",
+        event(
+            "payment.captured",
+            "payment",
+            razorpay_payment("pay_A", 100, "captured"),
+        ),
+        2,
+        false,
+    ));
+    provider.record_event(sent(
+        "evt_c",
+        event(
+            "refund.processed",
+            "refund",
+            razorpay_refund_item("rfnd_A", "processed"),
+        ),
+        3,
+        true,
+    ));
+    let page = provider.backfill_page(&window(false, None)).await.unwrap();
+    assert_eq!(
+        page.items
+            .iter()
+            .map(|i| i.event_id.as_str())
+            .collect::<Vec<_>>(),
+        ["backfill:pay_A#captured", "backfill:rfnd_A#processed"],
+        "each entity in its latest state, payments first"
+    );
+    assert_eq!(page.next_cursor, None);
 }
 
 // Refund lookups: a refund whose webhook is late is fetched by the sweep's reconciliation.

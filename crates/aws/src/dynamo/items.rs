@@ -8,7 +8,7 @@
 //! call them; the item structs stay private.
 
 use oms_core::ports::{
-    EventOutcome, EventRecord, IdempotencyRecord, OutboxEntry, StockLevel, StoreError,
+    EventOutcome, EventRecord, EventSource, IdempotencyRecord, OutboxEntry, StockLevel, StoreError,
 };
 use oms_core::search::{EventSearch, EventSummary, OrderSearch};
 use oms_core::{
@@ -275,6 +275,10 @@ struct EventItem {
     payload: String,
     expires_at: Timestamp,
     ttl: i64,
+    /// `webhook`, `reconciliation`, `replay` or `backfill`; absent on records written before it
+    /// was stored, whose source their id tells.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    source: Option<String>,
     /// The order's events (`EVENTS#<orderId>`, newest first by `<receivedAt>#…`), for the
     /// ops console; absent while no order is known.
     #[serde(rename = "GSI1PK", default, skip_serializing_if = "Option::is_none")]
@@ -300,6 +304,8 @@ struct EventSummaryItem {
     order_id: Option<OrderId>,
     outcome: String,
     detail: String,
+    #[serde(default)]
+    source: Option<String>,
 }
 
 /// A provider event's dedupe and audit record, with `ttl` for DynamoDB.
@@ -317,6 +323,7 @@ pub fn event_item(r: &EventRecord) -> Result<Item, StoreError> {
         payload: r.payload.clone(),
         expires_at: r.expires_at,
         ttl: r.expires_at.unix_seconds(),
+        source: Some(r.source.as_str().into()),
         gsi1pk: r.order_id.as_ref().map(order_events_pk),
         gsi1sk: r
             .order_id
@@ -336,7 +343,12 @@ pub fn event_item(r: &EventRecord) -> Result<Item, StoreError> {
 pub fn event_from(item: Item) -> Result<EventRecord, StoreError> {
     let e: EventItem =
         serde_dynamo::from_item(item).map_err(|e| corrupt("decoding an event", e))?;
+    let source = match &e.source {
+        Some(s) => EventSource::parse(s).ok_or_else(|| corrupt("event source", s))?,
+        None => EventSource::of(&e.event_id),
+    };
     Ok(EventRecord {
+        source,
         provider: e.provider,
         event_id: e.event_id,
         event_type: e.event_type,
@@ -354,6 +366,10 @@ pub fn event_from(item: Item) -> Result<EventRecord, StoreError> {
 pub fn event_summary_from(item: Item) -> Result<EventSummary, StoreError> {
     let e: EventSummaryItem =
         serde_dynamo::from_item(item).map_err(|e| corrupt("decoding an event summary", e))?;
+    let source = match &e.source {
+        Some(s) => EventSource::parse(s).ok_or_else(|| corrupt("event source", s))?,
+        None => EventSource::of(&e.event_id),
+    };
     Ok(EventSummary {
         provider: e.provider,
         event_id: e.event_id,
@@ -362,6 +378,7 @@ pub fn event_summary_from(item: Item) -> Result<EventSummary, StoreError> {
         order_id: e.order_id,
         outcome: EventOutcome::parse(&e.outcome)
             .ok_or_else(|| corrupt("event outcome", &e.outcome))?,
+        source,
         detail: e.detail,
     })
 }

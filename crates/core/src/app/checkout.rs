@@ -81,6 +81,7 @@ pub async fn verify_razorpay(
         detail: "checkout signature verified; awaiting the payment webhook".into(),
         payload: String::new(),
         expires_at: now.plus(EVENT_RETENTION),
+        source: crate::ports::EventSource::Webhook,
     };
     // A repeat confirmation is a duplicate record: nothing more to do either way.
     store

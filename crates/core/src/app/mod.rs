@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod alerts;
+pub mod backfill;
 pub mod cancel;
 pub mod catalog;
 pub mod checkout;

@@ -61,7 +61,7 @@ fn record(
     outcome: EventOutcome,
     detail: &str,
     now: Timestamp,
-    keep: Duration,
+    delivery: Delivery,
 ) -> EventRecord {
     EventRecord {
         provider: event.provider,
@@ -72,7 +72,8 @@ fn record(
         outcome,
         detail: detail.to_owned(),
         payload: String::from_utf8_lossy(payload).into_owned(),
-        expires_at: now.plus(keep),
+        expires_at: now.plus(delivery.event_retention),
+        source: delivery.source,
     }
 }
 
@@ -138,37 +139,7 @@ async fn resolve_order(
     Ok(None)
 }
 
-/// Where an event came from: the provider's webhook, or this service asking the provider
-/// (reconciliation). Recorded as `source` on the timeline entries it adds.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum EventSource {
-    #[default]
-    Webhook,
-    Reconciliation,
-    /// An operator re-applied a stored event (`replay:<eventId>`).
-    Replay,
-}
-
-impl EventSource {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Webhook => "webhook",
-            Self::Reconciliation => "reconciliation",
-            Self::Replay => "replay",
-        }
-    }
-
-    /// Where a recorded event came from, by its id.
-    pub fn of(event_id: &str) -> Self {
-        if event_id.starts_with("reconcile:") {
-            Self::Reconciliation
-        } else if event_id.starts_with("replay:") {
-            Self::Replay
-        } else {
-            Self::Webhook
-        }
-    }
-}
+pub use crate::ports::EventSource;
 
 /// How one event is applied: the configured `LATE_PAYMENT_POLICY`, how long its record is
 /// kept, and where it came from.
@@ -231,7 +202,6 @@ pub async fn handle_event_with(
     payload: &[u8],
 ) -> Result<Handled, OutboxError> {
     let policy = delivery.late_payment;
-    let keep = delivery.event_retention;
     let now = ports.clock.now();
 
     if let PaymentAction::Ignored { reason } = &event.action {
@@ -242,7 +212,7 @@ pub async fn handle_event_with(
             EventOutcome::Ignored,
             reason,
             now,
-            keep,
+            delivery,
         );
         return Ok(match record_only(ports.store, &rec).await? {
             true => Handled::Ignored,
@@ -258,7 +228,7 @@ pub async fn handle_event_with(
             EventOutcome::Unmatched,
             "no order found",
             now,
-            keep,
+            delivery,
         );
         if !record_only(ports.store, &rec).await? {
             return Ok(Handled::Duplicate);
@@ -323,7 +293,7 @@ pub async fn handle_event_with(
                     EventOutcome::Applied,
                     "applied",
                     now,
-                    keep,
+                    delivery,
                 ),
                 Some((&next, order.version())),
             ),
@@ -335,7 +305,7 @@ pub async fn handle_event_with(
                     EventOutcome::NoChange,
                     &e.to_string(),
                     now,
-                    keep,
+                    delivery,
                 ),
                 None,
             ),
