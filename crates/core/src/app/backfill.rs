@@ -25,7 +25,7 @@ use crate::webhook::{PaymentEvent, razorpay, stripe};
 use super::Services;
 use super::outbox::{OutboxError, publish};
 use super::refund::send_recorded;
-use super::webhook::{Delivery, EventSource, Handled, handle_event_with};
+use super::webhook::{EventSource, Handled, handle_event_with};
 
 /// The most items one call applies: one page of either provider's list.
 pub const MAX_ITEMS: usize = BACKFILL_PAGE as usize;
@@ -243,11 +243,7 @@ pub async fn backfill(
     for item in page.items.iter().take(MAX_ITEMS) {
         report.listed += 1;
         let event = normalised(request.provider, item);
-        let delivery = Delivery {
-            late_payment: services.policy.late_payment,
-            event_retention: services.policy.event_retention,
-            source: EventSource::Backfill,
-        };
+        let delivery = services.delivery(EventSource::Backfill);
         let handled = handle_event_with(
             &services.outbox_ports(),
             delivery,

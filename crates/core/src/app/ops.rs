@@ -17,7 +17,7 @@ use crate::webhook::{razorpay, stripe};
 use super::Services;
 use super::outbox::OutboxError;
 use super::refund::send_recorded;
-use super::webhook::{Delivery, EventSource, Handled, handle_event_with};
+use super::webhook::{EventSource, Handled, handle_event_with};
 
 /// The most events the ops console lists for one order.
 pub const MAX_ORDER_EVENTS: u32 = 200;
@@ -126,11 +126,7 @@ pub async fn replay(
     }
     .map_err(OpsError::NotReplayable)?;
     event.event_id = format!("replay:{event_id}");
-    let delivery = Delivery {
-        late_payment: services.policy.late_payment,
-        event_retention: services.policy.event_retention,
-        source: EventSource::Replay,
-    };
+    let delivery = services.delivery(EventSource::Replay);
     let handled = handle_event_with(&services.outbox_ports(), delivery, &event, body).await?;
     tracing::info!(
         provider = provider.as_str(),

@@ -27,7 +27,7 @@ use crate::webhook::{OrderLink, PaymentAction, PaymentEvent};
 
 use super::outbox::{OutboxError, publish};
 use super::retry::{MAX_ATTEMPTS, Retry};
-use super::webhook::{Delivery, EventSource, Handled, handle_event_with};
+use super::webhook::{EventSource, Handled, handle_event_with};
 use super::{RefusedTransition, Services};
 
 /// What the provider said about an unpaid order.
@@ -89,11 +89,7 @@ pub async fn reconcile_unpaid(
         "currency": capture.amount.currency(),
     })
     .to_string();
-    let delivery = Delivery {
-        late_payment: services.policy.late_payment,
-        event_retention: services.policy.event_retention,
-        source: EventSource::Reconciliation,
-    };
+    let delivery = services.delivery(EventSource::Reconciliation);
     let handled = handle_event_with(
         &services.outbox_ports(),
         delivery,
@@ -203,11 +199,7 @@ pub async fn reconcile_refund(
         "currency": answer.amount.currency(),
     })
     .to_string();
-    let delivery = Delivery {
-        late_payment: services.policy.late_payment,
-        event_retention: services.policy.event_retention,
-        source: EventSource::Reconciliation,
-    };
+    let delivery = services.delivery(EventSource::Reconciliation);
     let handled = handle_event_with(
         &services.outbox_ports(),
         delivery,

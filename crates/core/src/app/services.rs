@@ -29,6 +29,16 @@ pub struct Services {
 }
 
 impl Services {
+    /// How an event this service found itself (reconciliation, backfill, replay) is applied:
+    /// this deployment's policies, recorded as coming from `source`.
+    pub fn delivery(&self, source: super::webhook::EventSource) -> super::webhook::Delivery {
+        super::webhook::Delivery {
+            late_payment: self.policy.late_payment,
+            event_retention: self.policy.event_retention,
+            source,
+        }
+    }
+
     /// The ports the use cases that write orders and send their effects (webhook, sweep,
     /// admin) need.
     pub fn outbox_ports(&self) -> super::outbox::OutboxPorts<'_> {
