@@ -322,3 +322,69 @@ async fn every_unmatched_event_is_listed_and_searches_refuse_what_they_cannot_an
         assert_eq!(app.get(path).await.status, 401, "{path}");
     }
 }
+
+#[tokio::test]
+async fn an_admin_finds_an_order_by_any_of_its_provider_ids() {
+    let app = TestApp::spawn().await;
+    let (stripe_id, session, _, _) = app.guest_order("CHAI-250G", 1, "stripe").await;
+    let (rzp_id, payment, _) = app.paid_order("CHAI-250G", 1, "razorpay").await;
+    let rzp_order = app.order(&rzp_id).await["payment"]["providerOrderId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    for (path, want) in [
+        (
+            format!("/admin/orders?paymentRef={session}"),
+            vec![stripe_id.clone()],
+        ),
+        (
+            format!("/admin/orders?paymentRef={session}&provider=stripe"),
+            vec![stripe_id.clone()],
+        ),
+        (
+            format!("/admin/orders?paymentRef={session}&provider=razorpay"),
+            vec![],
+        ),
+        (
+            format!("/admin/orders?paymentRef={payment}"),
+            vec![rzp_id.clone()],
+        ),
+        (
+            format!("/admin/orders?paymentRef={rzp_order}&provider=razorpay"),
+            vec![rzp_id.clone()],
+        ),
+        // The other filters still apply to what the id finds.
+        (
+            format!("/admin/orders?paymentRef={payment}&status=paid"),
+            vec![rzp_id.clone()],
+        ),
+        (
+            format!("/admin/orders?paymentRef={payment}&status=cancelled"),
+            vec![],
+        ),
+        (
+            "/admin/orders?paymentRef=pay_NOSUCHPAYMENT1".to_owned(),
+            vec![],
+        ),
+    ] {
+        let r = admin_get(&app, &path).await;
+        assert_eq!(r.status, 200, "{path}: {}", r.text);
+        assert_eq!(ids(&r, "orders", "orderId"), want, "{path}");
+        assert!(r.body["nextCursor"].is_null(), "{path}");
+    }
+
+    for bad in [
+        "/admin/orders?provider=stripe",
+        "/admin/orders?paymentRef=pay_1&provider=paypal",
+        "/admin/orders?paymentRef=",
+        "/admin/orders?paymentRef=PAYREF%23stripe%23pi_1",
+        "/admin/orders?paymentRef=pay_1&cursor=abc",
+    ] {
+        let r = admin_get(&app, bad).await;
+        assert_eq!(r.status, 400, "{bad}: {}", r.text);
+        assert_eq!(r.error_code(), "validation_failed", "{bad}");
+    }
+    let long = format!("/admin/orders?paymentRef={}", "a".repeat(256));
+    assert_eq!(admin_get(&app, &long).await.status, 400);
+}

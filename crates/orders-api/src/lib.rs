@@ -15,7 +15,7 @@ use oms_core::app::refund::{self, RefundBody};
 use oms_core::app::{ops, read};
 use oms_core::ports::EventOutcome;
 use oms_core::search::{EventSearch, EventSummary, OrderSearch};
-use oms_core::{IdempotencyKey, OrderStatus, Timestamp};
+use oms_core::{IdempotencyKey, OrderStatus, ProviderKind, Timestamp};
 use oms_http::views::{DeadJobView, EventView, OrderView, ProductView, RefundView};
 use oms_http::{Admin, ApiError, AppState, Caller, JsonBody, PathParam, RawBody, RequestId};
 use serde_json::{Value, json};
@@ -138,7 +138,24 @@ async fn search_orders(
     Admin(_): Admin,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
-    let mut q = SearchQuery::parse(query.as_deref(), &["status", "requiresReview", "disputed"])?;
+    let mut q = SearchQuery::parse(
+        query.as_deref(),
+        &[
+            "status",
+            "requiresReview",
+            "disputed",
+            "paymentRef",
+            "provider",
+        ],
+    )?;
+    let provider = q
+        .take("provider")
+        .map(|v| {
+            ProviderKind::parse(&v)
+                .ok_or_else(|| ApiError::field("provider", "must be stripe or razorpay"))
+        })
+        .transpose()?;
+    let payment_ref = q.take("paymentRef");
     let search = OrderSearch {
         status: q
             .take("status")
@@ -153,11 +170,40 @@ async fn search_orders(
         from: q.from,
         to: q.to,
     };
-    let page = ops::search_orders(&state.services, &search, q.limit, q.cursor.as_deref()).await?;
-    let orders: Vec<OrderView> = page.orders.iter().map(OrderView::from).collect();
-    Ok(Json(
-        json!({ "orders": orders, "nextCursor": page.next_cursor }),
-    ))
+    let Some(reference) = payment_ref else {
+        if provider.is_some() {
+            return Err(ApiError::field(
+                "provider",
+                "narrows a paymentRef lookup: give paymentRef too",
+            ));
+        }
+        let page =
+            ops::search_orders(&state.services, &search, q.limit, q.cursor.as_deref()).await?;
+        let orders: Vec<OrderView> = page.orders.iter().map(OrderView::from).collect();
+        return Ok(Json(
+            json!({ "orders": orders, "nextCursor": page.next_cursor }),
+        ));
+    };
+    // A lookup by the provider's id: at most one order, never a next page.
+    if !ops::is_payment_ref(&reference) {
+        return Err(ApiError::field(
+            "paymentRef",
+            "must be a provider id (cs_…, pi_…, order_…, pay_…): letters, digits and _, at most 255",
+        ));
+    }
+    if q.cursor.is_some() {
+        return Err(ApiError::field(
+            "cursor",
+            "a paymentRef lookup has no next page",
+        ));
+    }
+    let found = ops::find_order_by_payment_ref(&state.services, provider, &reference).await?;
+    let orders: Vec<OrderView> = found
+        .iter()
+        .filter(|o| search.matches(o))
+        .map(OrderView::from)
+        .collect();
+    Ok(Json(json!({ "orders": orders, "nextCursor": null })))
 }
 
 /// Admins only: recorded provider events by outcome and time received, newest first (e.g.

@@ -72,6 +72,40 @@ pub async fn search_orders(
     Ok(services.store.search_orders(search, limit, cursor).await?)
 }
 
+/// The longest provider id the order search looks up (Stripe's and Razorpay's are far shorter).
+pub const MAX_PAYMENT_REF: usize = 255;
+
+/// Whether `s` can be a provider's id: 1 to [`MAX_PAYMENT_REF`] letters, digits and `_`.
+pub fn is_payment_ref(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= MAX_PAYMENT_REF
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// The order a provider's id belongs to — a Stripe Checkout Session (`cs_…`) or PaymentIntent
+/// (`pi_…`), a Razorpay order (`order_…`) or payment (`pay_…`) — for `provider`, or for each
+/// provider when none is given (one consistent read each). `None` when no order names it, or
+/// when the id cannot be one (empty, too long, or not letters, digits and `_`).
+pub async fn find_order_by_payment_ref(
+    services: &Services,
+    provider: Option<ProviderKind>,
+    reference: &str,
+) -> Result<Option<Order>, OpsError> {
+    if !is_payment_ref(reference) {
+        return Ok(None);
+    }
+    let providers = match provider {
+        Some(p) => vec![p],
+        None => vec![ProviderKind::Stripe, ProviderKind::Razorpay],
+    };
+    for p in providers {
+        if let Some(id) = services.store.find_order_by_ref(p, reference).await? {
+            return Ok(services.store.get_order(&id).await?);
+        }
+    }
+    Ok(None)
+}
+
 /// Recorded provider events matching `search`, newest first (e.g. every unmatched one).
 pub async fn search_events(
     services: &Services,
