@@ -44,6 +44,9 @@ pub fn aws_services(
     shipping.use_secret_store(|arn, name| {
         Arc::new(SecretsManagerCredentials::new(documents.clone(), arn, name))
     });
+    shipping.use_tracking_secret(|arn, name| {
+        Arc::new(SecretsManagerCredentials::new(documents.clone(), arn, name))
+    });
     let secrets: Arc<dyn SecretSource> = Arc::new(SecretsManagerSource::new(
         documents,
         config.secrets.stripe_arn.clone(),
@@ -67,6 +70,7 @@ pub fn aws_services(
         OFFLINE_CHECKOUT,
     );
     services.carrier = carrier(&shipping);
+    services.tracking_tokens = shipping.tracking_tokens.clone();
     services.dead_jobs = match &res.dead_letter_queue_url {
         Some(url) => Arc::new(SqsDeadJobs::new(clients.sqs.clone(), url, &res.queue_url)),
         None => Arc::new(NoDeadLetterQueue),
@@ -151,6 +155,7 @@ fn services(
         secrets,
         clock,
         carrier: carrier(&config.shipping),
+        tracking_tokens: config.shipping.tracking_tokens.clone(),
         ids: Arc::new(RandomIds),
         policy: config.cleanup.policy.clone(),
     }

@@ -438,7 +438,11 @@ async fn a_reinstatement_takes_stock_again_or_changes_nothing(b: Backend) {
     s.create_order(&o, None, t(0)).await.unwrap();
     let mut cancelled = o.clone();
     cancelled.cancel("stale", t(1)).unwrap();
-    assert!(s.cancel_order(&cancelled, o.version()).await.unwrap());
+    assert!(
+        s.release_order_stock(&cancelled, o.version())
+            .await
+            .unwrap()
+    );
     assert_eq!(available(s, "A").await, 1);
     // Someone else buys the unit.
     s.create_order(&order("u2", t(2), &[("A", 1)]), None, t(2))
@@ -488,7 +492,11 @@ async fn cancelling_gives_the_stock_back_only_if_the_order_did_not_change(b: Bac
     assert!(s.save_order(&p, o.version(), None).await.unwrap());
     let mut cancelled = o.clone();
     cancelled.cancel("stale", t(2)).unwrap();
-    assert!(!s.cancel_order(&cancelled, o.version()).await.unwrap());
+    assert!(
+        !s.release_order_stock(&cancelled, o.version())
+            .await
+            .unwrap()
+    );
     assert_eq!(available(s, "A").await, 1);
     assert_eq!(
         s.get_order(o.id()).await.unwrap().unwrap().status(),
@@ -499,7 +507,7 @@ async fn cancelling_gives_the_stock_back_only_if_the_order_did_not_change(b: Bac
     s.create_order(&o2, None, t(3)).await.unwrap();
     let mut c2 = o2.clone();
     c2.cancel("stale", t(4)).unwrap();
-    assert!(s.cancel_order(&c2, o2.version()).await.unwrap());
+    assert!(s.release_order_stock(&c2, o2.version()).await.unwrap());
     assert_eq!(available(s, "A").await, 1);
     assert_eq!(
         s.get_order(o2.id()).await.unwrap().unwrap().status(),

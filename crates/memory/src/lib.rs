@@ -21,5 +21,5 @@ pub use clock::ManualClock;
 pub use faults::{Fault, FaultPlan, Faulty, FaultyCarrier, FaultyQueue};
 pub use invoices::InMemoryInvoices;
 pub use queue::{InMemoryPublisher, InMemoryQueue};
-pub use secrets::StaticSecrets;
+pub use secrets::{NoCredentials, StaticSecrets};
 pub use store::InMemoryStore;

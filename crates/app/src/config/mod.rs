@@ -55,7 +55,7 @@ impl Config {
             payments: PaymentsConfig::read(env, mode, &secrets)?,
             secrets,
             cleanup: CleanupConfig::read(env)?,
-            shipping: ShippingConfig::read(env)?,
+            shipping: ShippingConfig::read(env, mode == ProviderMode::Offline)?,
         })
     }
 
