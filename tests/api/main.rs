@@ -16,4 +16,5 @@ mod reconcile;
 mod refunds;
 mod routes;
 mod stock;
+mod tracking;
 mod webhooks;

@@ -259,6 +259,9 @@ pub enum TimelineType {
     ShipmentDamaged,
     ShipmentReturned,
     ShipmentDelivered,
+    /// The customer was sent a message about the shipment (`message`: `out_for_delivery`,
+    /// `delivered`); recorded before it is sent, so it is sent at most once.
+    CustomerNotified,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -282,6 +282,93 @@ pub fn token_matches(presented: Option<&str>, tokens: &[Secret]) -> bool {
     ok.into()
 }
 
+/// Shiprocket-shaped tracking bodies, as the carrier would send them: for tests, benchmarks and
+/// the dev server's `ship` command (feature `simulate`).
+#[cfg(any(test, feature = "simulate"))]
+pub mod simulate {
+    use serde_json::json;
+    use time::OffsetDateTime;
+    use time::macros::format_description;
+
+    use super::{IST, ShipmentState};
+    use crate::time::Timestamp;
+
+    /// The status id and words the dev server's `ship --status` sends for each name.
+    pub const NAMED: [(&str, u32, &str); 9] = [
+        ("picked_up", 42, "PICKED UP"),
+        ("in_transit", 18, "IN TRANSIT"),
+        ("out_for_delivery", 17, "OUT FOR DELIVERY"),
+        ("delivered", 7, "DELIVERED"),
+        ("undelivered", 21, "UNDELIVERED"),
+        ("rto", 9, "RTO INITIATED"),
+        ("returned", 10, "RTO DELIVERED"),
+        ("lost", 12, "LOST"),
+        ("damaged", 25, "DAMAGED"),
+    ];
+
+    /// The id and words for a name of [`NAMED`], or a state's name.
+    pub fn named(name: &str) -> Option<(u32, &'static str)> {
+        NAMED
+            .iter()
+            .find(|(n, _, _)| *n == name)
+            .or_else(|| {
+                let state = ShipmentState::parse(name)?;
+                NAMED
+                    .iter()
+                    .find(|(_, id, _)| super::shiprocket_state(*id) == Some(state))
+            })
+            .map(|(_, id, label)| (*id, *label))
+    }
+
+    fn ist(at: Timestamp, f: &[time::format_description::FormatItem<'_>]) -> String {
+        OffsetDateTime::from_unix_timestamp_nanos(i128::from(at.unix_millis()) * 1_000_000)
+            .map(|t| t.to_offset(IST))
+            .ok()
+            .and_then(|t| t.format(f).ok())
+            .unwrap_or_default()
+    }
+
+    /// A tracking body for `awb` (our order `order_id`) at status `status_id` at `at`.
+    pub fn shiprocket_body(
+        awb: &str,
+        order_id: &str,
+        status_id: u32,
+        label: &str,
+        at: Timestamp,
+    ) -> String {
+        let current = ist(
+            at,
+            format_description!("[day] [month] [year] [hour]:[minute]:[second]"),
+        );
+        let scan = ist(
+            at,
+            format_description!("[year]-[month]-[day] [hour]:[minute]:[second]"),
+        );
+        json!({
+            "awb": awb,
+            "courier_name": "Delhivery Surface",
+            "current_status": label,
+            "current_status_id": status_id,
+            "shipment_status": label,
+            "shipment_status_id": status_id,
+            "current_timestamp": current,
+            "order_id": order_id,
+            "sr_order_id": 348456385,
+            "awb_assigned_date": scan,
+            "pickup_scheduled_date": scan,
+            "etd": scan,
+            "scans": [
+                {"date": scan, "status": "X-PPOM", "activity": label, "location": "Bengaluru Hub (Karnataka)", "sr-status": status_id.to_string(), "sr-status-label": label}
+            ],
+            "is_return": if matches!(status_id, 9 | 10 | 14 | 15 | 16 | 40 | 41 | 46) { 1 } else { 0 },
+            "channel_id": 3422553,
+            "pod_status": "",
+            "pod": "Not Available"
+        })
+        .to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -404,6 +491,23 @@ mod tests {
         only_current["shipment_status_id"] = Value::Null;
         let u = parse_shiprocket(only_current.to_string().as_bytes()).unwrap();
         assert_eq!(u.status_id, 20, "current_status_id stands in");
+    }
+
+    #[test]
+    fn a_simulated_body_reads_back_as_what_was_asked() {
+        let at = Timestamp::parse_rfc3339("2026-12-03T06:13:52Z").unwrap();
+        for (name, id, label) in simulate::NAMED {
+            let body = simulate::shiprocket_body("AWB123", "ord_1", id, label, at);
+            let u = parse_shiprocket(body.as_bytes()).unwrap();
+            assert_eq!(
+                (u.status_id, u.at, u.awb.as_str()),
+                (id, at, "AWB123"),
+                "{name}"
+            );
+            assert_eq!(simulate::named(name), Some((id, label)));
+        }
+        assert_eq!(simulate::named("returning"), Some((9, "RTO INITIATED")));
+        assert_eq!(simulate::named("teleported"), None);
     }
 
     #[test]

@@ -253,7 +253,7 @@ async fn send_notices(
 ) -> Result<Fulfilment, FulfilError> {
     while let Some(state) = order.owed_notice() {
         let mut next = order.clone();
-        next.take_notice(state)
+        next.take_notice(state, "whatsapp", deps.clock.now())
             .map_err(|e| RefusedTransition::new(order.id(), e))?;
         if !save(deps.store, &next, &order).await? {
             order = read(deps.store, order.id()).await?;

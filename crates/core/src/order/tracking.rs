@@ -349,15 +349,26 @@ impl Order {
         self.tracking.notices_owed.first().copied()
     }
 
-    /// Takes an owed message for sending: once recorded, it is never sent again.
-    pub fn take_notice(&mut self, state: ShipmentState) -> Result<(), TransitionError> {
+    /// Takes an owed message for sending (`customer_notified`): once recorded, it is never
+    /// sent again.
+    pub fn take_notice(
+        &mut self,
+        state: ShipmentState,
+        channel: &str,
+        now: Timestamp,
+    ) -> Result<TimelineEntry, TransitionError> {
         let Some(i) = self.tracking.notices_owed.iter().position(|s| *s == state) else {
             return Err(TransitionError::AlreadyApplied);
         };
         self.tracking.notices_owed.remove(i);
         self.tracking.notices_sent.push(state);
+        let entry = self.push(
+            TimelineType::CustomerNotified,
+            now,
+            json!({ "message": state.as_str(), "channel": channel }),
+        );
         self.bump();
-        Ok(())
+        Ok(entry)
     }
 }
 
@@ -462,11 +473,15 @@ mod tests {
             TimelineType::ShipmentDelivered
         ]));
         // Messages are taken once each.
-        o.take_notice(ShipmentState::OutForDelivery).unwrap();
+        o.take_notice(ShipmentState::OutForDelivery, "whatsapp", at(40))
+            .unwrap();
         assert_eq!(
-            o.take_notice(ShipmentState::OutForDelivery),
+            o.take_notice(ShipmentState::OutForDelivery, "whatsapp", at(41)),
             Err(TransitionError::AlreadyApplied)
         );
+        let last = o.timeline().last().unwrap();
+        assert_eq!(last.kind, TimelineType::CustomerNotified);
+        assert_eq!(last.meta["message"], "out_for_delivery");
         assert_eq!(o.owed_notice(), Some(ShipmentState::Delivered));
     }
 
