@@ -92,7 +92,10 @@ async fn every_mapped_status_id_moves_a_shipment_to_its_state() {
     let o = app.order(&id).await;
     assert_eq!(o["shipment"]["events"][0]["status"], "unmapped");
     assert_eq!(o["shipment"]["carrierStatus"]["id"], 99);
-    assert_eq!(o["shipment"]["status"], created, "as the carrier answered at creation");
+    assert_eq!(
+        o["shipment"]["status"], created,
+        "as the carrier answered at creation"
+    );
     // The problems reached the operators, each once.
     for (kind, n) in [
         ("ops.shipment_undelivered", 1),
