@@ -316,3 +316,39 @@ async fn updates_for_an_awb_no_order_has_are_answered_and_alerted_once() {
     assert_eq!(app.order(&id).await, before);
     assert_eq!(app.alerts("ops.unmatched_tracking").await.len(), 2);
 }
+
+#[tokio::test]
+async fn an_admin_finds_an_order_by_its_awb_and_nobody_else_does() {
+    let app = TestApp::spawn_with(with_worker(&[])).await;
+    let (id, awb) = shipped(&app, "MUG-BRASS", "razorpay").await;
+    let admin = app.admin_token("ops-1");
+    let find = |query: String, token: String| {
+        let url = app.url(&format!("/admin/orders?{query}"));
+        let req = app.http.get(url).bearer_auth(token);
+        app.send(req)
+    };
+    let r = find(format!("awb={awb}"), admin.clone()).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["orders"].as_array().unwrap().len(), 1);
+    assert_eq!(r.body["orders"][0]["orderId"], id.as_str());
+    assert_eq!(r.body["nextCursor"], Value::Null);
+    // Other filters still apply; an unknown AWB finds nothing.
+    let r = find(format!("awb={awb}&status=cancelled"), admin.clone()).await;
+    assert_eq!(r.body["orders"].as_array().unwrap().len(), 0, "{}", r.text);
+    let r = find("awb=NOSUCHAWB1".into(), admin.clone()).await;
+    assert_eq!(r.body["orders"].as_array().unwrap().len(), 0, "{}", r.text);
+    for bad in [
+        "awb=".to_owned(),
+        "awb=has%20space".to_owned(),
+        format!("awb={}", "9".repeat(41)),
+        format!("awb={awb}&paymentRef=pay_1"),
+        format!("awb={awb}&provider=razorpay"),
+        format!("awb={awb}&cursor=abc"),
+    ] {
+        let r = find(bad.clone(), admin.clone()).await;
+        assert_eq!(r.status, 400, "{bad}: {}", r.text);
+        assert_eq!(r.error_code(), "validation_failed", "{bad}");
+    }
+    let r = find(format!("awb={awb}"), app.token("someone")).await;
+    assert_eq!(r.status, 403, "{}", r.text);
+}

@@ -166,6 +166,11 @@ const MAX_TEXT: usize = 200;
 /// The longest AWB accepted (carriers use 8–20 characters).
 pub const MAX_AWB: usize = 40;
 
+/// Whether `s` can be a carrier's tracking number: 1 to [`MAX_AWB`] letters, digits or `-`.
+pub fn is_awb(s: &str) -> bool {
+    !s.is_empty() && s.len() <= MAX_AWB && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+}
+
 fn text(v: &Value) -> Option<String> {
     let s = match v {
         Value::String(s) => s.trim().to_owned(),
@@ -226,7 +231,7 @@ pub fn parse_shiprocket(body: &[u8]) -> Result<TrackingUpdate, TrackingError> {
         return Err(err("the body is not a JSON object"));
     }
     let awb = text(&v["awb"]).ok_or_else(|| err("awb is missing"))?;
-    if awb.len() > MAX_AWB || !awb.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+    if !is_awb(&awb) {
         return Err(err("awb is not a tracking number"));
     }
     let (status_id, label) = match number(&v["shipment_status_id"]) {

@@ -146,6 +146,7 @@ async fn search_orders(
             "disputed",
             "paymentRef",
             "provider",
+            "awb",
         ],
     )?;
     let provider = q
@@ -156,6 +157,7 @@ async fn search_orders(
         })
         .transpose()?;
     let payment_ref = q.take("paymentRef");
+    let awb = q.take("awb");
     let search = OrderSearch {
         status: q
             .take("status")
@@ -170,6 +172,31 @@ async fn search_orders(
         from: q.from,
         to: q.to,
     };
+    if let Some(awb) = awb {
+        // A lookup by the carrier's tracking number: at most one order, never a next page.
+        if payment_ref.is_some() || provider.is_some() {
+            return Err(ApiError::field(
+                "awb",
+                "is a lookup of its own: give it without paymentRef or provider",
+            ));
+        }
+        if !oms_core::tracking::is_awb(&awb) {
+            return Err(ApiError::field(
+                "awb",
+                "must be a tracking number: 1 to 40 letters, digits or -",
+            ));
+        }
+        if q.cursor.is_some() {
+            return Err(ApiError::field("cursor", "an awb lookup has no next page"));
+        }
+        let found = ops::find_order_by_awb(&state.services, &awb).await?;
+        let orders: Vec<OrderView> = found
+            .iter()
+            .filter(|o| search.matches(o))
+            .map(OrderView::from)
+            .collect();
+        return Ok(Json(json!({ "orders": orders, "nextCursor": null })));
+    }
     let Some(reference) = payment_ref else {
         if provider.is_some() {
             return Err(ApiError::field(

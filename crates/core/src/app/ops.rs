@@ -106,6 +106,19 @@ pub async fn find_order_by_payment_ref(
     Ok(None)
 }
 
+/// The order shipped under a carrier's tracking number (AWB), as a customer or the carrier
+/// quotes it: one consistent read of its reference, then the order. `None` when no order has
+/// it, or when it cannot be one.
+pub async fn find_order_by_awb(services: &Services, awb: &str) -> Result<Option<Order>, OpsError> {
+    if !crate::tracking::is_awb(awb) {
+        return Ok(None);
+    }
+    match services.store.find_order_by_awb(awb).await? {
+        Some(id) => Ok(services.store.get_order(&id).await?),
+        None => Ok(None),
+    }
+}
+
 /// Recorded provider events matching `search`, newest first (e.g. every unmatched one).
 pub async fn search_events(
     services: &Services,
