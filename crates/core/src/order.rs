@@ -241,6 +241,8 @@ pub enum TimelineType {
     DisputeLost,
     /// The carrier cancelled the order's shipment before pickup (a cancellation on request).
     ShipmentCancelled,
+    /// A short-lived link to a digital product's file was handed out (`sku`, `expiresAt`, `by`).
+    DownloadGranted,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -1197,12 +1199,14 @@ pub struct Viewer {
 
 mod cancel;
 mod disputes;
+mod downloads;
 mod requests;
 pub use cancel::{
     CancelRefusal, CancelResult, Cancellation, LatePaymentPolicy, SHIPMENT_CANCELLED,
     late_refund_id,
 };
 pub use disputes::Dispute;
+pub use downloads::{DownloadRefusal, MAX_GRANTS_PER_SKU};
 pub use requests::{
     FulfilmentStatus, NewRefund, PaymentStatus, RefundRefusal, RefundRequest, RefundState,
 };

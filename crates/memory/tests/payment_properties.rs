@@ -1893,6 +1893,7 @@ async fn refund_run(
         secrets: Arc::new(StaticSecrets::default()),
         providers: PaymentProviders::new(vec![provider.clone()]),
         carrier: Arc::new(NoCarrier),
+        downloads: Arc::new(oms_memory::NoDownloadFiles),
         clock: clock.clone(),
         ids: Arc::new(CountingIds::default()),
         // Every sweep (a minute apart) also asks the provider about refunds still pending, so

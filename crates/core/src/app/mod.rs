@@ -8,6 +8,7 @@ pub mod cancel;
 pub mod catalog;
 pub mod checkout;
 pub mod create_order;
+pub mod downloads;
 pub mod fulfil;
 pub mod ops;
 pub mod outbox;
@@ -42,6 +43,8 @@ pub struct OrderPolicy {
     pub reconcile_after: Duration,
     /// How long provider events are kept (`EVENT_RETENTION_DAYS`).
     pub event_retention: Duration,
+    /// The SKUs sold digitally (`DIGITAL_SKUS`): no shipment, a download once paid.
+    pub digital_skus: Vec<crate::ids::Sku>,
 }
 
 impl Default for OrderPolicy {
@@ -52,6 +55,7 @@ impl Default for OrderPolicy {
             late_payment: crate::order::LatePaymentPolicy::Refund,
             reconcile_after: Duration::from_secs(10 * 60),
             event_retention: webhook::EVENT_RETENTION,
+            digital_skus: Vec::new(),
         }
     }
 }

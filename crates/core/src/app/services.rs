@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use crate::invoice::Seller;
 use crate::ports::{
-    Carrier, Clock, DeadJobs, EventPublisher, IdGenerator, InvoiceStorage, JobQueue, Notifier,
-    OrderStore, PaymentProviders, SecretSource,
+    Carrier, Clock, DeadJobs, DownloadLinks, EventPublisher, IdGenerator, InvoiceStorage, JobQueue,
+    Notifier, OrderStore, PaymentProviders, SecretSource,
 };
 
 use super::OrderPolicy;
@@ -23,6 +23,8 @@ pub struct Services {
     pub providers: PaymentProviders,
     /// Creates shipments (the worker) and cancels them before pickup (the cancel route).
     pub carrier: Arc<dyn Carrier>,
+    /// Short-lived links to digital products' files (`GET /orders/{orderId}/downloads/{sku}`).
+    pub downloads: Arc<dyn DownloadLinks>,
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn IdGenerator>,
     pub policy: OrderPolicy,
