@@ -103,7 +103,10 @@ async fn a_paid_gift_card_gives_its_buyer_a_short_lived_link_to_its_file_and_nob
     assert_eq!(r.body["expiresAt"], json!(expires));
     let url = r.body["url"].as_str().unwrap();
     if app.server.parts.memory.is_some() {
-        assert!(url.contains("/dev/downloads/GIFT-CARD-1000?expires="), "{url}");
+        assert!(
+            url.contains("/dev/downloads/GIFT-CARD-1000?expires="),
+            "{url}"
+        );
     } else {
         // Pre-signed by S3's client, to the local AWS API server's bucket.
         assert!(url.contains("/downloads/GIFT-CARD-1000?"), "{url}");

@@ -94,5 +94,11 @@ mod tests {
                 .to_string()
                 .contains("DEAD_LETTER_QUEUE_URL")
         );
+        assert!(
+            r.downloads_bucket()
+                .unwrap_err()
+                .to_string()
+                .contains("DOWNLOADS_BUCKET")
+        );
     }
 }
