@@ -17,4 +17,5 @@ mod reconcile;
 mod refunds;
 mod routes;
 mod stock;
+mod tracking;
 mod webhooks;

@@ -206,12 +206,22 @@ impl PaymentProvider for Recorded {
 
 /// Counts the messages the customer was sent.
 #[derive(Default)]
-struct CountingNotifier(AtomicUsize);
+struct CountingNotifier(AtomicUsize, AtomicUsize);
 
 #[async_trait]
 impl Notifier for CountingNotifier {
     async fn order_fulfilled(&self, _: &Order) -> Result<(), NotifyError> {
         self.0.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Shipment messages are counted apart from the fulfilment message.
+    async fn shipment_update(
+        &self,
+        _: &Order,
+        _: oms_core::tracking::ShipmentState,
+    ) -> Result<(), NotifyError> {
+        self.1.fetch_add(1, Ordering::SeqCst);
         Ok(())
     }
 }

@@ -216,7 +216,7 @@ impl TestApp {
             .collect()
     }
 
-    /// Ops alerts published so far with this event type.
+    /// Ops alerts and order events published so far with this event type.
     pub async fn alerts(&self, event_type: &str) -> Vec<Value> {
         if let Some(m) = &self.server.parts.memory {
             return m
@@ -347,6 +347,34 @@ impl TestApp {
                 .body(body.to_owned()),
         )
         .await
+    }
+
+    /// Shiprocket's tracking webhook: status `status_id` for `awb` (of order `order_id`) at
+    /// `at`, with `token` in `x-api-key` (none when `None`).
+    pub async fn track(
+        &self,
+        awb: &str,
+        order_id: &str,
+        status_id: u32,
+        at: Timestamp,
+        token: Option<&str>,
+    ) -> Reply {
+        let body = oms_core::tracking::simulate::shiprocket_body(
+            awb,
+            order_id,
+            status_id,
+            &format!("STATUS {status_id}"),
+            at,
+        );
+        let mut req = self
+            .http
+            .post(self.url("/webhooks/shiprocket"))
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(t) = token {
+            req = req.header("x-api-key", t);
+        }
+        self.send(req).await
     }
 
     /// `POST /admin/orders/{id}/refunds` as admin `test-admin`, with `key` and `body`.
@@ -507,6 +535,8 @@ pub fn inr(minor: i64) -> Money {
 pub const STRIPE_SECRET: &str = "whsec_dev_local_only";
 pub const RAZORPAY_SECRET: &str = "rzp_webhook_dev_local_only";
 pub const RAZORPAY_KEY_SECRET: &str = "rzp_key_secret_dev_local_only";
+/// The tracking webhook's documented development token.
+pub const SHIPROCKET_TOKEN: &str = "shiprocket_token_dev_local_only";
 
 /// Receives everything waiting on an SQS queue (and hides it for an hour).
 async fn drain(clients: &oms_aws::AwsClients, url: &str) -> Vec<String> {
@@ -554,14 +584,20 @@ async fn subscribe_inbox(aws: &AwsParts) -> String {
         .attributes
         .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
         .unwrap_or_default();
-    aws.clients
-        .sns
-        .subscribe()
-        .topic_arn(&aws.resources.ops_alerts_arn)
-        .protocol("sqs")
-        .endpoint(arn)
-        .send()
-        .await
-        .expect("subscribe");
+    // Both topics: `alerts` filters by event type (`ops.…` alerts, `order.…` events).
+    for topic in [
+        &aws.resources.ops_alerts_arn,
+        &aws.resources.order_events_arn,
+    ] {
+        aws.clients
+            .sns
+            .subscribe()
+            .topic_arn(topic)
+            .protocol("sqs")
+            .endpoint(&arn)
+            .send()
+            .await
+            .expect("subscribe");
+    }
     url
 }

@@ -44,6 +44,9 @@ pub fn aws_services(
     shipping.use_secret_store(|arn, name| {
         Arc::new(SecretsManagerCredentials::new(documents.clone(), arn, name))
     });
+    shipping.use_tracking_secret(|arn, name| {
+        Arc::new(SecretsManagerCredentials::new(documents.clone(), arn, name))
+    });
     let secrets: Arc<dyn SecretSource> = Arc::new(SecretsManagerSource::new(
         documents,
         config.secrets.stripe_arn.clone(),
@@ -67,6 +70,7 @@ pub fn aws_services(
         OFFLINE_CHECKOUT,
     );
     services.carrier = carrier(&shipping);
+    services.tracking_tokens = shipping.tracking_tokens.clone();
     #[cfg(feature = "s3")]
     if let Some(bucket) = &res.downloads_bucket {
         services.downloads = Arc::new(oms_aws::S3DownloadLinks::new(clients.s3(), bucket));
@@ -155,6 +159,7 @@ fn services(
         secrets,
         clock,
         carrier: carrier(&config.shipping),
+        tracking_tokens: config.shipping.tracking_tokens.clone(),
         // A host that serves files replaces this (the dev server's signed route, S3 above).
         downloads: Arc::new(NoDownloadFiles),
         ids: Arc::new(RandomIds),

@@ -79,6 +79,40 @@ fn only_the_functions_that_call_the_carrier_may_read_its_secret() {
     }
 }
 
+/// The tracking webhook's token: only the function serving `POST /webhooks/shiprocket` checks
+/// it, so only it is told where it is and may read it.
+#[test]
+fn only_the_tracking_webhook_may_read_its_token() {
+    let template = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../template.yaml"),
+    )
+    .expect("template.yaml");
+    for f in Function::ALL {
+        let body = section(&template, resource(f));
+        let serves = f == Function::PaymentWebhook;
+        assert_eq!(
+            body.contains(
+                "Action: secretsmanager:GetSecretValue, Resource: !Ref ShiprocketWebhookSecretArn"
+            ),
+            serves,
+            "{}",
+            resource(f)
+        );
+        assert_eq!(
+            body.contains("SHIPROCKET_WEBHOOK_SECRET_ARN: !Ref ShiprocketWebhookSecretArn"),
+            serves,
+            "{}",
+            resource(f)
+        );
+    }
+    let globals = &template[template.find("\nGlobals:").expect("Globals")
+        ..template.find("\nResources:").expect("Resources")];
+    assert!(
+        !globals.contains("ShiprocketWebhookSecretArn"),
+        "not a global: no other function may be told"
+    );
+}
+
 /// The post-payment dead-letter queue: only the function whose ops routes list it and move its
 /// jobs back is told where it is and may touch it — receive, make visible again, delete, and
 /// nothing else; the jobs go back with the `sqs:SendMessage` on the main queue it already has.

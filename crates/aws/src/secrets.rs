@@ -197,6 +197,22 @@ impl CredentialSource for SecretsManagerCredentials {
             .map_err(|e| CredentialError(e.0))?;
         credential_field(self.name, &doc, field)
     }
+
+    async fn optional_field(&self, field: &str) -> Result<Option<Secret>, CredentialError> {
+        let doc = self
+            .docs
+            .get(&self.arn, self.name)
+            .await
+            .map_err(|e| CredentialError(e.0))?;
+        let map: HashMap<String, serde_json::Value> = serde_json::from_str(&doc).map_err(|_| {
+            CredentialError(format!("the {} secret is not a JSON object", self.name))
+        })?;
+        Ok(map
+            .get(field)
+            .and_then(|v| v.as_str())
+            .filter(|v| !v.is_empty())
+            .map(Secret::new))
+    }
 }
 
 /// `field` of a credential document, never echoing the document in an error.

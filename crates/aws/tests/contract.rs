@@ -165,6 +165,7 @@ on_both_backends!(
     order_search_finds_by_status_and_hold_and_pages_newest_first,
     event_search_finds_by_outcome_and_window,
     the_refund_index_lists_calls_owed_and_pending_checks_due_earliest_first,
+    a_shipped_order_is_found_by_its_awb_and_unknown_awbs_are_recorded_once,
 );
 
 async fn the_catalog_lists_and_reads_products(b: Backend) {
@@ -431,6 +432,66 @@ async fn payment_references_find_their_order(b: Backend) {
     );
 }
 
+async fn a_shipped_order_is_found_by_its_awb_and_unknown_awbs_are_recorded_once(b: Backend) {
+    let h = store(b, vec![product("A", 5)]).await;
+    let s = h.store.as_ref();
+    let o = order("u1", t(0), &[("A", 1)]);
+    s.create_order(&o, None, t(0)).await.unwrap();
+    let mut shipped = paid(&o, "pay_1", t(1));
+    shipped
+        .record_invoice(
+            oms_core::InvoiceInfo {
+                number: "INV-000001".into(),
+                key: "k".into(),
+                issued_at: t(2),
+            },
+            t(2),
+        )
+        .unwrap();
+    shipped
+        .record_shipment(
+            oms_core::ShipmentInfo {
+                carrier: "shiprocket".into(),
+                shipment_id: "5678".into(),
+                awb: "AWB77".into(),
+                status: "pickup_scheduled".into(),
+            },
+            t(3),
+        )
+        .unwrap();
+    assert_eq!(s.find_order_by_awb("AWB77").await.unwrap(), None);
+    // Computed from a stale version: neither the order nor its reference is written.
+    assert!(!s.save_shipped_order(&shipped, 7).await.unwrap());
+    assert_eq!(s.find_order_by_awb("AWB77").await.unwrap(), None);
+    assert!(s.save_shipped_order(&shipped, o.version()).await.unwrap());
+    assert_eq!(
+        s.find_order_by_awb("AWB77").await.unwrap(),
+        Some(o.id().clone())
+    );
+    assert_eq!(s.get_order(o.id()).await.unwrap().unwrap(), shipped);
+    assert_eq!(s.find_order_by_awb("AWB78").await.unwrap(), None);
+
+    let rec = |status_id| oms_core::ports::UnmatchedTracking {
+        awb: "NOBODY1".into(),
+        status_id,
+        order_ref: None,
+        received_at: t(4),
+        payload: "{}".into(),
+        expires_at: t(100_000),
+    };
+    assert!(
+        s.record_unmatched_tracking(&rec(42)).await.unwrap(),
+        "first"
+    );
+    assert!(!s.record_unmatched_tracking(&rec(18)).await.unwrap());
+    assert!(!s.record_unmatched_tracking(&rec(42)).await.unwrap());
+    let other = oms_core::ports::UnmatchedTracking {
+        awb: "NOBODY2".into(),
+        ..rec(42)
+    };
+    assert!(s.record_unmatched_tracking(&other).await.unwrap());
+}
+
 async fn a_reinstatement_takes_stock_again_or_changes_nothing(b: Backend) {
     let h = store(b, vec![product("A", 1)]).await;
     let s = h.store.as_ref();
@@ -438,7 +499,11 @@ async fn a_reinstatement_takes_stock_again_or_changes_nothing(b: Backend) {
     s.create_order(&o, None, t(0)).await.unwrap();
     let mut cancelled = o.clone();
     cancelled.cancel("stale", t(1)).unwrap();
-    assert!(s.cancel_order(&cancelled, o.version()).await.unwrap());
+    assert!(
+        s.release_order_stock(&cancelled, o.version())
+            .await
+            .unwrap()
+    );
     assert_eq!(available(s, "A").await, 1);
     // Someone else buys the unit.
     s.create_order(&order("u2", t(2), &[("A", 1)]), None, t(2))
@@ -488,7 +553,11 @@ async fn cancelling_gives_the_stock_back_only_if_the_order_did_not_change(b: Bac
     assert!(s.save_order(&p, o.version(), None).await.unwrap());
     let mut cancelled = o.clone();
     cancelled.cancel("stale", t(2)).unwrap();
-    assert!(!s.cancel_order(&cancelled, o.version()).await.unwrap());
+    assert!(
+        !s.release_order_stock(&cancelled, o.version())
+            .await
+            .unwrap()
+    );
     assert_eq!(available(s, "A").await, 1);
     assert_eq!(
         s.get_order(o.id()).await.unwrap().unwrap().status(),
@@ -499,7 +568,7 @@ async fn cancelling_gives_the_stock_back_only_if_the_order_did_not_change(b: Bac
     s.create_order(&o2, None, t(3)).await.unwrap();
     let mut c2 = o2.clone();
     c2.cancel("stale", t(4)).unwrap();
-    assert!(s.cancel_order(&c2, o2.version()).await.unwrap());
+    assert!(s.release_order_stock(&c2, o2.version()).await.unwrap());
     assert_eq!(available(s, "A").await, 1);
     assert_eq!(
         s.get_order(o2.id()).await.unwrap().unwrap().status(),

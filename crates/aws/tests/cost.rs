@@ -204,6 +204,8 @@ async fn each_route_costs_a_few_dynamodb_requests() {
             phone_number_id: String::new(),
             credentials: Arc::new(oms_providers::credentials::FixedCredentials::default()),
             template: "t".into(),
+            out_for_delivery_template: "order_out_for_delivery".into(),
+            delivered_template: "order_delivered".into(),
             language: "en".into(),
             dry_run: true,
         },

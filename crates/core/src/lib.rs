@@ -16,6 +16,7 @@ pub mod product;
 pub mod search;
 pub mod secret;
 pub mod time;
+pub mod tracking;
 pub mod validation;
 pub mod webhook;
 

@@ -60,6 +60,8 @@ pub enum OrderStatus {
     Paid,
     PaymentFailed,
     Fulfilled,
+    /// The carrier delivered the order's shipment.
+    Delivered,
     Cancelled,
     Refunded,
     PartiallyRefunded,
@@ -72,6 +74,7 @@ impl OrderStatus {
             Self::Paid => "paid",
             Self::PaymentFailed => "payment_failed",
             Self::Fulfilled => "fulfilled",
+            Self::Delivered => "delivered",
             Self::Cancelled => "cancelled",
             Self::Refunded => "refunded",
             Self::PartiallyRefunded => "partially_refunded",
@@ -79,11 +82,12 @@ impl OrderStatus {
     }
 
     /// Every status, in lifecycle order.
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::PendingPayment,
         Self::PaymentFailed,
         Self::Paid,
         Self::Fulfilled,
+        Self::Delivered,
         Self::PartiallyRefunded,
         Self::Refunded,
         Self::Cancelled,
@@ -213,6 +217,9 @@ pub enum ReviewReason {
     /// A refund the provider reported as failed after it had counted, or one this service
     /// cannot match: the customer may not have their money back.
     RefundFailed,
+    /// The parcel came back to the seller (RTO) and `RTO_REFUND_POLICY` is `review`: a person
+    /// decides whether the customer is refunded.
+    ReturnedToOrigin,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -239,8 +246,22 @@ pub enum TimelineType {
     DisputeOpened,
     DisputeWon,
     DisputeLost,
-    /// The carrier cancelled the order's shipment before pickup (a cancellation on request).
+    /// The carrier cancelled the order's shipment before pickup (a cancellation on request,
+    /// or the carrier's own, `source: carrier`).
     ShipmentCancelled,
+    /// The carrier's tracking moved the shipment (`docs/decisions.md`, "Shipment tracking"):
+    /// each with the scan's time, status id, location and activity.
+    ShipmentInTransit,
+    ShipmentOutForDelivery,
+    ShipmentUndelivered,
+    ShipmentReturning,
+    ShipmentLost,
+    ShipmentDamaged,
+    ShipmentReturned,
+    ShipmentDelivered,
+    /// The customer was sent a message about the shipment (`message`: `out_for_delivery`,
+    /// `delivered`); recorded before it is sent, so it is sent at most once.
+    CustomerNotified,
     /// A short-lived link to a digital product's file was handed out (`sku`, `expiresAt`, `by`).
     DownloadGranted,
 }
@@ -425,6 +446,9 @@ pub struct Order {
     invoice: Option<InvoiceInfo>,
     #[serde(default)]
     shipment: Option<ShipmentInfo>,
+    /// What the carrier's tracking reported of the shipment.
+    #[serde(default, skip_serializing_if = "Tracking::is_empty")]
+    tracking: Tracking,
     /// When the customer and subscribers were told the order is fulfilled.
     #[serde(default)]
     notified_at: Option<Timestamp>,
@@ -464,6 +488,7 @@ impl Order {
             disputes: Vec::new(),
             invoice: None,
             shipment: None,
+            tracking: Tracking::default(),
             notified_at: None,
             fulfilment_lease_until: None,
             timeline: vec![entry],
@@ -1201,6 +1226,7 @@ mod cancel;
 mod disputes;
 mod downloads;
 mod requests;
+mod tracking;
 pub use cancel::{
     CancelRefusal, CancelResult, Cancellation, LatePaymentPolicy, SHIPMENT_CANCELLED,
     late_refund_id,
@@ -1209,6 +1235,9 @@ pub use disputes::Dispute;
 pub use downloads::{DownloadRefusal, MAX_GRANTS_PER_SKU};
 pub use requests::{
     FulfilmentStatus, NewRefund, PaymentStatus, RefundRefusal, RefundRequest, RefundState,
+};
+pub use tracking::{
+    CarrierStatus, RtoRefundPolicy, ShipmentEvent, Tracking, TrackingChange, rto_refund_id,
 };
 
 #[cfg(test)]

@@ -210,6 +210,19 @@ pub struct EventRecord {
     pub source: EventSource,
 }
 
+/// A carrier tracking update no order could be found for (`TRACKING#<awb>`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnmatchedTracking {
+    pub awb: String,
+    pub status_id: u32,
+    /// The channel order id the update named, if any.
+    pub order_ref: Option<String>,
+    pub received_at: Timestamp,
+    /// The raw body (carrier data; authenticated by its token, which it does not contain).
+    pub payload: String,
+    pub expires_at: Timestamp,
+}
+
 /// A paid order whose fulfilment job must reach the queue: written in the same transaction as
 /// the transition that made the order ready, cleared once the job is sent. Whoever holds the
 /// lease sends; an expired lease lets a retry or the sweep take over.
@@ -359,10 +372,35 @@ pub trait OrderStore: Send + Sync {
         outbox: Option<&OutboxEntry>,
     ) -> Result<bool, StoreError>;
 
-    /// Writes an order the sweep has just cancelled and gives its lines' stock back, all or
+    /// Writes an order whose goods are back in stock — one the sweep has just cancelled, or
+    /// one whose parcel came back to the seller — and gives its lines' stock back, all or
     /// nothing, conditioned on `expected_version` (`false` on a conflict: the order changed,
     /// perhaps because it was paid a moment ago).
-    async fn cancel_order(&self, order: &Order, expected_version: u64) -> Result<bool, StoreError>;
+    async fn release_order_stock(
+        &self,
+        order: &Order,
+        expected_version: u64,
+    ) -> Result<bool, StoreError>;
+
+    /// Writes an order that has just been given its shipment, conditioned on
+    /// `expected_version`, together with the reference that finds it by the shipment's AWB
+    /// ([`OrderStore::find_order_by_awb`]). `false` on a version conflict.
+    async fn save_shipped_order(
+        &self,
+        order: &Order,
+        expected_version: u64,
+    ) -> Result<bool, StoreError>;
+
+    /// The order a carrier's tracking number (AWB) belongs to. Strongly consistent.
+    async fn find_order_by_awb(&self, awb: &str) -> Result<Option<OrderId>, StoreError>;
+
+    /// Records a tracking update for an AWB no order has (kept until `expires_at`, the last
+    /// update's body and how many came). `true` for the first update of that AWB: the caller
+    /// alerts once.
+    async fn record_unmatched_tracking(
+        &self,
+        record: &UnmatchedTracking,
+    ) -> Result<bool, StoreError>;
 
     /// Takes the outbox lease for `order_id` until `lease_until` if an entry exists and its
     /// lease has run out at `now`. `true` when the caller now holds it.
@@ -476,6 +514,13 @@ pub struct NotifyError(pub String);
 #[async_trait]
 pub trait Notifier: Send + Sync {
     async fn order_fulfilled(&self, order: &Order) -> Result<(), NotifyError>;
+
+    /// The shipment reached a state the customer is told of (out for delivery, delivered).
+    async fn shipment_update(
+        &self,
+        order: &Order,
+        state: crate::tracking::ShipmentState,
+    ) -> Result<(), NotifyError>;
 }
 
 /// The post-payment work for one order.
@@ -584,6 +629,10 @@ pub trait CredentialSource: Send + Sync + std::fmt::Debug {
     /// The current value of `field` of the integration's credential document (`email`,
     /// `password`, `token`, …).
     async fn field(&self, field: &str) -> Result<Secret, CredentialError>;
+
+    /// `field` when the document has it, `None` when it does not (an optional field, such as a
+    /// previous token kept during a rotation); an error only when the document cannot be read.
+    async fn optional_field(&self, field: &str) -> Result<Option<Secret>, CredentialError>;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -36,6 +36,7 @@ pub mod downloads;
 pub mod load_catalog;
 pub mod pay;
 pub mod serve;
+pub mod ship;
 pub mod standin;
 
 /// The documented default for `DEV_JWT_SECRET`. Local use only.
@@ -73,6 +74,9 @@ pub enum Command {
     Token(TokenArgs),
     /// Send the running server a signed provider event for an order, as the provider would
     Pay(pay::PayArgs),
+    /// Send the running server the carrier's tracking update for an order's parcel (picked up,
+    /// out for delivery, delivered, rto, returned, …), as Shiprocket would
+    Ship(ship::ShipArgs),
     /// PUT every product of a catalog file into a running stack, deployed or local (safe to re-run)
     LoadCatalog(load_catalog::LoadCatalogArgs),
     /// Apply the provider's events whose webhook never arrived, page after page, through a

@@ -1,6 +1,6 @@
 //! `cargo run -p dev-server` — the whole service on one local port, no AWS, no Docker.
 //! `cargo run -p dev-server -- --help` lists the other subcommands: `token` prints a dev JWT,
-//! `pay` plays a payment provider, `load-catalog` loads a catalog into a running stack,
+//! `pay` plays a payment provider, `ship` plays the carrier's tracking, `load-catalog` loads a catalog into a running stack,
 //! `backfill` applies a provider's events whose webhook never arrived. The
 //! command line is [`dev_server::Cli`]; a `.env` file, if there is one, fills in the
 //! environment first.
@@ -90,6 +90,19 @@ async fn run(command: Command) -> ExitCode {
         Command::Backfill(args) => backfill_command(args).await,
         Command::Pay(args) => match settings() {
             Some(s) => pay_command(&s, args).await,
+            None => ExitCode::FAILURE,
+        },
+        Command::Ship(args) => match settings() {
+            Some(s) => match dev_server::ship::run(&s, args).await {
+                Ok(out) => {
+                    println!("{out}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("dev-server: {e}");
+                    ExitCode::FAILURE
+                }
+            },
             None => ExitCode::FAILURE,
         },
         Command::Serve => match settings() {
@@ -187,7 +200,7 @@ async fn serve(settings: DevSettings) -> ExitCode {
     );
     let api = server.api_url("");
     let banner = format!(
-        "\n  Order service (dev) listening on {base}\n  API base:        {api}\n  Store:           {store}\n  Payments:        {mode:?} (offline = local stand-in, no provider is called)\n  DEV_JWT_SECRET:  {secret}\n  Webhook secrets: stripe {stripe_wh}, razorpay {rzp_wh}\n  Pay an order:    cargo run -p dev-server -- pay <orderId> [--fail] [--refund MINOR]\n  User token:      {user}\n                   (more: cargo run -p dev-server -- token --sub alice [--admin])\n\n  Try it:\n    curl -s {api}/products\n    curl -s -X POST {api}/orders -H 'Content-Type: application/json' -H 'Idempotency-Key: try-1' \\\n      -d '{{\"items\":[{{\"sku\":\"CHAI-250G\",\"quantity\":2}}],\"currency\":\"INR\",\"paymentProvider\":\"razorpay\",\"customer\":{{\"email\":\"asha@example.in\",\"name\":\"Asha Rao\"}},\"shippingAddress\":{{\"name\":\"Asha Rao\",\"line1\":\"12 MG Road\",\"city\":\"Bengaluru\",\"state\":\"Karnataka\",\"postalCode\":\"560001\",\"country\":\"IN\"}}}}'\n",
+        "\n  Order service (dev) listening on {base}\n  API base:        {api}\n  Store:           {store}\n  Payments:        {mode:?} (offline = local stand-in, no provider is called)\n  DEV_JWT_SECRET:  {secret}\n  Webhook secrets: stripe {stripe_wh}, razorpay {rzp_wh}\n  Pay an order:    cargo run -p dev-server -- pay <orderId> [--fail] [--refund MINOR]\n  Track a parcel:  cargo run -p dev-server -- ship <orderId> --status out_for_delivery|delivered|rto|returned|…\n  User token:      {user}\n                   (more: cargo run -p dev-server -- token --sub alice [--admin])\n\n  Try it:\n    curl -s {api}/products\n    curl -s -X POST {api}/orders -H 'Content-Type: application/json' -H 'Idempotency-Key: try-1' \\\n      -d '{{\"items\":[{{\"sku\":\"CHAI-250G\",\"quantity\":2}}],\"currency\":\"INR\",\"paymentProvider\":\"razorpay\",\"customer\":{{\"email\":\"asha@example.in\",\"name\":\"Asha Rao\"}},\"shippingAddress\":{{\"name\":\"Asha Rao\",\"line1\":\"12 MG Road\",\"city\":\"Bengaluru\",\"state\":\"Karnataka\",\"postalCode\":\"560001\",\"country\":\"IN\"}}}}'\n",
         base = server.base_url,
         store = match &settings.backend {
             dev_server::Backend::Memory => format!(

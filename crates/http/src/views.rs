@@ -259,6 +259,38 @@ impl<'a> From<&'a Dispute> for DisputeView<'a> {
     }
 }
 
+/// The order's shipment and what the carrier's tracking said of it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ShipmentView<'a> {
+    pub carrier: &'a str,
+    pub shipment_id: &'a str,
+    pub awb: &'a str,
+    /// `created` states as the carrier answered at creation (`pickup_scheduled`, …) until
+    /// tracking moves it: `in_transit`, `out_for_delivery`, `delivered`, …
+    pub status: &'a str,
+    pub courier: Option<&'a str>,
+    pub etd: Option<&'a str>,
+    /// The latest status the carrier sent, mapped or not.
+    pub carrier_status: Option<&'a oms_core::order::CarrierStatus>,
+    pub events: &'a [oms_core::order::ShipmentEvent],
+}
+
+impl<'a> ShipmentView<'a> {
+    fn of(s: &'a oms_core::ShipmentInfo, t: &'a oms_core::order::Tracking) -> Self {
+        Self {
+            carrier: &s.carrier,
+            shipment_id: &s.shipment_id,
+            awb: &s.awb,
+            status: &s.status,
+            courier: t.courier.as_deref(),
+            etd: t.etd.as_deref(),
+            carrier_status: t.carrier_status.as_ref(),
+            events: &t.events,
+        }
+    }
+}
+
 /// `GET /orders/{orderId}` and the entries of `GET /orders`.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -283,7 +315,7 @@ pub struct OrderView<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub invoice: Option<&'a oms_core::InvoiceInfo>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub shipment: Option<&'a oms_core::ShipmentInfo>,
+    pub shipment: Option<ShipmentView<'a>>,
     pub timeline: &'a [TimelineEntry],
     pub created_at: String,
     pub updated_at: String,
@@ -317,7 +349,7 @@ impl<'a> From<&'a Order> for OrderView<'a> {
                 checkout_url: p.checkout_url.as_deref(),
             },
             invoice: o.invoice(),
-            shipment: o.shipment(),
+            shipment: o.shipment().map(|s| ShipmentView::of(s, o.tracking())),
             timeline: o.timeline(),
             created_at: o.created_at().to_string(),
             updated_at: o.updated_at().to_string(),

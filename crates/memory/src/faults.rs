@@ -21,7 +21,7 @@ use oms_core::ports::{
     JobQueue, LinkError, Message, Notifier, NotifyError, OrderPage, OrderStore, OutboxEntry,
     PaymentProvider, ProviderError, ProviderRefund, ProviderSecrets, PublishError, QueueError,
     RefundCall, SecretError, SecretSource, ShipmentCancel, StockLevel, StorageError, StoreError,
-    Topic, Upserted,
+    Topic, UnmatchedTracking, Upserted,
 };
 use oms_core::search::{EventPage, EventSearch, OrderSearch};
 use oms_core::{
@@ -323,9 +323,43 @@ impl<P: OrderStore + ?Sized> OrderStore for Faulty<P> {
         self.plan.run("store.save_order", store_err, call).await
     }
 
-    async fn cancel_order(&self, order: &Order, expected_version: u64) -> Result<bool, StoreError> {
-        let call = self.inner.cancel_order(order, expected_version);
-        self.plan.run("store.cancel_order", store_err, call).await
+    async fn release_order_stock(
+        &self,
+        order: &Order,
+        expected_version: u64,
+    ) -> Result<bool, StoreError> {
+        let call = self.inner.release_order_stock(order, expected_version);
+        self.plan
+            .run("store.release_order_stock", store_err, call)
+            .await
+    }
+
+    async fn save_shipped_order(
+        &self,
+        order: &Order,
+        expected_version: u64,
+    ) -> Result<bool, StoreError> {
+        let call = self.inner.save_shipped_order(order, expected_version);
+        self.plan
+            .run("store.save_shipped_order", store_err, call)
+            .await
+    }
+
+    async fn find_order_by_awb(&self, awb: &str) -> Result<Option<OrderId>, StoreError> {
+        let call = self.inner.find_order_by_awb(awb);
+        self.plan
+            .run("store.find_order_by_awb", store_err, call)
+            .await
+    }
+
+    async fn record_unmatched_tracking(
+        &self,
+        record: &UnmatchedTracking,
+    ) -> Result<bool, StoreError> {
+        let call = self.inner.record_unmatched_tracking(record);
+        self.plan
+            .run("store.record_unmatched_tracking", store_err, call)
+            .await
     }
 
     async fn claim_outbox(
@@ -520,6 +554,17 @@ impl<P: Notifier + ?Sized> Notifier for Faulty<P> {
         let call = self.inner.order_fulfilled(order);
         self.plan
             .run("notifier.order_fulfilled", NotifyError, call)
+            .await
+    }
+
+    async fn shipment_update(
+        &self,
+        order: &Order,
+        state: oms_core::tracking::ShipmentState,
+    ) -> Result<(), NotifyError> {
+        let call = self.inner.shipment_update(order, state);
+        self.plan
+            .run("notifier.shipment_update", NotifyError, call)
             .await
     }
 }

@@ -23,5 +23,5 @@ pub use downloads::NoDownloadFiles;
 pub use faults::{Fault, FaultPlan, Faulty, FaultyCarrier, FaultyQueue};
 pub use invoices::InMemoryInvoices;
 pub use queue::{InMemoryPublisher, InMemoryQueue};
-pub use secrets::StaticSecrets;
+pub use secrets::{NoCredentials, StaticSecrets};
 pub use store::InMemoryStore;

@@ -31,3 +31,24 @@ impl SecretSource for StaticSecrets {
         })
     }
 }
+
+/// No credentials at all: every field is missing (a host that does not use them, or a
+/// deployment that configured none — a webhook checking a token then accepts nothing).
+#[derive(Debug, Clone, Default)]
+pub struct NoCredentials;
+
+#[async_trait]
+impl oms_core::ports::CredentialSource for NoCredentials {
+    async fn field(&self, field: &str) -> Result<Secret, oms_core::ports::CredentialError> {
+        Err(oms_core::ports::CredentialError(format!(
+            "no '{field}' configured"
+        )))
+    }
+
+    async fn optional_field(
+        &self,
+        _: &str,
+    ) -> Result<Option<Secret>, oms_core::ports::CredentialError> {
+        Ok(None)
+    }
+}

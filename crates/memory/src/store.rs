@@ -7,7 +7,8 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 use oms_core::ports::{
     CommitOutcome, CreateOutcome, EventCommit, EventRecord, IdempotencyRecord, InvoiceOutcome,
-    OrderPage, OrderStore, OutboxEntry, StockLevel, StockShortage, StoreError, Upserted,
+    OrderPage, OrderStore, OutboxEntry, StockLevel, StockShortage, StoreError, UnmatchedTracking,
+    Upserted,
 };
 use oms_core::search::{EventPage, EventSearch, EventSummary, OrderSearch};
 use oms_core::{Order, OrderId, Product, ProviderKind, Sku, StockRecord, Timestamp, UserId};
@@ -24,6 +25,10 @@ struct State {
     events: HashMap<(ProviderKind, String), EventRecord>,
     outbox: HashMap<OrderId, OutboxEntry>,
     last_invoice: u64,
+    /// AWB → order, as the DynamoDB `AWB#` items.
+    awbs: HashMap<String, OrderId>,
+    /// Tracking updates for unknown AWBs: the last one and how many came.
+    unmatched_tracking: HashMap<String, (UnmatchedTracking, u32)>,
 }
 
 impl State {
@@ -376,7 +381,11 @@ impl OrderStore for InMemoryStore {
         Ok(true)
     }
 
-    async fn cancel_order(&self, order: &Order, expected_version: u64) -> Result<bool, StoreError> {
+    async fn release_order_stock(
+        &self,
+        order: &Order,
+        expected_version: u64,
+    ) -> Result<bool, StoreError> {
         let mut s = self.lock();
         if s.orders.get(order.id()).map(Order::version) != Some(expected_version) {
             return Ok(false);
@@ -388,6 +397,44 @@ impl OrderStore for InMemoryStore {
         }
         s.orders.insert(order.id().clone(), order.clone());
         Ok(true)
+    }
+
+    async fn save_shipped_order(
+        &self,
+        order: &Order,
+        expected_version: u64,
+    ) -> Result<bool, StoreError> {
+        let mut s = self.lock();
+        if s.orders.get(order.id()).map(Order::version) != Some(expected_version) {
+            return Ok(false);
+        }
+        if let Some(awb) = order
+            .shipment()
+            .map(|x| x.awb.clone())
+            .filter(|a| !a.is_empty())
+        {
+            s.awbs.insert(awb, order.id().clone());
+        }
+        s.orders.insert(order.id().clone(), order.clone());
+        Ok(true)
+    }
+
+    async fn find_order_by_awb(&self, awb: &str) -> Result<Option<OrderId>, StoreError> {
+        Ok(self.lock().awbs.get(awb).cloned())
+    }
+
+    async fn record_unmatched_tracking(
+        &self,
+        record: &UnmatchedTracking,
+    ) -> Result<bool, StoreError> {
+        let mut s = self.lock();
+        let entry = s
+            .unmatched_tracking
+            .entry(record.awb.clone())
+            .or_insert_with(|| (record.clone(), 0));
+        entry.0 = record.clone();
+        entry.1 += 1;
+        Ok(entry.1 == 1)
     }
 
     async fn claim_outbox(

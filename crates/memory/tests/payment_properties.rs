@@ -261,7 +261,7 @@ impl World {
             }
             if self
                 .store
-                .cancel_order(&next, current.version())
+                .release_order_stock(&next, current.version())
                 .await
                 .unwrap()
             {
@@ -459,7 +459,7 @@ async fn a_reinstatement_with_a_held_refund_still_takes_its_stock_back() {
     assert!(
         world
             .store
-            .cancel_order(&cancelled, current.version())
+            .release_order_stock(&cancelled, current.version())
             .await
             .unwrap()
     );
@@ -1251,9 +1251,45 @@ impl OrderStore for Interleaved {
         Ok(saved)
     }
 
-    async fn cancel_order(&self, order: &Order, expected_version: u64) -> Result<bool, StoreError> {
+    async fn release_order_stock(
+        &self,
+        order: &Order,
+        expected_version: u64,
+    ) -> Result<bool, StoreError> {
         self.pause().await;
-        self.inner.cancel_order(order, expected_version).await
+        self.inner
+            .release_order_stock(order, expected_version)
+            .await
+    }
+
+    async fn save_shipped_order(
+        &self,
+        order: &Order,
+        expected_version: u64,
+    ) -> Result<bool, StoreError> {
+        self.pause().await;
+        let before = self.inner.get_order(order.id()).await?;
+        let saved = self
+            .inner
+            .save_shipped_order(order, expected_version)
+            .await?;
+        if saved {
+            self.audit(before.as_ref(), order);
+        }
+        Ok(saved)
+    }
+
+    async fn find_order_by_awb(&self, awb: &str) -> Result<Option<OrderId>, StoreError> {
+        self.pause().await;
+        self.inner.find_order_by_awb(awb).await
+    }
+
+    async fn record_unmatched_tracking(
+        &self,
+        record: &oms_core::ports::UnmatchedTracking,
+    ) -> Result<bool, StoreError> {
+        self.pause().await;
+        self.inner.record_unmatched_tracking(record).await
     }
 
     async fn claim_outbox(
@@ -1893,6 +1929,7 @@ async fn refund_run(
         secrets: Arc::new(StaticSecrets::default()),
         providers: PaymentProviders::new(vec![provider.clone()]),
         carrier: Arc::new(NoCarrier),
+        tracking_tokens: Arc::new(oms_memory::NoCredentials),
         downloads: Arc::new(oms_memory::NoDownloadFiles),
         clock: clock.clone(),
         ids: Arc::new(CountingIds::default()),

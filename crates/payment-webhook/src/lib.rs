@@ -5,6 +5,12 @@
 //! down, so the provider retries.
 //!
 //! `POST /orders/{orderId}/razorpay/verify`: the storefront's Razorpay Checkout confirmation.
+//!
+//! `POST /webhooks/shiprocket` (and `POST /webhooks/courier-tracking`, the same handler under a
+//! path Shiprocket's panel accepts: it refuses callback URLs containing "shiprocket", "sr" or
+//! "kr"): the carrier's tracking updates, authenticated by the token of our choosing it sends
+//! in `x-api-key`, compared in constant time. A missing or wrong token is `401` and changes
+//! nothing; every authentic delivery is answered `200 {"received":true}`.
 
 use axum::Router;
 use axum::extract::State;
@@ -14,7 +20,9 @@ use axum::routing::post;
 use oms_core::ProviderKind;
 use oms_core::app::checkout::{CheckoutConfirmation, verify_razorpay};
 use oms_core::app::refund;
+use oms_core::app::tracking::{Tracked, handle_tracking};
 use oms_core::app::webhook::{Delivery, EventSource, Handled, handle_event_with};
+use oms_core::tracking;
 use oms_core::webhook::signature::{SignatureError, verify_razorpay as verify_rzp, verify_stripe};
 use oms_core::webhook::{PaymentEvent, razorpay, stripe};
 use oms_http::{ApiError, AppState, Caller, JsonBody, PathParam, RawBody};
@@ -29,6 +37,8 @@ pub fn routes() -> Router<AppState> {
             "/orders/{orderId}/razorpay/verify",
             post(razorpay_checkout_verify),
         )
+        .route("/webhooks/shiprocket", post(shiprocket_webhook))
+        .route("/webhooks/courier-tracking", post(shiprocket_webhook))
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -202,4 +212,85 @@ async fn razorpay_checkout_verify(
         "orderId": order.id(),
         "status": order.status().as_str(),
     })))
+}
+
+/// The tracking webhook's tokens: the current one and, during a rotation, the previous one.
+/// A secret store that cannot be read is 503, so Shiprocket's delivery is not taken as refused.
+async fn tracking_tokens(state: &AppState) -> Result<Vec<oms_core::Secret>, ApiError> {
+    let source = &state.services.tracking_tokens;
+    let mut tokens = Vec::new();
+    for field in ["token", "previousToken"] {
+        let token = source
+            .optional_field(field)
+            .await
+            .map_err(|e| ApiError::unavailable("service_unavailable", &e))?;
+        tokens.extend(token);
+    }
+    Ok(tokens)
+}
+
+async fn shiprocket_webhook(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> Result<Json<Value>, ApiError> {
+    let tokens = tracking_tokens(&state).await?;
+    if !tracking::token_matches(header(&headers, "x-api-key"), &tokens) {
+        if tokens.is_empty() {
+            tracing::error!(
+                "no SHIPROCKET_WEBHOOK_TOKEN configured: tracking deliveries are refused"
+            );
+        } else {
+            tracing::warn!("tracking webhook token rejected");
+        }
+        metrics::counter!("webhook_failures", "provider" => "shiprocket", "reason" => "token")
+            .increment(1);
+        return Err(ApiError::unauthorized(
+            "missing or wrong x-api-key for the tracking webhook",
+        ));
+    }
+    let update = tracking::parse_shiprocket(&body).map_err(|e| {
+        tracing::warn!(error = %e, "tracking update refused");
+        ApiError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "invalid_tracking_update",
+            e.to_string(),
+        )
+    })?;
+    let handled = handle_tracking(
+        &state.services.outbox_ports(),
+        state.services.tracking_policy(),
+        &update,
+        &body,
+    )
+    .await
+    .inspect_err(|_| {
+        metrics::counter!("webhook_failures", "provider" => "shiprocket", "reason" => "unavailable")
+            .increment(1);
+    })?;
+    if let Tracked::Applied {
+        order_id,
+        refund_to_send: Some(refund_id),
+        ..
+    } = &handled
+    {
+        // Recorded either way; a refund the provider cannot take now is sent by the sweep.
+        let send = refund::send_recorded(&state.services, order_id, refund_id);
+        match tokio::time::timeout(LATE_REFUND_BUDGET, send).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(order_id = %order_id, refund_id, error = %e, "returned parcel's refund not sent yet; the sweep will")
+            }
+            Err(_) => {
+                tracing::warn!(order_id = %order_id, refund_id, "returned parcel's refund call too slow; the sweep will send it")
+            }
+        }
+    }
+    let outcome = match &handled {
+        Tracked::Applied { .. } => "applied",
+        Tracked::NoChange { .. } => "no_change",
+        Tracked::Unmatched => "unmatched",
+    };
+    tracing::info!(awb = %update.awb, status_id = update.status_id, outcome, "tracking update handled");
+    Ok(Json(json!({ "received": true })))
 }

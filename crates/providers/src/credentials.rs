@@ -32,4 +32,8 @@ impl CredentialSource for FixedCredentials {
             .cloned()
             .ok_or_else(|| CredentialError(format!("no '{field}' configured")))
     }
+
+    async fn optional_field(&self, field: &str) -> Result<Option<Secret>, CredentialError> {
+        Ok(self.0.get(field).cloned())
+    }
 }

@@ -225,6 +225,8 @@ async fn whatsapp_sends_the_template_to_the_buyer_and_the_dry_run_sends_nothing(
         phone_number_id: "1099".into(),
         credentials: Arc::new(FixedCredentials::new([("token", "wa-token".into())])),
         template: "order_shipped".into(),
+        out_for_delivery_template: "order_out_for_delivery".into(),
+        delivered_template: "order_delivered".into(),
         language: "en".into(),
         dry_run: true,
     };
@@ -281,6 +283,38 @@ async fn whatsapp_sends_the_template_to_the_buyer_and_the_dry_run_sends_nothing(
     );
 }
 
+#[tokio::test]
+async fn whatsapp_tells_the_buyer_when_the_parcel_is_out_for_delivery_and_delivered_only() {
+    let (base, log) = stub().await;
+    let whatsapp = WhatsApp::new(
+        oms_providers::http_client(),
+        WhatsAppConfig {
+            api_base: base,
+            phone_number_id: "1099".into(),
+            credentials: Arc::new(FixedCredentials::new([("token", "wa-token".into())])),
+            template: "order_shipped".into(),
+            out_for_delivery_template: "parcel_out_today".into(),
+            delivered_template: "parcel_delivered".into(),
+            language: "en".into(),
+            dry_run: false,
+        },
+    );
+    use oms_core::tracking::ShipmentState;
+    for state in ShipmentState::ALL {
+        whatsapp.shipment_update(&order(), state).await.unwrap();
+    }
+    let log = log.lock().unwrap();
+    let sent: Vec<_> = log
+        .iter()
+        .map(|l| l.2["template"]["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(sent, vec!["parcel_out_today", "parcel_delivered"]);
+    assert_eq!(
+        log[0].2["template"]["components"][0]["parameters"][0]["text"],
+        "ORD-20270115-QRSTVWXY"
+    );
+}
+
 /// A credential document that an operator rotates while the worker runs.
 #[derive(Debug)]
 struct Rotating(std::sync::Mutex<String>);
@@ -292,6 +326,10 @@ impl CredentialSource for Rotating {
             "token" => Ok(Secret::new(self.0.lock().unwrap().clone())),
             other => Err(CredentialError(format!("no '{other}'"))),
         }
+    }
+
+    async fn optional_field(&self, field: &str) -> Result<Option<Secret>, CredentialError> {
+        Ok(self.field(field).await.ok())
     }
 }
 
@@ -306,6 +344,8 @@ async fn a_rotated_whatsapp_token_is_used_from_the_next_message_on() {
             phone_number_id: "1099".into(),
             credentials: creds.clone(),
             template: "order_shipped".into(),
+            out_for_delivery_template: "order_out_for_delivery".into(),
+            delivered_template: "order_delivered".into(),
             language: "en".into(),
             dry_run: false,
         },

@@ -42,6 +42,11 @@ impl FulfilmentConfig {
                     credential(env, "WHATSAPP_TOKEN", wa_creds)?,
                 )])),
                 template: or("WHATSAPP_TEMPLATE", "order_shipped"),
+                out_for_delivery_template: or(
+                    "WHATSAPP_TEMPLATE_OUT_FOR_DELIVERY",
+                    "order_out_for_delivery",
+                ),
+                delivered_template: or("WHATSAPP_TEMPLATE_DELIVERED", "order_delivered"),
                 language: or("WHATSAPP_LANGUAGE", "en"),
                 dry_run: !wa_live,
             },

@@ -23,7 +23,7 @@ pub use secrets::{
     DEV_RAZORPAY_KEY_SECRET, DEV_RAZORPAY_WEBHOOK_SECRET, DEV_STRIPE_WEBHOOK_SECRET, EnvSecrets,
     OFFLINE_RAZORPAY_KEY_ID, SecretsConfig,
 };
-pub use shipping::ShippingConfig;
+pub use shipping::{DEV_SHIPROCKET_WEBHOOK_TOKEN, ShippingConfig};
 
 /// What every function and the dev server read.
 #[derive(Debug, Clone)]
@@ -55,7 +55,7 @@ impl Config {
             payments: PaymentsConfig::read(env, mode, &secrets)?,
             secrets,
             cleanup: CleanupConfig::read(env)?,
-            shipping: ShippingConfig::read(env)?,
+            shipping: ShippingConfig::read(env, mode == ProviderMode::Offline)?,
         })
     }
 

@@ -35,6 +35,16 @@ pub(super) fn payref_pk(provider: ProviderKind, reference: &str) -> String {
     format!("PAYREF#{}#{reference}", provider.as_str())
 }
 
+/// A carrier's tracking number, pointing at the order shipped under it.
+pub(super) fn awb_pk(awb: &str) -> String {
+    format!("AWB#{awb}")
+}
+
+/// Tracking updates for an AWB no order has.
+pub(super) fn unmatched_tracking_pk(awb: &str) -> String {
+    format!("TRACKING#{awb}")
+}
+
 pub(super) fn event_pk(provider: ProviderKind, event_id: &str) -> String {
     format!("EVENT#{}#{event_id}", provider.as_str())
 }

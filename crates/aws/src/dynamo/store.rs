@@ -14,7 +14,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use oms_core::ports::{
     CommitOutcome, CreateOutcome, EventCommit, EventRecord, IdempotencyRecord, InvoiceOutcome,
-    OrderPage, OrderStore, OutboxEntry, StockLevel, StoreError, Upserted,
+    OrderPage, OrderStore, OutboxEntry, StockLevel, StoreError, UnmatchedTracking, Upserted,
 };
 use oms_core::search::{EventPage, EventSearch, OrderSearch};
 use oms_core::{Order, OrderId, Product, ProviderKind, Sku, StockRecord, Timestamp, UserId};
@@ -26,8 +26,8 @@ use super::items::{
     product_item, stock_from, stock_item, stock_record_from,
 };
 use super::keys::{
-    Cursor, INVOICE_COUNTER_PK, event_pk, idempotency_pk, key, order_events_pk, order_pk,
-    outbox_pk, payref_pk, product_pk, stock_sk, user_pk,
+    Cursor, INVOICE_COUNTER_PK, awb_pk, event_pk, idempotency_pk, key, order_events_pk, order_pk,
+    outbox_pk, payref_pk, product_pk, stock_sk, unmatched_tracking_pk, user_pk,
 };
 use super::transactions::{Cancelled, reason, shortages};
 use super::{DynamoStore, Item, n, s};
@@ -717,7 +717,11 @@ impl OrderStore for DynamoStore {
         }
     }
 
-    async fn cancel_order(&self, order: &Order, expected_version: u64) -> Result<bool, StoreError> {
+    async fn release_order_stock(
+        &self,
+        order: &Order,
+        expected_version: u64,
+    ) -> Result<bool, StoreError> {
         let mut items = vec![
             TransactWriteItem::builder()
                 .put(self.put_order_if(order, expected_version)?)
@@ -740,6 +744,76 @@ impl OrderStore for DynamoStore {
                 "cancel order: transaction kept conflicting".into(),
             )),
         }
+    }
+
+    async fn save_shipped_order(
+        &self,
+        order: &Order,
+        expected_version: u64,
+    ) -> Result<bool, StoreError> {
+        let Some(awb) = order
+            .shipment()
+            .map(|x| x.awb.as_str())
+            .filter(|a| !a.is_empty())
+        else {
+            return self.save_order(order, expected_version, None).await;
+        };
+        let mut reference = key(awb_pk(awb), "AWB");
+        reference.insert("orderId".into(), s(order.id().as_str()));
+        let items = vec![
+            TransactWriteItem::builder()
+                .put(self.put_order_if(order, expected_version)?)
+                .build(),
+            TransactWriteItem::builder()
+                .put(build(self.put(reference).build())?)
+                .build(),
+        ];
+        match self.transact(items, "save shipped order").await? {
+            Ok(()) => Ok(true),
+            Err(Cancelled::Conditions(_)) => Ok(false),
+            Err(Cancelled::Conflict) => Err(StoreError::Unavailable(
+                "save shipped order: transaction kept conflicting".into(),
+            )),
+        }
+    }
+
+    async fn find_order_by_awb(&self, awb: &str) -> Result<Option<OrderId>, StoreError> {
+        let Some(item) = self
+            .get_item(awb_pk(awb), "AWB", "get AWB reference")
+            .await?
+        else {
+            return Ok(None);
+        };
+        payref_order_from(&item).map(Some)
+    }
+
+    async fn record_unmatched_tracking(
+        &self,
+        record: &UnmatchedTracking,
+    ) -> Result<bool, StoreError> {
+        // One update: count the delivery, keep the last body, and say whether it was the first.
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(unmatched_tracking_pk(&record.awb), "UNMATCHED")))
+            .update_expression(
+                "ADD deliveries :one SET lastStatusId = :sid, orderRef = :ref, \
+                 lastReceivedAt = :at, payload = :p, #ttl = :ttl, \
+                 firstReceivedAt = if_not_exists(firstReceivedAt, :at)",
+            )
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":sid", n(record.status_id))
+            .expression_attribute_values(":ref", s(record.order_ref.clone().unwrap_or_default()))
+            .expression_attribute_values(":at", s(record.received_at.to_string()))
+            .expression_attribute_values(":p", s(record.payload.clone()))
+            .expression_attribute_values(":ttl", n(record.expires_at.unix_seconds()))
+            .return_values(ReturnValue::UpdatedOld)
+            .send()
+            .await
+            .map_err(|e| sdk_error("record unmatched tracking", e))?;
+        Ok(out.attributes().and_then(|a| a.get("deliveries")).is_none())
     }
 
     async fn claim_outbox(

@@ -117,7 +117,11 @@ pub async fn cancel_order(
                 cancelled_now: false,
             });
         };
-        if services.store.cancel_order(&next, order.version()).await? {
+        if services
+            .store
+            .release_order_stock(&next, order.version())
+            .await?
+        {
             tracing::info!(order_id = %id, by, refund = done.refund.is_some(), "order cancelled on request, stock released");
             publish_entries(services.publisher.as_ref(), &next, &done.entries).await;
             break (next, done.refund.map(|r| r.refund_id));

@@ -121,7 +121,7 @@ async fn run(deps: &FulfilDeps<'_>, order_id: &OrderId) -> Result<Fulfilment, Fu
     loop {
         let now = deps.clock.now();
         if order.notified_at().is_some() {
-            return Ok(Fulfilment::Done);
+            return send_notices(deps, order, &mut retry).await;
         }
         if !order.is_fulfilled() && !order.ready_for_fulfilment() {
             let why = if order.requires_review() {
@@ -187,9 +187,19 @@ async fn run(deps: &FulfilDeps<'_>, order_id: &OrderId) -> Result<Fulfilment, Fu
         if order.shipment().is_none() {
             let shipment = deps.carrier.create_shipment(&order).await?;
             next.record_shipment(shipment, now).map_err(refused)?;
-            // Shipped means fulfilled: one write for both.
+            // Shipped means fulfilled: one write for both, with the AWB's reference that the
+            // carrier's tracking finds the order by.
             next.mark_fulfilled(now).map_err(refused)?;
-            advance(deps.store, &mut order, next, &mut retry).await?;
+            if deps
+                .store
+                .save_shipped_order(&next, order.version())
+                .await?
+            {
+                order = next;
+            } else {
+                order = read(deps.store, order_id).await?;
+                retry.lost_race()?;
+            }
             continue;
         }
 
@@ -231,6 +241,33 @@ async fn run(deps: &FulfilDeps<'_>, order_id: &OrderId) -> Result<Fulfilment, Fu
         }
         return Ok(Fulfilment::Done);
     }
+}
+
+/// The shipment's customer messages still owed (out for delivery, delivered), each recorded as
+/// taken before it is sent, so a redelivered job never sends one twice. Best effort, like the
+/// fulfilment message: a failed send is logged.
+async fn send_notices(
+    deps: &FulfilDeps<'_>,
+    mut order: Order,
+    retry: &mut Retry,
+) -> Result<Fulfilment, FulfilError> {
+    while let Some(state) = order.owed_notice() {
+        let mut next = order.clone();
+        next.take_notice(state, "whatsapp", deps.clock.now())
+            .map_err(|e| RefusedTransition::new(order.id(), e))?;
+        if !save(deps.store, &next, &order).await? {
+            order = read(deps.store, order.id()).await?;
+            retry.lost_race()?;
+            continue;
+        }
+        if let Err(e) = deps.notifier.shipment_update(&next, state).await {
+            tracing::warn!(order_id = %next.id(), state = state.as_str(), error = %e, "customer shipment message failed");
+        } else {
+            tracing::info!(order_id = %next.id(), state = state.as_str(), "customer told of the shipment");
+        }
+        order = next;
+    }
+    Ok(Fulfilment::Done)
 }
 
 /// Writes one step: `order` becomes the state written, or, when the write lost a race, the

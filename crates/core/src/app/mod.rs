@@ -18,6 +18,7 @@ pub mod refund;
 pub mod retry;
 pub mod services;
 pub mod sweep;
+pub mod tracking;
 pub mod webhook;
 
 pub use services::{FulfilmentServices, Services};
@@ -43,6 +44,8 @@ pub struct OrderPolicy {
     pub reconcile_after: Duration,
     /// How long provider events are kept (`EVENT_RETENTION_DAYS`).
     pub event_retention: Duration,
+    /// What becomes of a returned parcel's money (`RTO_REFUND_POLICY`).
+    pub rto_refund: crate::order::RtoRefundPolicy,
     /// The SKUs sold digitally (`DIGITAL_SKUS`): no shipment, a download once paid.
     pub digital_skus: Vec<crate::ids::Sku>,
 }
@@ -55,6 +58,7 @@ impl Default for OrderPolicy {
             late_payment: crate::order::LatePaymentPolicy::Refund,
             reconcile_after: Duration::from_secs(10 * 60),
             event_retention: webhook::EVENT_RETENTION,
+            rto_refund: crate::order::RtoRefundPolicy::Review,
             digital_skus: Vec::new(),
         }
     }

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use crate::invoice::Seller;
 use crate::ports::{
-    Carrier, Clock, DeadJobs, DownloadLinks, EventPublisher, IdGenerator, InvoiceStorage, JobQueue,
-    Notifier, OrderStore, PaymentProviders, SecretSource,
+    Carrier, Clock, CredentialSource, DeadJobs, DownloadLinks, EventPublisher, IdGenerator,
+    InvoiceStorage, JobQueue, Notifier, OrderStore, PaymentProviders, SecretSource,
 };
 
 use super::OrderPolicy;
@@ -23,6 +23,8 @@ pub struct Services {
     pub providers: PaymentProviders,
     /// Creates shipments (the worker) and cancels them before pickup (the cancel route).
     pub carrier: Arc<dyn Carrier>,
+    /// The tokens the carrier's tracking webhook must present (`token`, `previousToken`).
+    pub tracking_tokens: Arc<dyn CredentialSource>,
     /// Short-lived links to digital products' files (`GET /orders/{orderId}/downloads/{sku}`).
     pub downloads: Arc<dyn DownloadLinks>,
     pub clock: Arc<dyn Clock>,
@@ -38,6 +40,15 @@ impl Services {
             late_payment: self.policy.late_payment,
             event_retention: self.policy.event_retention,
             source,
+        }
+    }
+
+    /// How carrier tracking is applied: this deployment's `RTO_REFUND_POLICY`, and unmatched
+    /// updates kept as long as provider events.
+    pub fn tracking_policy(&self) -> super::tracking::TrackingPolicy {
+        super::tracking::TrackingPolicy {
+            rto_refund: self.policy.rto_refund,
+            retention: self.policy.event_retention,
         }
     }
 

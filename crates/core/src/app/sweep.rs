@@ -159,7 +159,7 @@ pub async fn settle_unpaid(
         Err(TransitionError::AlreadyApplied) => return Ok(Settled::Left),
         Err(e) => return Err(RefusedTransition::new(id, e).into()),
     }
-    if !store.cancel_order(&next, order.version()).await? {
+    if !store.release_order_stock(&next, order.version()).await? {
         // It changed (paid a moment ago?): leave it; a later sweep looks again if still unpaid.
         return Ok(Settled::Left);
     }

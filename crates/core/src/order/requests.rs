@@ -134,6 +134,10 @@ impl PaymentStatus {
 pub enum FulfilmentStatus {
     Unfulfilled,
     Fulfilled,
+    /// The carrier delivered it.
+    Delivered,
+    /// It came back to the seller (RTO delivered).
+    Returned,
     /// Its shipment was cancelled at the carrier before pickup.
     Cancelled,
 }
@@ -143,6 +147,8 @@ impl FulfilmentStatus {
         match self {
             Self::Unfulfilled => "unfulfilled",
             Self::Fulfilled => "fulfilled",
+            Self::Delivered => "delivered",
+            Self::Returned => "returned",
             Self::Cancelled => "cancelled",
         }
     }
@@ -178,7 +184,12 @@ impl Order {
     }
 
     pub fn fulfilment_status(&self) -> FulfilmentStatus {
-        if self
+        use crate::tracking::ShipmentState;
+        if self.shipment_state() == Some(ShipmentState::Delivered) {
+            FulfilmentStatus::Delivered
+        } else if self.shipment_state() == Some(ShipmentState::Returned) {
+            FulfilmentStatus::Returned
+        } else if self
             .shipment
             .as_ref()
             .is_some_and(|s| s.status == super::cancel::SHIPMENT_CANCELLED)
