@@ -281,6 +281,14 @@ enum Scenario {
     /// (`POST /admin/backfill`, retried on 5xx until `200`), then runs it again, which must
     /// apply nothing; fulfilled once.
     StripeBackfilled,
+    /// A Stripe order is paid and shipped; Shiprocket's tracking says picked up, out for
+    /// delivery, delivered (each delivered until 2xx, then once more): delivered once, the
+    /// customer told of each step at most once, `order.delivered` published.
+    StripeDelivered,
+    /// A Razorpay order is paid and shipped; the parcel fails delivery, goes back (RTO) and is
+    /// delivered to the seller, under `RTO_REFUND_POLICY=refund`: the stock comes back once
+    /// and the order is refunded in full once.
+    RazorpayReturned,
 }
 
 impl Scenario {
@@ -293,15 +301,22 @@ impl Scenario {
             | Self::RazorpayCancelledPaid
             | Self::RazorpayDisputedWon
             | Self::RazorpayUnmatchedReplayed
-            | Self::RazorpayDeadJobRedriven => ProviderKind::Razorpay,
+            | Self::RazorpayDeadJobRedriven
+            | Self::RazorpayReturned => ProviderKind::Razorpay,
             Self::StripePaid
             | Self::StripeRefunded
             | Self::StripeRefundSentBySweep
             | Self::StripeCancelledShipped
             | Self::StripeWebhookLost
             | Self::StripeBackfilled
+            | Self::StripeDelivered
             | Self::Abandoned => ProviderKind::Stripe,
         }
+    }
+
+    /// The carrier's tracking follows the purchase.
+    fn tracked(self) -> bool {
+        matches!(self, Self::StripeDelivered | Self::RazorpayReturned)
     }
 
     fn refunds(self) -> bool {
@@ -321,6 +336,9 @@ struct World {
     plan: Arc<FaultPlan>,
     clock: Arc<ManualClock>,
     store: Arc<dyn OrderStore>,
+    /// The same store outside the fault plan: what the outside world reads (never a fault
+    /// point).
+    backing: Arc<dyn OrderStore>,
     queue: Arc<InMemoryQueue>,
     publisher: Arc<InMemoryPublisher>,
     notifier: Arc<CountingNotifier>,
@@ -402,6 +420,9 @@ impl World {
         );
         let (queue, publisher) = (local.outlets.queue.clone(), local.outlets.publisher.clone());
         let mut services = local.services.clone();
+        // A returned parcel is refunded at once (the default holds it for a person).
+        services.policy.rto_refund = oms_core::order::RtoRefundPolicy::Refund;
+        let backing = services.store.clone();
         let store: Arc<dyn OrderStore> = Arc::new(faulty!(services.store.clone()));
         let publisher_port: Arc<dyn EventPublisher> = Arc::new(faulty!(publisher.clone()));
         services.store = store.clone();
@@ -461,6 +482,7 @@ impl World {
             plan,
             clock,
             store,
+            backing,
             queue,
             publisher,
             notifier,
@@ -564,6 +586,31 @@ impl World {
             body,
         )
         .await;
+    }
+
+    /// Shiprocket: a tracking update for the order's parcel, delivered until it gets a 2xx and
+    /// then once more (as at-least-once delivery does).
+    async fn track(&self, order_id: &OrderId, status_id: u32, minutes: i64) {
+        let stored = self.backing.get_order(order_id).await.expect("readable");
+        let awb = stored.and_then(|o| o.shipment().map(|s| s.awb.clone()));
+        let awb = awb.expect("shipped before it is tracked");
+        let at = Timestamp::from_unix_millis(1_800_000_000_000 + minutes * 60_000);
+        let body = oms_core::tracking::simulate::shiprocket_body(
+            &awb,
+            order_id.as_str(),
+            status_id,
+            "STATUS",
+            at,
+        );
+        let token = oms_app::config::DEV_SHIPROCKET_WEBHOOK_TOKEN.to_owned();
+        for _ in 0..2 {
+            self.deliver(
+                "/api/v1/webhooks/shiprocket",
+                &[("x-api-key", token.clone())],
+                &body,
+            )
+            .await;
+        }
     }
 
     /// The admin's client: `POST /admin/orders/{orderId}/refunds` with an `Idempotency-Key`,
@@ -861,7 +908,8 @@ impl World {
             | Scenario::RazorpayCancelledPaid
             | Scenario::RazorpayDisputedWon
             | Scenario::RazorpayUnmatchedReplayed
-            | Scenario::RazorpayDeadJobRedriven => {
+            | Scenario::RazorpayDeadJobRedriven
+            | Scenario::RazorpayReturned => {
                 if scenario == Scenario::RazorpayDeadJobRedriven {
                     self.carrier_outage.set_down(true);
                 }
@@ -903,7 +951,8 @@ impl World {
             Scenario::StripePaid
             | Scenario::StripeRefunded
             | Scenario::StripeRefundSentBySweep
-            | Scenario::StripeCancelledShipped => {
+            | Scenario::StripeCancelledShipped
+            | Scenario::StripeDelivered => {
                 let session = created["payment"]["sessionId"]
                     .as_str()
                     .expect("Stripe session id");
@@ -1034,6 +1083,23 @@ impl World {
             self.refund_webhooks_lost = false;
             self.refund_webhooks().await;
         }
+        // The parcel's journey, once the sweeps have made sure it shipped (a carrier tracks only
+        // what it picked up).
+        if scenario.tracked() {
+            let id = OrderId::parse(&order_id).expect("order id");
+            let journey: &[(u32, i64)] = if scenario == Scenario::StripeDelivered {
+                &[(42, 60), (17, 120), (7, 180)]
+            } else {
+                &[(42, 60), (21, 120), (9, 180), (10, 240)]
+            };
+            for (status_id, minutes) in journey {
+                self.track(&id, *status_id, *minutes).await;
+            }
+            self.drain_queue().await;
+            self.refund_webhooks().await;
+            // A refund or message a failure left owed is the sweep's.
+            self.scheduled_sweeps(3).await;
+        }
         OrderId::parse(&order_id).expect("order id")
     }
 
@@ -1107,8 +1173,13 @@ async fn check(
         | Scenario::StripeWebhookLost
         | Scenario::RazorpayUnmatchedReplayed
         | Scenario::RazorpayDeadJobRedriven
-        | Scenario::StripeBackfilled => {
+        | Scenario::StripeBackfilled
+        | Scenario::StripeDelivered
+        | Scenario::RazorpayReturned => {
             let amount = inr(PRICE * i64::from(QUANTITY));
+            if scenario.tracked() {
+                check_tracking(world, scenario, &order, &mut expect).await?;
+            }
             if scenario == Scenario::RazorpayRefundWebhookLost {
                 let sources: Vec<Option<&str>> = order
                     .timeline()
@@ -1179,14 +1250,21 @@ async fn check(
             // `fulfilmentStatus` say the rest (checked here and in `check_refund`).
             let refunded_too =
                 scenario.refunds() || scenario == Scenario::RazorpayUnmatchedReplayed;
-            let statuses: &[OrderStatus] = if refunded_too {
-                &[OrderStatus::PartiallyRefunded, OrderStatus::Fulfilled]
-            } else {
-                &[OrderStatus::Fulfilled]
+            let (statuses, fulfilment): (&[OrderStatus], _) = match scenario {
+                Scenario::StripeDelivered => {
+                    (&[OrderStatus::Delivered], FulfilmentStatus::Delivered)
+                }
+                Scenario::RazorpayReturned => {
+                    (&[OrderStatus::Refunded], FulfilmentStatus::Returned)
+                }
+                _ if refunded_too => (
+                    &[OrderStatus::PartiallyRefunded, OrderStatus::Fulfilled],
+                    FulfilmentStatus::Fulfilled,
+                ),
+                _ => (&[OrderStatus::Fulfilled], FulfilmentStatus::Fulfilled),
             };
             expect(
-                statuses.contains(&order.status())
-                    && order.fulfilment_status() == FulfilmentStatus::Fulfilled,
+                statuses.contains(&order.status()) && order.fulfilment_status() == fulfilment,
                 format!(
                     "status {}, fulfilment {}",
                     order.status().as_str(),
@@ -1224,10 +1302,13 @@ async fn check(
                 order.notified_at().is_some(),
                 "never marked notified".into(),
             );
-            expect(
-                stock == STOCK - QUANTITY,
-                format!("stock {stock}, expected {}", STOCK - QUANTITY),
-            );
+            // A parcel back at the seller gives its stock back, once.
+            let left = if scenario == Scenario::RazorpayReturned {
+                STOCK
+            } else {
+                STOCK - QUANTITY
+            };
+            expect(stock == left, format!("stock {stock}, expected {left}"));
             // `order.fulfilled` is at least once: a publish whose answer was lost, or one followed
             // by a failed customer-message record, is sent again by the retried job; a refused
             // publish is sent by the retry only.
@@ -1260,6 +1341,8 @@ async fn check(
             );
             if scenario.refunds() {
                 check_refund(world, &order, &mut expect).await?;
+            } else if scenario == Scenario::RazorpayReturned {
+                check_rto_refund(world, &order, &mut expect).await?;
             } else if scenario == Scenario::RazorpayUnmatchedReplayed {
                 expect(
                     order.refunded() == inr(UNMATCHED_REFUND)
@@ -1362,6 +1445,95 @@ async fn check(
     } else {
         Err(broken.join("; "))
     }
+}
+
+/// The tracking invariants: the shipment reached its end once; each customer message about
+/// it recorded once and sent at most once (never more messages than records); the order-events
+/// milestone published at most once (best effort, like every publish).
+async fn check_tracking(
+    world: &World,
+    scenario: Scenario,
+    order: &Order,
+    expect: &mut impl FnMut(bool, String),
+) -> Result<(), String> {
+    let (end, milestone, notices) = if scenario == Scenario::StripeDelivered {
+        (TimelineType::ShipmentDelivered, "order.delivered", 2)
+    } else {
+        (TimelineType::ShipmentReturned, "order.returned", 0)
+    };
+    expect(
+        count(order, end) == 1,
+        format!("{end:?} recorded {} times", count(order, end)),
+    );
+    let recorded = count(order, TimelineType::CustomerNotified);
+    let sent = world.notifier.1.load(Ordering::SeqCst);
+    expect(
+        recorded == notices && sent <= recorded,
+        format!("shipment messages: {recorded} recorded, {sent} sent, expected {notices}"),
+    );
+    if world.plan.injected_at().is_none() {
+        expect(
+            sent == notices,
+            format!("{sent} shipment messages without a fault"),
+        );
+    }
+    let published = world.publisher.of_type(milestone).len();
+    expect(
+        published <= 1,
+        format!("{milestone} published {published} times"),
+    );
+    if world.plan.injected_at().is_none() {
+        expect(
+            published == 1,
+            format!("{milestone} published {published} times"),
+        );
+    }
+    expect(
+        order.tracking().notices_owed.is_empty(),
+        format!("messages still owed: {:?}", order.tracking().notices_owed),
+    );
+    Ok(())
+}
+
+/// A returned parcel's refund under `RTO_REFUND_POLICY=refund`: one request, asked of the
+/// provider under one refund id, settled, the whole payment counted once, nothing owed.
+async fn check_rto_refund(
+    world: &World,
+    order: &Order,
+    expect: &mut impl FnMut(bool, String),
+) -> Result<(), String> {
+    let amount = inr(PRICE * i64::from(QUANTITY));
+    let requests = order.refund_requests();
+    expect(
+        requests.len() == 1
+            && requests[0].requested_by == "rto"
+            && requests[0].status == RefundState::Succeeded
+            && requests[0].amount == amount,
+        format!("refund requests {requests:?}"),
+    );
+    expect(
+        order.refunded() == amount && order.payment_status() == PaymentStatus::Refunded,
+        format!("refunded {}", order.refunded().minor()),
+    );
+    let calls = world.provider_log.calls();
+    let ids: BTreeSet<&str> = calls.iter().map(|c| c.refund_id.as_str()).collect();
+    expect(
+        ids.len() == 1 && calls.iter().all(|c| c.amount == amount),
+        format!(
+            "the provider was asked for {ids:?} in {} calls",
+            calls.len()
+        ),
+    );
+    let owed = world
+        .store
+        .owed_refunds(
+            world.clock.now().plus(Duration::from_secs(365 * 86_400)),
+            100,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    expect(owed.is_empty(), format!("refunds still owed: {owed:?}"));
+    Ok(())
 }
 
 /// The refund invariants: one request under the admin's key, asked of the provider under one
@@ -1492,6 +1664,30 @@ async fn sweep_fault_points(scenario: Scenario) -> usize {
             .count();
         assert_eq!(lists, 2, "{clean_calls:?}");
     }
+    if scenario.tracked() {
+        // The tracking path's own port calls are fault points: the AWB lookup, the restock or
+        // the customer message, and the shipment's write that made the AWB findable.
+        let own: &[&str] = if scenario == Scenario::StripeDelivered {
+            &[
+                "store.save_shipped_order",
+                "store.find_order_by_awb",
+                "notifier.shipment_update",
+            ]
+        } else {
+            &[
+                "store.save_shipped_order",
+                "store.find_order_by_awb",
+                "store.release_order_stock",
+                "provider.refund",
+            ]
+        };
+        for op in own {
+            assert!(
+                clean_calls.contains(op),
+                "{op} not on the path: {clean_calls:?}"
+            );
+        }
+    }
     if scenario == Scenario::StripeCancelledShipped {
         assert!(
             clean_calls.contains(&"carrier.cancel_shipment"),
@@ -1619,6 +1815,18 @@ async fn a_payment_found_by_a_backfill_is_applied_once_and_a_second_run_changes_
  {
     let points = sweep_fault_points(Scenario::StripeBackfilled).await;
     assert!(points >= 3 * 15, "the path is longer than {points} points");
+}
+
+#[tokio::test]
+async fn a_delivered_parcel_is_delivered_once_and_each_message_sent_at_most_once_whatever_fails() {
+    let points = sweep_fault_points(Scenario::StripeDelivered).await;
+    assert!(points >= 3 * 20, "the path is longer than {points} points");
+}
+
+#[tokio::test]
+async fn a_parcel_returned_to_the_seller_restocks_and_refunds_once_whatever_fails() {
+    let points = sweep_fault_points(Scenario::RazorpayReturned).await;
+    assert!(points >= 3 * 20, "the path is longer than {points} points");
 }
 
 #[tokio::test]

@@ -17,7 +17,9 @@ use crate::order::{Order, TransitionError, rto_refund_id};
 use crate::ports::{OutboxEntry, StoreError, Topic, UnmatchedTracking};
 use crate::tracking::{ShipmentState, TrackingUpdate};
 
-use super::outbox::{OUTBOX_LEASE, OutboxError, OutboxPorts, publish, publish_entries, send_job};
+use super::outbox::{
+    OUTBOX_LEASE, OutboxError, OutboxPorts, publish, publish_entries, resume_outbox, send_job,
+};
 use super::refund::REFUND_SEND_LEASE;
 use super::retry::{MAX_ATTEMPTS, Retry};
 
@@ -122,6 +124,10 @@ pub async fn handle_tracking(
             match next.record_tracking(u, policy.rto_refund, now, now.plus(REFUND_SEND_LEASE)) {
                 Ok(c) => c,
                 Err(e @ (TransitionError::AlreadyApplied | TransitionError::NotAllowed { .. })) => {
+                    // The first delivery may have committed but failed to send its job.
+                    if order.owed_notice().is_some() {
+                        resume_outbox(ports, &order_id).await?;
+                    }
                     return Ok(Tracked::NoChange {
                         order_id,
                         reason: e.to_string(),
