@@ -5,6 +5,7 @@ mod cancel;
 mod catalog;
 mod checkout;
 mod dead_jobs;
+mod downloads;
 mod errors;
 mod fulfilment;
 mod health;

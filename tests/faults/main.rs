@@ -42,8 +42,8 @@ use oms_app::local::Local;
 use oms_core::order::{DisputeStatus, FulfilmentStatus, PaymentStatus, RefundState};
 use oms_core::ports::{
     BackfillItem, BackfillPage, BackfillQuery, Carrier, CheckoutClosed, CheckoutRequest, Clock,
-    DeadJobs, EventPublisher, FulfilmentJob, InvoiceStorage, JobQueue, Notifier, NotifyError,
-    OrderStore, PaymentProvider, PaymentProviders, ProviderError, ProviderRefund,
+    DeadJobs, DownloadLinks, EventPublisher, FulfilmentJob, InvoiceStorage, JobQueue, Notifier,
+    NotifyError, OrderStore, PaymentProvider, PaymentProviders, ProviderError, ProviderRefund,
     ProviderRefundStatus, RefundCall,
 };
 use oms_core::webhook::simulate::{self, DisputeSpec, RefundSpec};
@@ -233,6 +233,11 @@ enum Scenario {
     RazorpayPaid,
     /// A Stripe Checkout order is paid (`checkout.session.completed`) and fulfilled.
     StripePaid,
+    /// As [`Scenario::RazorpayPaid`] (its SKU sold digitally too), then its guest asks for two
+    /// download links (`GET /orders/{orderId}/downloads/{sku}`), each retried on 5xx until the
+    /// `200`: every link handed out is recorded, none recorded is more than the requests that
+    /// failed after recording it.
+    RazorpayDownloaded,
     /// A Stripe order is never paid: the sweep closes its checkout, cancels it, and gives the
     /// stock back.
     Abandoned,
@@ -290,6 +295,7 @@ impl Scenario {
     fn provider(self) -> ProviderKind {
         match self {
             Self::RazorpayPaid
+            | Self::RazorpayDownloaded
             | Self::RazorpayRefunded
             | Self::RazorpayRefundWebhookLost
             | Self::RazorpayCancelledPaid
@@ -352,6 +358,8 @@ struct World {
     refund_answers: Vec<StatusCode>,
     /// The backfill route's `200` answers, one per run of the operator's command.
     backfills: Vec<Value>,
+    /// What the download route answered the guest's client, attempt by attempt.
+    download_answers: Vec<StatusCode>,
 }
 
 async fn backing_store(catalog: Vec<Product>) -> Arc<dyn OrderStore> {
@@ -442,6 +450,16 @@ impl World {
             })
             .collect();
         services.providers = PaymentProviders::new(providers);
+        // Its one SKU is sold digitally too, for the download route (the carrier, built from
+        // the configuration, still ships it).
+        services.policy.digital_skus = vec![Sku::parse(SKU).expect("sku")];
+        let links = dev_server::downloads::LocalDownloadLinks::new(
+            "http://local/dev/downloads".into(),
+            dev_server::downloads::default_dir(),
+            clock.clone(),
+        )
+        .expect("download links");
+        services.downloads = Arc::new(faulty!(Arc::new(links) as Arc<dyn DownloadLinks>));
         let state = oms_app::local::http_state(
             &local.config,
             services.clone(),
@@ -478,6 +496,7 @@ impl World {
             razorpay_order: String::new(),
             refund_answers: Vec::new(),
             backfills: Vec::new(),
+            download_answers: Vec::new(),
         }
     }
 
@@ -773,6 +792,28 @@ impl World {
         panic!("the cancellation never succeeded");
     }
 
+    /// The guest's storefront: `GET /orders/{orderId}/downloads/{sku}` with its
+    /// `X-Order-Token`, retried on 5xx until the `200` with a link.
+    async fn download(&mut self, order_id: &str, token: &str) {
+        for _ in 0..5 {
+            let req = Request::get(format!("/api/v1/orders/{order_id}/downloads/{SKU}"))
+                .header("x-order-token", token)
+                .body(Body::empty())
+                .expect("request");
+            let (status, reply) = self.call(req).await;
+            self.download_answers.push(status);
+            if status == StatusCode::OK {
+                assert!(reply["url"].is_string(), "{reply}");
+                return;
+            }
+            assert!(
+                status == StatusCode::SERVICE_UNAVAILABLE,
+                "a paid order's download is refused only by a failure on our side: {status} {reply}"
+            );
+        }
+        panic!("the download never succeeded");
+    }
+
     /// The providers: once a refund is made, its webhook (`refund.updated` `succeeded` from
     /// Stripe, `refund.processed` from Razorpay, naming our refund id) is delivered until it
     /// gets a 2xx, and once more. Built from what the provider answered, whether or not that
@@ -861,6 +902,7 @@ impl World {
         let amount = inr(PRICE * i64::from(QUANTITY));
         match scenario {
             Scenario::RazorpayPaid
+            | Scenario::RazorpayDownloaded
             | Scenario::RazorpayRefunded
             | Scenario::RazorpayRefundWebhookLost
             | Scenario::RazorpayCancelledPaid
@@ -1011,6 +1053,11 @@ impl World {
             self.redrive_dead_jobs(&order_id).await;
             self.drain_queue().await;
         }
+        if scenario == Scenario::RazorpayDownloaded {
+            let token = created["accessToken"].as_str().expect("a guest's token");
+            self.download(&order_id, token).await;
+            self.download(&order_id, token).await;
+        }
         if scenario == Scenario::StripeCancelledShipped {
             let token = created["accessToken"].as_str().expect("a guest's token");
             self.cancel(&order_id, token).await;
@@ -1116,6 +1163,7 @@ async fn check(
     expect(owed.is_empty(), format!("jobs still owed: {owed:?}"));
     match scenario {
         Scenario::RazorpayPaid
+        | Scenario::RazorpayDownloaded
         | Scenario::StripePaid
         | Scenario::RazorpayRefunded
         | Scenario::StripeRefunded
@@ -1174,6 +1222,18 @@ async fn check(
                     found == Some("reconciliation")
                         && order.payment().provider_payment_id.as_deref() == Some("pi_lost1"),
                     format!("payment found by {found:?}"),
+                );
+            }
+            if scenario == Scenario::RazorpayDownloaded {
+                // A link is answered only once its grant is recorded; a grant whose answer was
+                // lost (or that timed out) is recorded without the guest getting its link.
+                let granted = count(&order, TimelineType::DownloadGranted);
+                let answers = &world.download_answers;
+                let ok = answers.iter().filter(|s| **s == StatusCode::OK).count();
+                let failed = answers.len() - ok;
+                expect(
+                    ok == 2 && granted >= ok && granted <= ok + failed,
+                    format!("{granted} grants recorded for the answers {answers:?}"),
                 );
             }
             if scenario == Scenario::RazorpayDisputedWon {
@@ -1588,6 +1648,14 @@ async fn sweep_fault_points(scenario: Scenario) -> usize {
         let lost = scenario == Scenario::RazorpayRefundWebhookLost;
         assert_eq!(lookups, usize::from(lost), "{clean_calls:?}");
     }
+    if scenario == Scenario::RazorpayDownloaded {
+        // Each link is made once, a fault point, before its grant is written.
+        let links = clean_calls
+            .iter()
+            .filter(|op| **op == "downloads.link")
+            .count();
+        assert_eq!(links, 2, "{clean_calls:?}");
+    }
     if scenario == Scenario::StripeBackfilled {
         // The provider's list is a fault point, once per run of the operator's command.
         let lists = clean_calls
@@ -1668,6 +1736,12 @@ async fn sweep_fault_points(scenario: Scenario) -> usize {
 async fn a_razorpay_purchase_survives_a_failure_at_every_call() {
     let points = sweep_fault_points(Scenario::RazorpayPaid).await;
     assert!(points >= 3 * 20, "the path is longer than {points} points");
+}
+
+#[tokio::test]
+async fn a_digital_download_is_recorded_for_every_link_handed_out_whatever_fails() {
+    let points = sweep_fault_points(Scenario::RazorpayDownloaded).await;
+    assert!(points >= 3 * 26, "the path is longer than {points} points");
 }
 
 #[tokio::test]

@@ -71,6 +71,13 @@ impl Function {
     pub fn reads_dead_letter_queue(self) -> bool {
         self == Function::OrdersApi
     }
+
+    /// Whether the function hands out links to digital products' files
+    /// (`GET /orders/{orderId}/downloads/{sku}`): only it is given `DOWNLOADS_BUCKET` and may
+    /// read `downloads/*` in it (`template.yaml`).
+    pub fn serves_downloads(self) -> bool {
+        self == Function::OrdersApi
+    }
 }
 
 /// Why a function would not start, already logged.
@@ -115,6 +122,9 @@ pub async fn start(function: Function) -> Result<Started, Error> {
     let resources = AwsResources::read(&env).map_err(refuse)?;
     if function.reads_dead_letter_queue() {
         resources.dead_letter_queue_url().map_err(refuse)?;
+    }
+    if function.serves_downloads() {
+        resources.downloads_bucket().map_err(refuse)?;
     }
     let clients = AwsClients::from_env().await;
     let services = wiring::aws_services(&config, &clients, &resources, Arc::new(SystemClock));

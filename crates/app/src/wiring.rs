@@ -9,12 +9,12 @@ use oms_aws::{
     SnsPublisher, SqsDeadJobs, SqsJobQueue,
 };
 use oms_core::ProviderKind;
-use oms_core::app::{FulfilmentServices, Services};
+use oms_core::app::{FulfilmentServices, OrderPolicy, Services};
 use oms_core::ports::{
     Carrier, Clock, DeadJob, DeadJobs, InvoiceStorage, OrderStore, PaymentProvider,
     PaymentProviders, QueueError, SecretSource,
 };
-use oms_memory::{InMemoryPublisher, InMemoryQueue, StaticSecrets};
+use oms_memory::{InMemoryPublisher, InMemoryQueue, NoDownloadFiles, StaticSecrets};
 use oms_providers::notify::WhatsApp;
 use oms_providers::offline::OfflineProvider;
 use oms_providers::razorpay::RazorpayOrders;
@@ -71,6 +71,10 @@ pub fn aws_services(
     );
     services.carrier = carrier(&shipping);
     services.tracking_tokens = shipping.tracking_tokens.clone();
+    #[cfg(feature = "s3")]
+    if let Some(bucket) = &res.downloads_bucket {
+        services.downloads = Arc::new(oms_aws::S3DownloadLinks::new(clients.s3(), bucket));
+    }
     services.dead_jobs = match &res.dead_letter_queue_url {
         Some(url) => Arc::new(SqsDeadJobs::new(clients.sqs.clone(), url, &res.queue_url)),
         None => Arc::new(NoDeadLetterQueue),
@@ -156,9 +160,20 @@ fn services(
         clock,
         carrier: carrier(&config.shipping),
         tracking_tokens: config.shipping.tracking_tokens.clone(),
+        // A host that serves files replaces this (the dev server's signed route, S3 above).
+        downloads: Arc::new(NoDownloadFiles),
         ids: Arc::new(RandomIds),
-        policy: config.cleanup.policy.clone(),
+        policy: OrderPolicy {
+            digital_skus: digital_skus(&config.shipping),
+            ..config.cleanup.policy.clone()
+        },
     }
+}
+
+/// `DIGITAL_SKUS` as SKUs. A name that is not a SKU is left out: no order can hold it.
+fn digital_skus(config: &ShippingConfig) -> Vec<oms_core::Sku> {
+    let parsed = config.digital_skus.iter().map(|s| oms_core::Sku::parse(s));
+    parsed.filter_map(Result::ok).collect()
 }
 
 /// The payment providers the configuration enables.

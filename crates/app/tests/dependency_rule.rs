@@ -123,10 +123,11 @@ fn a_lambdas_handlers_name_no_adapter_only_its_main_wires_them() {
 }
 
 /// A Lambda built on its own (`cargo build --release -p <function>`): only the worker, which
-/// stores invoices, compiles the S3 client. (Built together, the others still do not link it:
-/// nothing they run constructs one.)
+/// stores invoices, and orders-api, which pre-signs links to digital products' files, compile
+/// the S3 client. (Built together, the others still do not link it: nothing they run
+/// constructs one.)
 #[test]
-fn only_the_worker_links_the_s3_client() {
+fn only_the_worker_and_orders_api_link_the_s3_client() {
     for lambda in LAMBDAS {
         let out = Command::new(env!("CARGO"))
             .args([
@@ -155,7 +156,7 @@ fn only_the_worker_links_the_s3_client() {
         let s3 = tree.lines().any(|l| l.starts_with("aws-sdk-s3 "));
         assert_eq!(
             s3,
-            lambda == "post-payment-worker",
+            matches!(lambda, "post-payment-worker" | "orders-api"),
             "{lambda} links aws-sdk-s3: {s3}"
         );
     }

@@ -161,3 +161,44 @@ fn only_the_function_with_the_dead_letter_routes_may_read_the_dead_letter_queue(
         }
     }
 }
+
+/// The downloads bucket: only the function that serves `GET /orders/{orderId}/downloads/{sku}`
+/// is told where it is, and may read only its `downloads/*` objects (a pre-signed link carries
+/// the signer's permissions, so this is all a link can ever reach); no function may write it.
+#[test]
+fn only_the_function_with_the_download_route_may_read_product_files() {
+    let template = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../template.yaml"),
+    )
+    .expect("template.yaml");
+    for f in Function::ALL {
+        let body = section(&template, resource(f));
+        let serves = f.serves_downloads();
+        assert_eq!(
+            body.contains("DOWNLOADS_BUCKET: !Ref DownloadsBucket"),
+            serves,
+            "{}: DOWNLOADS_BUCKET",
+            resource(f)
+        );
+        let grants: Vec<&str> = body
+            .lines()
+            .collect::<Vec<_>>()
+            .windows(2)
+            .filter(|w| w[1].contains("DownloadsBucket.Arn"))
+            .map(|w| w[0].trim())
+            .collect();
+        let expected: &[&str] = if serves {
+            &["Action: s3:GetObject"]
+        } else {
+            &[]
+        };
+        assert_eq!(grants, expected, "{}", resource(f));
+        if serves {
+            assert!(
+                body.contains(r#"Resource: !Sub "${DownloadsBucket.Arn}/downloads/*""#),
+                "{}: downloads/* only",
+                resource(f)
+            );
+        }
+    }
+}

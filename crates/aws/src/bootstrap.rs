@@ -243,3 +243,41 @@ pub async fn ensure_bucket(clients: &AwsClients, bucket: &str) -> Result<(), Sto
         }
     }
 }
+
+/// Uploads every file in `dir` to `bucket` as `downloads/<file name>` (the dev server's demo
+/// product files; an operator does the same with `aws s3 cp`). Returns how many. A missing
+/// directory uploads nothing.
+#[cfg(feature = "s3")]
+pub async fn upload_downloads(
+    clients: &AwsClients,
+    bucket: &str,
+    dir: &std::path::Path,
+) -> Result<usize, StoreError> {
+    let read_err = |e: std::io::Error| StoreError::Backend(format!("{}: {e}", dir.display()));
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(0);
+    };
+    let s3 = clients.s3();
+    let mut uploaded = 0;
+    for entry in entries {
+        let path = entry.map_err(read_err)?.path();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        let Ok(sku) = oms_core::Sku::parse(name) else {
+            continue;
+        };
+        let body = std::fs::read(&path).map_err(read_err)?;
+        s3.put_object()
+            .bucket(bucket)
+            .key(crate::s3::download_key(&sku))
+            .body(aws_sdk_s3::primitives::ByteStream::from(body))
+            .send()
+            .await
+            .map_err(|e| {
+                StoreError::Backend(format!("upload {name}: {}", crate::error_text(&e)))
+            })?;
+        uploaded += 1;
+    }
+    Ok(uploaded)
+}

@@ -15,7 +15,7 @@ pub mod sqs;
 pub use clients::AwsClients;
 pub use dynamo::DynamoStore;
 #[cfg(feature = "s3")]
-pub use s3::S3InvoiceStorage;
+pub use s3::{S3DownloadLinks, S3InvoiceStorage};
 pub use secrets::{SecretDocuments, SecretsManagerCredentials, SecretsManagerSource};
 pub use sns::SnsPublisher;
 pub use sqs::{SqsDeadJobs, SqsJobQueue};

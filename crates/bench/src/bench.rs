@@ -359,6 +359,8 @@ fn function(kind: Kind, opts: &Options, stack: &Stack) -> Result<Function, Bench
             "DEAD_LETTER_QUEUE_URL".to_owned(),
             stack.dead_letter_url.clone(),
         ));
+        // Only named at start-up; no benchmarked request asks for a download.
+        env.push(("DOWNLOADS_BUCKET".to_owned(), stack.bucket.clone()));
     }
     // Memory and timeout as the template sets them.
     let (memory_mb, timeout_s) = match kind {

@@ -340,6 +340,29 @@ async fn a_purchase_goes_through_the_dev_stack_as_deployed() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body, json!({"jobs": [], "count": 0}));
 
+    // Digital downloads: the API routes the download route to orders-api without the JWT
+    // authorizer (guests use their X-Order-Token), the stack names its downloads bucket to it
+    // (`DOWNLOADS_BUCKET`, which it refuses to start without), and an order nobody has is 404.
+    let (f, ev) = dev.request(
+        "GET",
+        "/api/v1/orders/{orderId}/downloads/{sku}",
+        &[
+            ("orderId", "ord_01JDQ7Z3K5M8N9P0QRSTVWXYZ0"),
+            ("sku", "GIFT-CARD-1000"),
+        ],
+        &[],
+        None,
+        None,
+    );
+    assert_eq!(f, "OrdersApiFunction");
+    assert!(
+        dev.functions[&f].env.contains_key("DOWNLOADS_BUCKET"),
+        "{:?}",
+        dev.functions[&f].env.keys()
+    );
+    let (status, body) = http(&invoke(dev, &f, &ev).await);
+    assert_eq!(status, 404, "{body}");
+
     // The schedule's `{}`.
     let answer = invoke(dev, "CleanupFunction", &events::schedule()).await;
     assert!(answer.is_object(), "{answer}");

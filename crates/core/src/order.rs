@@ -262,6 +262,8 @@ pub enum TimelineType {
     /// The customer was sent a message about the shipment (`message`: `out_for_delivery`,
     /// `delivered`); recorded before it is sent, so it is sent at most once.
     CustomerNotified,
+    /// A short-lived link to a digital product's file was handed out (`sku`, `expiresAt`, `by`).
+    DownloadGranted,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -1222,6 +1224,7 @@ pub struct Viewer {
 
 mod cancel;
 mod disputes;
+mod downloads;
 mod requests;
 mod tracking;
 pub use cancel::{
@@ -1229,6 +1232,7 @@ pub use cancel::{
     late_refund_id,
 };
 pub use disputes::Dispute;
+pub use downloads::{DownloadRefusal, MAX_GRANTS_PER_SKU};
 pub use requests::{
     FulfilmentStatus, NewRefund, PaymentStatus, RefundRefusal, RefundRequest, RefundState,
 };

@@ -857,3 +857,21 @@ pub trait InvoiceStorage: Send + Sync {
     async fn put(&self, key: &str, body: Vec<u8>, content_type: &str) -> Result<(), StorageError>;
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StorageError>;
 }
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("download link failed: {0}")]
+pub struct LinkError(pub String);
+
+/// Short-lived links to the files of digital products (`GET /orders/{orderId}/downloads/{sku}`):
+/// S3 pre-signed GETs of `downloads/<sku>` in `DOWNLOADS_BUCKET` in AWS, a signed dev-server
+/// route locally. A link is a bearer credential: whoever holds it may fetch the file until it
+/// expires, `ttl` after `now`.
+#[async_trait]
+pub trait DownloadLinks: Send + Sync {
+    async fn link(
+        &self,
+        sku: &Sku,
+        ttl: std::time::Duration,
+        now: Timestamp,
+    ) -> Result<String, LinkError>;
+}

@@ -32,6 +32,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 pub mod backfill;
 pub mod checkout;
+pub mod downloads;
 pub mod load_catalog;
 pub mod pay;
 pub mod serve;
@@ -211,6 +212,10 @@ pub struct DevSettings {
     /// The browser origins allowed to call the API (`DEV_CORS_ORIGINS`, comma-separated;
     /// default [`DEFAULT_CORS_ORIGINS`]).
     pub cors_origins: CorsOrigins,
+    /// The digital products' files, named by SKU (`DEV_DOWNLOADS_DIR`, default the
+    /// repository's `demo/downloads/`): served by `/dev/downloads/{sku}`, or uploaded to the
+    /// local downloads bucket with `DEV_BACKEND=aws`.
+    pub downloads_dir: std::path::PathBuf,
 }
 
 /// The default [`DevSettings::header_read_timeout`]: far beyond any real client's request head
@@ -273,6 +278,10 @@ impl DevSettings {
             fulfilment: FulfilmentConfig::read(&env)?,
             header_read_timeout: HEADER_READ_TIMEOUT,
             cors_origins: CorsOrigins::parse(&cors_origins)?,
+            downloads_dir: env
+                .var("DEV_DOWNLOADS_DIR")
+                .map(Into::into)
+                .unwrap_or_else(downloads::default_dir),
             host: env.var("HOST").unwrap_or_else(|| "127.0.0.1".into()),
             port: env.number("PORT", 3000, 0..=65_535, "port")?,
             jwt_secret: env
@@ -377,6 +386,7 @@ async fn aws_backend(
     prefix: &str,
     catalog: &[Product],
     max_receives: u32,
+    downloads_dir: &std::path::Path,
 ) -> Result<(AwsClients, AwsResources, DynamoStore), BackendError> {
     use oms_aws::bootstrap;
     use oms_core::ports::OrderStore;
@@ -400,9 +410,19 @@ async fn aws_backend(
             .await
             .map_err(err)?,
         invoice_bucket: Some(format!("{prefix}-invoices")),
+        downloads_bucket: Some(format!("{prefix}-downloads")),
     };
     if let Some(bucket) = &resources.invoice_bucket {
         bootstrap::ensure_bucket(&clients, bucket)
+            .await
+            .map_err(err)?;
+    }
+    if let Some(bucket) = &resources.downloads_bucket {
+        bootstrap::ensure_bucket(&clients, bucket)
+            .await
+            .map_err(err)?;
+        // The demo's product files, as an operator uploads them (docs/operations.md).
+        bootstrap::upload_downloads(&clients, bucket, downloads_dir)
             .await
             .map_err(err)?;
     }
@@ -436,8 +456,13 @@ pub async fn app(
             (services, Some(memory), None)
         }
         Backend::Aws { prefix } => {
-            let (clients, resources, store) =
-                aws_backend(prefix, &settings.catalog, settings.fulfilment.max_receives).await?;
+            let (clients, resources, store) = aws_backend(
+                prefix,
+                &settings.catalog,
+                settings.fulfilment.max_receives,
+                &settings.downloads_dir,
+            )
+            .await?;
             let mut services = wiring::aws_services(
                 &settings.config,
                 &clients,
@@ -473,6 +498,21 @@ pub async fn app(
         services.providers = standins.providers();
         standins
     });
+    // In memory, links to this server's own signed route (S3's pre-signed links otherwise).
+    let local_links = match &memory {
+        Some(_) => {
+            let links = downloads::LocalDownloadLinks::new(
+                format!("{base_url}/dev/downloads"),
+                settings.downloads_dir.clone(),
+                settings.clock.clone(),
+            )
+            .map_err(|e| BackendError(format!("download links: {e}")))?;
+            let links = Arc::new(links);
+            services.downloads = links.clone();
+            Some(links)
+        }
+        None => None,
+    };
     let queue_faults = Arc::new(FaultyQueue::new(services.queue.clone()));
     services.queue = queue_faults.clone();
     let carrier_faults = Arc::new(FaultyCarrier::new(services.carrier.clone()));
@@ -498,8 +538,15 @@ pub async fn app(
             }),
         None => Router::new().route("/dev/checkout/{checkout}", get(checkout::no_stand_in)),
     };
+    let download_files = match local_links {
+        Some(links) => Router::new()
+            .route("/dev/downloads/{sku}", get(downloads::serve_download))
+            .with_state(links),
+        None => Router::new(),
+    };
     let router = Router::new()
         .merge(checkout_page)
+        .merge(download_files)
         .merge(oms_http::mount(routes, state.clone()))
         .layer(cors_layer(&settings.cors_origins));
     Ok((

@@ -298,6 +298,31 @@ impl From<oms_core::app::cancel::CancelError> for ApiError {
     }
 }
 
+impl From<oms_core::app::downloads::DownloadError> for ApiError {
+    fn from(e: oms_core::app::downloads::DownloadError) -> Self {
+        use oms_core::app::downloads::DownloadError;
+        use oms_core::order::DownloadRefusal;
+        match e {
+            DownloadError::NotFound | DownloadError::Refused(DownloadRefusal::NotFound) => {
+                Self::not_found()
+            }
+            DownloadError::Refused(r @ DownloadRefusal::NotPaid) => {
+                Self::new(StatusCode::CONFLICT, "not_paid", r.to_string())
+            }
+            DownloadError::Refused(r @ DownloadRefusal::UnderReview) => {
+                Self::new(StatusCode::LOCKED, "under_review", r.to_string())
+            }
+            DownloadError::Refused(r @ DownloadRefusal::LimitReached) => {
+                Self::new(StatusCode::FORBIDDEN, "download_limit", r.to_string())
+            }
+            DownloadError::Link(_) | DownloadError::Contention => {
+                Self::unavailable("service_unavailable", &e)
+            }
+            DownloadError::Store(s) => s.into(),
+        }
+    }
+}
+
 impl From<oms_core::app::refund::RefundError> for ApiError {
     fn from(e: oms_core::app::refund::RefundError) -> Self {
         use oms_core::app::refund::RefundError;

@@ -16,12 +16,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 use oms_core::ports::{
     BackfillPage, BackfillQuery, Carrier, CarrierError, CheckoutClosed, CheckoutRequest,
-    CommitOutcome, CreateOutcome, DeadJob, DeadJobs, EventCommit, EventPublisher, EventRecord,
-    FoundPayment, FulfilmentJob, IdempotencyRecord, InvoiceOutcome, InvoiceStorage, JobQueue,
-    Message, Notifier, NotifyError, OrderPage, OrderStore, OutboxEntry, PaymentProvider,
-    ProviderError, ProviderRefund, ProviderSecrets, PublishError, QueueError, RefundCall,
-    SecretError, SecretSource, ShipmentCancel, StockLevel, StorageError, StoreError, Topic,
-    UnmatchedTracking, Upserted,
+    CommitOutcome, CreateOutcome, DeadJob, DeadJobs, DownloadLinks, EventCommit, EventPublisher,
+    EventRecord, FoundPayment, FulfilmentJob, IdempotencyRecord, InvoiceOutcome, InvoiceStorage,
+    JobQueue, LinkError, Message, Notifier, NotifyError, OrderPage, OrderStore, OutboxEntry,
+    PaymentProvider, ProviderError, ProviderRefund, ProviderSecrets, PublishError, QueueError,
+    RefundCall, SecretError, SecretSource, ShipmentCancel, StockLevel, StorageError, StoreError,
+    Topic, UnmatchedTracking, Upserted,
 };
 use oms_core::search::{EventPage, EventSearch, OrderSearch};
 use oms_core::{
@@ -513,6 +513,14 @@ impl<P: InvoiceStorage + ?Sized> InvoiceStorage for Faulty<P> {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
         let call = self.inner.get(key);
         self.plan.run("invoices.get", StorageError, call).await
+    }
+}
+
+#[async_trait]
+impl<P: DownloadLinks + ?Sized> DownloadLinks for Faulty<P> {
+    async fn link(&self, sku: &Sku, ttl: Duration, now: Timestamp) -> Result<String, LinkError> {
+        let call = self.inner.link(sku, ttl, now);
+        self.plan.run("downloads.link", LinkError, call).await
     }
 }
 

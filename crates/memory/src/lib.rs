@@ -6,6 +6,7 @@
 
 mod catalog;
 mod clock;
+mod downloads;
 #[cfg(feature = "testkit")]
 mod faults;
 #[cfg(feature = "testkit")]
@@ -17,6 +18,7 @@ mod store;
 
 pub use catalog::{CatalogError, demo_catalog, parse_catalog};
 pub use clock::ManualClock;
+pub use downloads::NoDownloadFiles;
 #[cfg(feature = "testkit")]
 pub use faults::{Fault, FaultPlan, Faulty, FaultyCarrier, FaultyQueue};
 pub use invoices::InMemoryInvoices;

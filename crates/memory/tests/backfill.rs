@@ -165,6 +165,7 @@ async fn world(pages: Vec<(Option<&str>, Vec<BackfillItem>, Option<&str>)>) -> W
         providers: PaymentProviders::new(vec![provider.clone()]),
         carrier: Arc::new(NoCarrier),
         tracking_tokens: Arc::new(oms_memory::NoCredentials),
+        downloads: Arc::new(oms_memory::NoDownloadFiles),
         clock: Arc::new(ManualClock::at(t0().plus(Duration::from_secs(600)))),
         ids: Arc::new(CountingIds(AtomicUsize::new(0))),
         policy: OrderPolicy::default(),

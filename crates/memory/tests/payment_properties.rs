@@ -1930,6 +1930,7 @@ async fn refund_run(
         providers: PaymentProviders::new(vec![provider.clone()]),
         carrier: Arc::new(NoCarrier),
         tracking_tokens: Arc::new(oms_memory::NoCredentials),
+        downloads: Arc::new(oms_memory::NoDownloadFiles),
         clock: clock.clone(),
         ids: Arc::new(CountingIds::default()),
         // Every sweep (a minute apart) also asks the provider about refunds still pending, so

@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post, put};
 use oms_core::app::backfill::{self, BackfillBody};
 use oms_core::app::cancel::{self, CancelBody};
+use oms_core::app::downloads;
 use oms_core::app::refund::{self, RefundBody};
 use oms_core::app::{ops, read};
 use oms_core::ports::EventOutcome;
@@ -31,6 +32,7 @@ pub fn routes() -> Router<AppState> {
         .route("/orders", get(list_orders))
         .route("/orders/{orderId}", get(get_order))
         .route("/orders/{orderId}/cancel", post(cancel))
+        .route("/orders/{orderId}/downloads/{sku}", get(download))
         .route("/admin/orders", get(search_orders))
         .route("/admin/events", get(search_events))
         .route("/admin/orders/{orderId}/clear-review", post(clear_review))
@@ -129,6 +131,34 @@ async fn cancel(
     };
     let answer = cancel::cancel_order(&state.services, &viewer, &by, &order_id, &reason).await?;
     Ok(Json(json!(OrderView::from(&answer.order))))
+}
+
+/// The order's owner, a guest with its `X-Order-Token`, or an admin gets a short-lived link to
+/// a digital product's file on a paid order: `200 {"sku","url","expiresAt"}`. Anyone else, an
+/// unknown order and a SKU the order does not hold digitally get `404` as on reads.
+#[tracing::instrument(skip_all, fields(order_id = %order_id))]
+async fn download(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    PathParam((order_id, sku)): PathParam<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let token = headers
+        .get(&X_ORDER_TOKEN)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let viewer = caller.viewer(token);
+    let by = match caller.claims() {
+        Some(c) if c.is_admin() => format!("admin:{}", c.sub),
+        Some(c) => format!("user:{}", c.sub),
+        None => "guest".to_owned(),
+    };
+    let link = downloads::grant_download(&state.services, &viewer, &by, &order_id, &sku).await?;
+    Ok(Json(json!({
+        "sku": link.sku,
+        "url": link.url,
+        "expiresAt": link.expires_at,
+    })))
 }
 
 /// Admins only: orders by status, review hold, open dispute and creation time, newest first,

@@ -17,6 +17,9 @@ pub struct AwsResources {
     /// `DEAD_LETTER_QUEUE_URL`: the post-payment queue's dead-letter queue (only orders-api,
     /// whose ops routes list it and move its jobs back, needs it)
     pub dead_letter_queue_url: Option<String>,
+    /// `DOWNLOADS_BUCKET`: digital products' files, handed out as pre-signed links (only
+    /// orders-api, which serves `GET /orders/{orderId}/downloads/{sku}`, needs it)
+    pub downloads_bucket: Option<String>,
 }
 
 const BY_TEMPLATE: &str = " (set by the SAM template)";
@@ -30,6 +33,7 @@ impl AwsResources {
             ops_alerts_arn: env.required("OPS_ALERTS_TOPIC_ARN", BY_TEMPLATE)?,
             invoice_bucket: env.var("INVOICE_BUCKET"),
             dead_letter_queue_url: env.var("DEAD_LETTER_QUEUE_URL"),
+            downloads_bucket: env.var("DOWNLOADS_BUCKET"),
         })
     }
 
@@ -39,6 +43,16 @@ impl AwsResources {
             name: "INVOICE_BUCKET",
             hint: BY_TEMPLATE,
         })
+    }
+
+    /// The downloads bucket, which only orders-api is given.
+    pub fn downloads_bucket(&self) -> Result<&str, ConfigError> {
+        self.downloads_bucket
+            .as_deref()
+            .ok_or(ConfigError::Missing {
+                name: "DOWNLOADS_BUCKET",
+                hint: BY_TEMPLATE,
+            })
     }
 
     /// The dead-letter queue, which only orders-api is given.
@@ -79,6 +93,12 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("DEAD_LETTER_QUEUE_URL")
+        );
+        assert!(
+            r.downloads_bucket()
+                .unwrap_err()
+                .to_string()
+                .contains("DOWNLOADS_BUCKET")
         );
     }
 }

@@ -8,6 +8,7 @@ pub mod cancel;
 pub mod catalog;
 pub mod checkout;
 pub mod create_order;
+pub mod downloads;
 pub mod fulfil;
 pub mod ops;
 pub mod outbox;
@@ -45,6 +46,8 @@ pub struct OrderPolicy {
     pub event_retention: Duration,
     /// What becomes of a returned parcel's money (`RTO_REFUND_POLICY`).
     pub rto_refund: crate::order::RtoRefundPolicy,
+    /// The SKUs sold digitally (`DIGITAL_SKUS`): no shipment, a download once paid.
+    pub digital_skus: Vec<crate::ids::Sku>,
 }
 
 impl Default for OrderPolicy {
@@ -56,6 +59,7 @@ impl Default for OrderPolicy {
             reconcile_after: Duration::from_secs(10 * 60),
             event_retention: webhook::EVENT_RETENTION,
             rto_refund: crate::order::RtoRefundPolicy::Review,
+            digital_skus: Vec::new(),
         }
     }
 }

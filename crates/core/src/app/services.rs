@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use crate::invoice::Seller;
 use crate::ports::{
-    Carrier, Clock, CredentialSource, DeadJobs, EventPublisher, IdGenerator, InvoiceStorage,
-    JobQueue, Notifier, OrderStore, PaymentProviders, SecretSource,
+    Carrier, Clock, CredentialSource, DeadJobs, DownloadLinks, EventPublisher, IdGenerator,
+    InvoiceStorage, JobQueue, Notifier, OrderStore, PaymentProviders, SecretSource,
 };
 
 use super::OrderPolicy;
@@ -25,6 +25,8 @@ pub struct Services {
     pub carrier: Arc<dyn Carrier>,
     /// The tokens the carrier's tracking webhook must present (`token`, `previousToken`).
     pub tracking_tokens: Arc<dyn CredentialSource>,
+    /// Short-lived links to digital products' files (`GET /orders/{orderId}/downloads/{sku}`).
+    pub downloads: Arc<dyn DownloadLinks>,
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn IdGenerator>,
     pub policy: OrderPolicy,
