@@ -224,6 +224,87 @@ async fn each_route_costs_a_few_dynamodb_requests() {
     oms_core::app::fulfil::fulfil(&fdeps, &id).await.unwrap();
     rows.push(("worker: the same job again", counter.take()));
 
+    // A parcel: paid, shipped by Shiprocket's dry run (an AWB), then tracked.
+    let parcel = create_order(deps(), &buyer, input().parse().unwrap(), None, &render)
+        .await
+        .unwrap();
+    let parcel = OrderId::parse(&parcel.body).unwrap();
+    let paid = store.get_order(&parcel).await.unwrap().unwrap();
+    let body = simulate::razorpay_payment_event(
+        "payment.captured",
+        "pay_2",
+        &paid.payment().provider_order_id,
+        Some(parcel.as_str()),
+        paid.total(),
+    );
+    let event = razorpay::normalise(body.as_bytes(), Some("evt_3")).unwrap();
+    handle_event(&wdeps, &event, body.as_bytes()).await.unwrap();
+    let shiprocket = oms_providers::shipping::Shiprocket::new(
+        oms_providers::http_client(),
+        oms_providers::shipping::ShiprocketConfig {
+            api_base: String::new(),
+            credentials: Arc::new(oms_providers::credentials::FixedCredentials::default()),
+            pickup_location: "Primary".into(),
+            channel_id: None,
+            parcel: (20.0, 15.0, 10.0, 0.5),
+            dry_run: true,
+        },
+    );
+    let pdeps = oms_core::app::fulfil::FulfilDeps {
+        carrier: &shiprocket,
+        ..fdeps
+    };
+    counter.take();
+    oms_core::app::fulfil::fulfil(&pdeps, &parcel)
+        .await
+        .unwrap();
+    rows.push(("worker: fulfil one job (a parcel)", counter.take()));
+    let awb = store
+        .get_order(&parcel)
+        .await
+        .unwrap()
+        .unwrap()
+        .shipment()
+        .unwrap()
+        .awb
+        .clone();
+    let tracking = oms_core::app::tracking::TrackingPolicy {
+        rto_refund: oms_core::order::RtoRefundPolicy::Review,
+        retention: std::time::Duration::from_secs(86_400),
+    };
+    counter.take();
+    let track = |status_id: u32, awb: &str, minutes: i64| {
+        let body = oms_core::tracking::simulate::shiprocket_body(
+            awb,
+            "not-one-of-ours",
+            status_id,
+            "S",
+            Timestamp::from_unix_millis(1_800_000_000_000 + minutes * 60_000),
+        );
+        oms_core::tracking::parse_shiprocket(body.as_bytes()).unwrap()
+    };
+    use oms_core::app::tracking::handle_tracking;
+    handle_tracking(&wdeps, tracking, &track(42, &awb, 1), b"{}")
+        .await
+        .unwrap();
+    rows.push(("POST /webhooks/shiprocket (moves)", counter.take()));
+    handle_tracking(&wdeps, tracking, &track(42, &awb, 1), b"{}")
+        .await
+        .unwrap();
+    rows.push(("POST /webhooks/shiprocket (duplicate)", counter.take()));
+    handle_tracking(&wdeps, tracking, &track(17, &awb, 2), b"{}")
+        .await
+        .unwrap();
+    rows.push(("POST /webhooks/shiprocket (message owed)", counter.take()));
+    handle_tracking(&wdeps, tracking, &track(42, "NOSUCHAWB", 1), b"{}")
+        .await
+        .unwrap();
+    rows.push(("POST /webhooks/shiprocket (unknown AWB)", counter.take()));
+    oms_core::app::fulfil::fulfil(&pdeps, &parcel)
+        .await
+        .unwrap();
+    rows.push(("worker: a shipment message", counter.take()));
+
     let admin = UserId::parse("ops").unwrap();
     let product = || -> ProductInput {
         serde_json::from_value(
@@ -279,7 +360,7 @@ async fn each_route_costs_a_few_dynamodb_requests() {
         )
         .await
         .unwrap();
-    assert_eq!(fulfilled.orders.len(), 1);
+    assert_eq!(fulfilled.orders.len(), 2, "the first order and the parcel");
     rows.push(("GET /admin/orders?status=fulfilled", counter.take()));
     let events = store
         .search_events(
@@ -354,6 +435,40 @@ async fn each_route_costs_a_few_dynamodb_requests() {
     let expect = |pairs: &[(&str, u32)]| -> BTreeMap<String, u32> {
         pairs.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect()
     };
+    assert_eq!(
+        ops("worker: fulfil one job (a parcel)"),
+        expect(&[
+            ("BatchGetItem", 1),
+            ("PutItem", 2),
+            ("TransactWriteItems", 2)
+        ]),
+        "the shipment's write carries its AWB reference: a transaction instead of a put"
+    );
+    assert_eq!(
+        ops("POST /webhooks/shiprocket (moves)"),
+        expect(&[("GetItem", 2), ("PutItem", 1)]),
+        "AWB reference, order, the order written"
+    );
+    assert_eq!(
+        ops("POST /webhooks/shiprocket (duplicate)"),
+        expect(&[("GetItem", 2)]),
+        "a redelivery only reads"
+    );
+    assert_eq!(
+        ops("POST /webhooks/shiprocket (message owed)"),
+        expect(&[("DeleteItem", 1), ("GetItem", 2), ("TransactWriteItems", 1)]),
+        "order and outbox entry together, the entry cleared once the job is queued"
+    );
+    assert_eq!(
+        ops("POST /webhooks/shiprocket (unknown AWB)"),
+        expect(&[("GetItem", 1), ("UpdateItem", 1)]),
+        "the AWB looked up, the unmatched update counted"
+    );
+    assert_eq!(
+        ops("worker: a shipment message"),
+        expect(&[("BatchGetItem", 1), ("PutItem", 1)]),
+        "one read, the message recorded as taken"
+    );
     assert_eq!(
         ops("GET /admin/orders?requiresReview=true"),
         expect(&[("BatchGetItem", 1), ("Query", 1)]),
