@@ -305,6 +305,61 @@ struct DevClaims<'a> {
     exp: u64,
 }
 
+/// What the provider-playing commands (`pay`, `ship`) need of the running dev server: its
+/// API base, an HTTP client, an admin token, and the order as an admin reads it.
+pub struct AdminRead {
+    pub base: String,
+    pub api: String,
+    pub http: reqwest::Client,
+    pub admin: String,
+    pub order: serde_json::Value,
+}
+
+/// Reads `order_id` from the dev server at `url` (default: this machine's `PORT`) as admin
+/// `who`; a clear error when the server is not there or the order cannot be read.
+pub async fn read_order_as_admin(
+    settings: &DevSettings,
+    url: Option<&str>,
+    order_id: &str,
+    who: &str,
+) -> Result<AdminRead, String> {
+    let base = url
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("http://127.0.0.1:{}", settings.port));
+    let api = format!(
+        "{}{}",
+        base.trim_end_matches('/'),
+        settings.config.http.api_prefix
+    );
+    let http = reqwest::Client::new();
+    let admin = mint_token(
+        &settings.jwt_secret,
+        who,
+        None,
+        &["admin"],
+        Duration::from_secs(300),
+    );
+    let order: serde_json::Value = http
+        .get(format!("{api}/orders/{order_id}"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .map_err(|e| format!("is the dev server running at {base}? ({e})"))?
+        .json()
+        .await
+        .map_err(|e| format!("unexpected answer: {e}"))?;
+    if order.get("error").is_some() {
+        return Err(format!("cannot read order {order_id}: {order}"));
+    }
+    Ok(AdminRead {
+        base,
+        api,
+        http,
+        admin,
+        order,
+    })
+}
+
 /// An HS256 token the dev server accepts, for trying the API as a signed-in user or admin.
 pub fn mint_token(
     secret: &str,

@@ -3,15 +3,13 @@
 //! (or failure, or refund) would produce, signs it with the configured webhook secret and posts
 //! it to the server's webhook route, exactly as the provider would.
 
-use std::time::Duration;
-
 use oms_app::system::{RandomIds, SystemClock};
 use oms_core::ports::{Clock, IdGenerator};
 use oms_core::webhook::simulate;
 use oms_core::{Currency, Money, Secret};
 use serde_json::Value;
 
-use crate::{DevSettings, mint_token};
+use crate::{AdminRead, DevSettings, read_order_as_admin};
 
 /// `dev-server pay`'s arguments.
 #[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
@@ -57,36 +55,13 @@ fn derived(prefix: &str, order_id: &str) -> String {
 
 /// Runs the command; returns what to print.
 pub async fn run(settings: &DevSettings, args: PayArgs) -> Result<String, String> {
-    let base = args
-        .url
-        .clone()
-        .unwrap_or_else(|| format!("http://127.0.0.1:{}", settings.port));
-    let api = format!(
-        "{}{}",
-        base.trim_end_matches('/'),
-        settings.config.http.api_prefix
-    );
-    let http = reqwest::Client::new();
-    let admin = mint_token(
-        &settings.jwt_secret,
-        "dev-pay",
-        None,
-        &["admin"],
-        Duration::from_secs(300),
-    );
-
-    let order: Value = http
-        .get(format!("{api}/orders/{}", args.order_id))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .map_err(|e| format!("is the dev server running at {base}? ({e})"))?
-        .json()
-        .await
-        .map_err(|e| format!("unexpected answer: {e}"))?;
-    if order.get("error").is_some() {
-        return Err(format!("cannot read order {}: {order}", args.order_id));
-    }
+    let AdminRead {
+        base,
+        api,
+        http,
+        admin,
+        order,
+    } = read_order_as_admin(settings, args.url.as_deref(), &args.order_id, "dev-pay").await?;
     let provider = args
         .provider
         .clone()

@@ -5,14 +5,12 @@
 //! posts it to the server's tracking webhook with the configured `x-api-key` token, as
 //! Shiprocket would.
 
-use std::time::Duration;
-
 use oms_app::system::SystemClock;
 use oms_core::ports::Clock;
 use oms_core::tracking::simulate;
 use serde_json::Value;
 
-use crate::{DevSettings, mint_token};
+use crate::{AdminRead, DevSettings, read_order_as_admin};
 
 /// `dev-server ship`'s arguments.
 #[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
@@ -34,35 +32,13 @@ pub struct ShipArgs {
 
 /// Runs the command; returns what to print.
 pub async fn run(settings: &DevSettings, args: ShipArgs) -> Result<String, String> {
-    let base = args
-        .url
-        .clone()
-        .unwrap_or_else(|| format!("http://127.0.0.1:{}", settings.port));
-    let api = format!(
-        "{}{}",
-        base.trim_end_matches('/'),
-        settings.config.http.api_prefix
-    );
-    let http = reqwest::Client::new();
-    let admin = mint_token(
-        &settings.jwt_secret,
-        "dev-ship",
-        None,
-        &["admin"],
-        Duration::from_secs(300),
-    );
-    let order: Value = http
-        .get(format!("{api}/orders/{}", args.order_id))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .map_err(|e| format!("is the dev server running at {base}? ({e})"))?
-        .json()
-        .await
-        .map_err(|e| format!("unexpected answer: {e}"))?;
-    if order.get("error").is_some() {
-        return Err(format!("cannot read order {}: {order}", args.order_id));
-    }
+    let AdminRead {
+        base,
+        api,
+        http,
+        admin,
+        order,
+    } = read_order_as_admin(settings, args.url.as_deref(), &args.order_id, "dev-ship").await?;
     let awb = order
         .pointer("/shipment/awb")
         .and_then(Value::as_str)

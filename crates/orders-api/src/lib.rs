@@ -119,18 +119,28 @@ async fn cancel(
     JsonBody(body): JsonBody<CancelBody>,
 ) -> Result<Json<Value>, ApiError> {
     let reason = body.reason().map_err(|e| ApiError::validation(&e))?;
-    let token = headers
+    let (viewer, by) = acting(&caller, &headers);
+    let answer = cancel::cancel_order(&state.services, &viewer, &by, &order_id, &reason).await?;
+    Ok(Json(json!(OrderView::from(&answer.order))))
+}
+
+/// The guest's `X-Order-Token`, if given.
+fn order_token(headers: &HeaderMap) -> Option<String> {
+    headers
         .get(&X_ORDER_TOKEN)
         .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let viewer = caller.viewer(token);
+        .map(str::to_owned)
+}
+
+/// Who is acting on an order: the reader the rules check, and how the timeline names them
+/// (`admin:<sub>`, `user:<sub>`, `guest`).
+fn acting(caller: &Caller, headers: &HeaderMap) -> (oms_core::order::Viewer, String) {
     let by = match caller.claims() {
         Some(c) if c.is_admin() => format!("admin:{}", c.sub),
         Some(c) => format!("user:{}", c.sub),
         None => "guest".to_owned(),
     };
-    let answer = cancel::cancel_order(&state.services, &viewer, &by, &order_id, &reason).await?;
-    Ok(Json(json!(OrderView::from(&answer.order))))
+    (caller.viewer(order_token(headers)), by)
 }
 
 /// The order's owner, a guest with its `X-Order-Token`, or an admin gets a short-lived link to
@@ -143,16 +153,7 @@ async fn download(
     headers: HeaderMap,
     PathParam((order_id, sku)): PathParam<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    let token = headers
-        .get(&X_ORDER_TOKEN)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let viewer = caller.viewer(token);
-    let by = match caller.claims() {
-        Some(c) if c.is_admin() => format!("admin:{}", c.sub),
-        Some(c) => format!("user:{}", c.sub),
-        None => "guest".to_owned(),
-    };
+    let (viewer, by) = acting(&caller, &headers);
     let link = downloads::grant_download(&state.services, &viewer, &by, &order_id, &sku).await?;
     Ok(Json(json!({
         "sku": link.sku,
@@ -220,12 +221,7 @@ async fn search_orders(
             return Err(ApiError::field("cursor", "an awb lookup has no next page"));
         }
         let found = ops::find_order_by_awb(&state.services, &awb).await?;
-        let orders: Vec<OrderView> = found
-            .iter()
-            .filter(|o| search.matches(o))
-            .map(OrderView::from)
-            .collect();
-        return Ok(Json(json!({ "orders": orders, "nextCursor": null })));
+        return Ok(lookup_answer(found, &search));
     }
     let Some(reference) = payment_ref else {
         if provider.is_some() {
@@ -255,12 +251,18 @@ async fn search_orders(
         ));
     }
     let found = ops::find_order_by_payment_ref(&state.services, provider, &reference).await?;
+    Ok(lookup_answer(found, &search))
+}
+
+/// A lookup's answer (by a provider's id or an AWB): at most one order, the other filters
+/// applied to it, never a next page.
+fn lookup_answer(found: Option<oms_core::Order>, search: &OrderSearch) -> Json<Value> {
     let orders: Vec<OrderView> = found
         .iter()
         .filter(|o| search.matches(o))
         .map(OrderView::from)
         .collect();
-    Ok(Json(json!({ "orders": orders, "nextCursor": null })))
+    Json(json!({ "orders": orders, "nextCursor": null }))
 }
 
 /// Admins only: recorded provider events by outcome and time received, newest first (e.g.
@@ -547,13 +549,9 @@ async fn get_order(
     headers: HeaderMap,
     PathParam(order_id): PathParam<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let token = headers
-        .get(&X_ORDER_TOKEN)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
     let order = read::get_order(
         state.services.store.as_ref(),
-        &caller.viewer(token),
+        &caller.viewer(order_token(&headers)),
         &order_id,
     )
     .await?

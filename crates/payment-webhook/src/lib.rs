@@ -75,6 +75,29 @@ async fn secrets(
 /// How long a webhook waits for the refund of a late payment before answering.
 const LATE_REFUND_BUDGET: std::time::Duration = std::time::Duration::from_secs(2);
 
+/// Sends a refund an event made owed (recorded `requested`, its send lease held by this
+/// caller). One the provider cannot take now stays `requested` and is sent by the sweep, so the
+/// provider need not redeliver the event. Bounded: Razorpay waits 5 s for our answer; an
+/// unanswered call is sent again by the sweep under the same idempotency key. `whose` names it
+/// in the logs.
+async fn send_owed_refund(
+    state: &AppState,
+    order_id: &oms_core::OrderId,
+    refund_id: &str,
+    whose: &str,
+) {
+    let send = refund::send_recorded(&state.services, order_id, refund_id);
+    match tokio::time::timeout(LATE_REFUND_BUDGET, send).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => {
+            tracing::warn!(order_id = %order_id, refund_id, error = %e, "{whose} refund not sent yet; the sweep will")
+        }
+        Err(_) => {
+            tracing::warn!(order_id = %order_id, refund_id, "{whose} refund call too slow; the sweep will send it")
+        }
+    }
+}
+
 async fn process(
     state: &AppState,
     event: PaymentEvent,
@@ -97,20 +120,8 @@ async fn process(
         refund_to_send: Some(refund_id),
     } = &handled
     {
-        // The payment is recorded either way; a refund the provider cannot take now is kept
-        // `requested` and sent by the sweep, so the provider need not redeliver the event.
-        // Bounded: Razorpay waits 5 s for our answer; an unanswered call is sent again by the
-        // sweep under the same idempotency key.
-        let send = refund::send_recorded(&state.services, order_id, refund_id);
-        match tokio::time::timeout(LATE_REFUND_BUDGET, send).await {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => {
-                tracing::warn!(order_id = %order_id, refund_id, error = %e, "late payment's refund not sent yet; the sweep will")
-            }
-            Err(_) => {
-                tracing::warn!(order_id = %order_id, refund_id, "late payment's refund call too slow; the sweep will send it")
-            }
-        }
+        // The payment is recorded either way.
+        send_owed_refund(state, order_id, refund_id, "late payment's").await;
     }
     if matches!(handled, Handled::Applied { .. }) {
         match event.action {
@@ -274,17 +285,8 @@ async fn shiprocket_webhook(
         ..
     } = &handled
     {
-        // Recorded either way; a refund the provider cannot take now is sent by the sweep.
-        let send = refund::send_recorded(&state.services, order_id, refund_id);
-        match tokio::time::timeout(LATE_REFUND_BUDGET, send).await {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => {
-                tracing::warn!(order_id = %order_id, refund_id, error = %e, "returned parcel's refund not sent yet; the sweep will")
-            }
-            Err(_) => {
-                tracing::warn!(order_id = %order_id, refund_id, "returned parcel's refund call too slow; the sweep will send it")
-            }
-        }
+        // The return is recorded either way.
+        send_owed_refund(&state, order_id, refund_id, "returned parcel's").await;
     }
     let outcome = match &handled {
         Tracked::Applied { .. } => "applied",
