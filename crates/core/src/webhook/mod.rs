@@ -1,6 +1,7 @@
 //! Payment webhooks: signatures ([`signature`]) and the normalisation of Stripe and Razorpay
 //! events ([`stripe`], [`razorpay`]) into one [`PaymentEvent`] the order lifecycle understands.
 
+mod lenient;
 pub mod razorpay;
 pub mod signature;
 #[cfg(any(test, feature = "simulate"))]

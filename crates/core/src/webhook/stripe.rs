@@ -11,29 +11,169 @@
 //! in the refund's `metadata.refundId`. Call only after [`super::signature::verify_stripe`] has
 //! passed.
 
+use serde::Deserialize;
 use serde_json::Value;
 
+use super::lenient::{Expandable, Int, List, Obj, Str};
 use super::{
     ChargeTotal, DisputeReport, DisputeStatus, OrderLink, PaymentAction, PaymentEvent,
-    RefundFailure, RefundReport, int_at, money, order_id_at, our_refund_id, seconds_at, str_at,
+    RefundFailure, RefundReport, money,
 };
+use crate::ids::OrderId;
 use crate::order::ProviderKind;
+use crate::time::Timestamp;
+
+/// The envelope: the event's id and type and the object it carries.
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(borrow, default)]
+    id: Str<'a>,
+    #[serde(borrow, default, rename = "type")]
+    kind: Str<'a>,
+    #[serde(borrow, default)]
+    data: Obj<Data<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Data<'a> {
+    #[serde(borrow, default)]
+    object: Obj<Object<'a>>,
+}
+
+/// The fields read of whichever object an event carries (Checkout Session, PaymentIntent,
+/// Charge, Refund, Dispute); every other field is skipped unread.
+#[derive(Deserialize, Default)]
+struct Object<'a> {
+    #[serde(borrow, default)]
+    id: Str<'a>,
+    #[serde(borrow, default)]
+    metadata: Obj<Metadata<'a>>,
+    #[serde(borrow, default)]
+    client_reference_id: Str<'a>,
+    #[serde(borrow, default)]
+    payment_intent: Expandable<'a>,
+    #[serde(borrow, default)]
+    charge: Expandable<'a>,
+    #[serde(borrow, default)]
+    payment_status: Str<'a>,
+    #[serde(borrow, default)]
+    status: Str<'a>,
+    #[serde(borrow, default)]
+    currency: Str<'a>,
+    #[serde(default)]
+    amount: Int,
+    #[serde(default)]
+    amount_total: Int,
+    #[serde(default)]
+    amount_received: Int,
+    #[serde(default)]
+    amount_refunded: Int,
+    #[serde(borrow, default)]
+    last_payment_error: Obj<PaymentError<'a>>,
+    #[serde(borrow, default)]
+    refunds: Obj<RefundList<'a>>,
+    #[serde(borrow, default)]
+    failure_reason: Str<'a>,
+    #[serde(borrow, default)]
+    reason: Str<'a>,
+    #[serde(default)]
+    evidence_details: Obj<EvidenceDetails>,
+}
+
+#[derive(Deserialize, Default)]
+struct Metadata<'a> {
+    #[serde(borrow, default, rename = "orderId")]
+    order_id: Str<'a>,
+    #[serde(borrow, default, rename = "refundId")]
+    refund_id: Str<'a>,
+}
+
+#[derive(Deserialize, Default)]
+struct PaymentError<'a> {
+    #[serde(borrow, default)]
+    code: Str<'a>,
+    #[serde(borrow, default)]
+    message: Str<'a>,
+}
+
+#[derive(Deserialize, Default)]
+struct RefundList<'a> {
+    #[serde(borrow, default)]
+    data: List<ListedRefund<'a>>,
+}
+
+/// A refund listed on a charge.
+#[derive(Deserialize, Default)]
+struct ListedRefund<'a> {
+    #[serde(borrow, default)]
+    id: Str<'a>,
+    #[serde(borrow, default)]
+    status: Str<'a>,
+    #[serde(default)]
+    amount: Int,
+    #[serde(borrow, default)]
+    currency: Str<'a>,
+    #[serde(borrow, default)]
+    metadata: Obj<Metadata<'a>>,
+}
+
+#[derive(Deserialize, Default)]
+struct EvidenceDetails {
+    #[serde(default)]
+    due_by: Int,
+}
+
+impl Object<'_> {
+    fn order_id(&self) -> Option<OrderId> {
+        let meta = self.metadata.0.as_ref().and_then(|m| m.order_id.get());
+        meta.and_then(|s| OrderId::parse(s).ok()).or_else(|| {
+            self.client_reference_id
+                .get()
+                .and_then(|s| OrderId::parse(s).ok())
+        })
+    }
+
+    fn our_refund_id(&self) -> Option<String> {
+        self.metadata.0.as_ref().and_then(|m| m.refund_id.owned())
+    }
+
+    fn currency(&self) -> Option<&str> {
+        self.currency.get()
+    }
+}
 
 /// Normalises a verified Stripe event body. A body that is not a Stripe event at all is `Err`
 /// (it still gets acknowledged and recorded by the caller: it was signed by Stripe).
+///
+/// The body is read straight into borrowed structs holding only the fields used. A body that
+/// read fails for — not JSON, or JSON that names a key twice, which the typed read refuses — is
+/// read as a tree instead, where the last of a repeated key wins, as it always did.
 pub fn normalise(body: &[u8]) -> Result<PaymentEvent, String> {
+    match serde_json::from_slice::<Envelope>(body) {
+        Ok(envelope) => from_envelope(envelope),
+        Err(_) => normalise_tree(body),
+    }
+}
+
+/// [`normalise`] through a `serde_json::Value` tree: the fallback, and the reference the typed
+/// read is checked against.
+fn normalise_tree(body: &[u8]) -> Result<PaymentEvent, String> {
     let v: Value = serde_json::from_slice(body).map_err(|e| format!("not JSON: {e}"))?;
-    let event_id = str_at(&v, "/id").ok_or("no event id")?.to_owned();
-    let event_type = str_at(&v, "/type").ok_or("no event type")?.to_owned();
-    let obj = v.pointer("/data/object").ok_or("no data.object")?;
-    let object_id = str_at(obj, "/id").map(str::to_owned);
+    let envelope = Envelope::deserialize(&v).map_err(|_| "no event id".to_owned())?;
+    from_envelope(envelope)
+}
+
+fn from_envelope(v: Envelope<'_>) -> Result<PaymentEvent, String> {
+    let event_id = v.id.owned().ok_or("no event id")?;
+    let event_type = v.kind.owned().ok_or("no event type")?;
+    let obj = v.data.0.and_then(|d| d.object.0).ok_or("no data.object")?;
+    let object_id = obj.id.owned();
 
     let mut link = OrderLink {
-        order_id: order_id_at(obj, "/metadata/orderId")
-            .or_else(|| order_id_at(obj, "/client_reference_id")),
+        order_id: obj.order_id(),
         refs: Vec::new(),
     };
-    let payment_intent = expandable_id(obj, "/payment_intent");
+    let payment_intent = obj.payment_intent.owned();
 
     let action = match event_type.as_str() {
         "checkout.session.completed"
@@ -42,7 +182,7 @@ pub fn normalise(body: &[u8]) -> Result<PaymentEvent, String> {
         | "checkout.session.expired" => {
             link.refs.extend(object_id.clone());
             link.refs.extend(payment_intent.clone());
-            let paid = str_at(obj, "/payment_status") == Some("paid");
+            let paid = obj.payment_status.get() == Some("paid");
             match event_type.as_str() {
                 "checkout.session.async_payment_failed" => PaymentAction::Failed {
                     payment_id: payment_intent,
@@ -52,8 +192,8 @@ pub fn normalise(body: &[u8]) -> Result<PaymentEvent, String> {
                     payment_id: None,
                     reason: "checkout_session_expired".into(),
                 },
-                _ if paid => succeeded(payment_intent.or(object_id), obj, "/amount_total"),
-                _ if str_at(obj, "/payment_status") == Some("no_payment_required") => {
+                _ if paid => succeeded(payment_intent.or(object_id), &obj, obj.amount_total),
+                _ if obj.payment_status.get() == Some("no_payment_required") => {
                     PaymentAction::ignored("no payment required")
                 }
                 // Completed but unpaid: an asynchronous method (bank debit, …) still settling.
@@ -64,12 +204,13 @@ pub fn normalise(body: &[u8]) -> Result<PaymentEvent, String> {
         }
         "payment_intent.succeeded" => {
             link.refs.extend(object_id.clone());
-            succeeded(object_id, obj, "/amount_received")
+            succeeded(object_id, &obj, obj.amount_received)
         }
         "payment_intent.payment_failed" => {
             link.refs.extend(object_id.clone());
-            let reason = str_at(obj, "/last_payment_error/code")
-                .or_else(|| str_at(obj, "/last_payment_error/message"))
+            let error = obj.last_payment_error.0.as_ref();
+            let reason = error
+                .and_then(|e| e.code.get().or(e.message.get()))
                 .unwrap_or("payment_failed");
             PaymentAction::Failed {
                 payment_id: object_id,
@@ -80,13 +221,13 @@ pub fn normalise(body: &[u8]) -> Result<PaymentEvent, String> {
             // Charges carry no order metadata of ours: the PaymentIntent recorded at payment
             // time finds the order.
             link.refs.extend(payment_intent.clone());
-            refunded(obj, payment_intent, object_id)
+            refunded(&obj, payment_intent, object_id)
         }
         "refund.created" | "refund.updated" | "refund.failed" => {
             // A refund this service starts may carry `metadata.orderId`; any refund names its
             // payment intent, recorded at payment time.
             link.refs.extend(payment_intent.clone());
-            refund(&event_type, obj, object_id, payment_intent)
+            refund(&event_type, &obj, object_id, payment_intent)
         }
         "charge.dispute.created"
         | "charge.dispute.updated"
@@ -94,8 +235,8 @@ pub fn normalise(body: &[u8]) -> Result<PaymentEvent, String> {
         | "charge.dispute.funds_withdrawn"
         | "charge.dispute.funds_reinstated" => {
             link.refs.extend(payment_intent.clone());
-            link.refs.extend(expandable_id(obj, "/charge"));
-            dispute(obj, object_id, payment_intent)
+            link.refs.extend(obj.charge.owned());
+            dispute(&obj, object_id, payment_intent)
         }
         other => PaymentAction::ignored(format!("event type {other} is not handled")),
     };
@@ -108,11 +249,8 @@ pub fn normalise(body: &[u8]) -> Result<PaymentEvent, String> {
     })
 }
 
-fn succeeded(payment_id: Option<String>, obj: &Value, amount_at: &str) -> PaymentAction {
-    match (
-        payment_id,
-        money(int_at(obj, amount_at), str_at(obj, "/currency")),
-    ) {
+fn succeeded(payment_id: Option<String>, obj: &Object<'_>, amount: Int) -> PaymentAction {
+    match (payment_id, money(amount.0, obj.currency())) {
         (Some(payment_id), Some(amount)) => PaymentAction::Succeeded { payment_id, amount },
         _ => PaymentAction::Unreadable {
             reason: "payment without a readable id, amount or currency".into(),
@@ -120,31 +258,32 @@ fn succeeded(payment_id: Option<String>, obj: &Value, amount_at: &str) -> Paymen
     }
 }
 
-fn refunded(obj: &Value, payment_id: Option<String>, charge_id: Option<String>) -> PaymentAction {
-    let currency = str_at(obj, "/currency");
+fn refunded(
+    obj: &Object<'_>,
+    payment_id: Option<String>,
+    charge_id: Option<String>,
+) -> PaymentAction {
+    let currency = obj.currency();
     let mut refunds = Vec::new();
     let mut our_ids = Vec::new();
-    if let Some(list) = obj.pointer("/refunds/data").and_then(Value::as_array) {
-        for r in list
-            .iter()
-            .filter(|r| !matches!(str_at(r, "/status"), Some("failed" | "canceled")))
-        {
-            match (
-                str_at(r, "/id"),
-                money(int_at(r, "/amount"), str_at(r, "/currency").or(currency)),
-            ) {
-                (Some(id), Some(amount)) => {
-                    our_ids
-                        .extend(our_refund_id(r, "/metadata/refundId").map(|o| (id.to_owned(), o)));
-                    refunds.push((id.to_owned(), amount));
-                }
-                _ => return unreadable_refund(),
+    let listed = obj.refunds.0.as_ref().and_then(|r| r.data.0.as_ref());
+    for r in listed
+        .into_iter()
+        .flatten()
+        .filter(|r| !matches!(r.status.get(), Some("failed" | "canceled")))
+    {
+        match (r.id.get(), money(r.amount.0, r.currency.get().or(currency))) {
+            (Some(id), Some(amount)) => {
+                let ours = r.metadata.0.as_ref().and_then(|m| m.refund_id.owned());
+                our_ids.extend(ours.map(|o| (id.to_owned(), o)));
+                refunds.push((id.to_owned(), amount));
             }
+            _ => return unreadable_refund(),
         }
     }
     // `amount_refunded` is on every charge, whichever API version shaped the event: the
     // provider's own total, which the ledger for this charge converges to.
-    match (charge_id, money(int_at(obj, "/amount_refunded"), currency)) {
+    match (charge_id, money(obj.amount_refunded.0, currency)) {
         (Some(charge_id), Some(total)) => PaymentAction::Refunded(RefundReport {
             payment_id,
             refunds,
@@ -163,12 +302,12 @@ fn refunded(obj: &Value, payment_id: Option<String>, charge_id: Option<String>) 
 /// or the charge's `charge.refunded`) reports it first.
 fn refund(
     event_type: &str,
-    obj: &Value,
+    obj: &Object<'_>,
     refund_id: Option<String>,
     payment_id: Option<String>,
 ) -> PaymentAction {
-    let status = str_at(obj, "/status");
-    let ours = our_refund_id(obj, "/metadata/refundId");
+    let status = obj.status.get();
+    let ours = obj.our_refund_id();
     if event_type == "refund.failed" || matches!(status, Some("failed" | "canceled")) {
         let Some(provider_refund_id) = refund_id else {
             return PaymentAction::Unreadable {
@@ -179,33 +318,30 @@ fn refund(
             payment_id,
             provider_refund_id,
             refund_id: ours,
-            reason: str_at(obj, "/failure_reason")
+            reason: obj
+                .failure_reason
+                .get()
                 .or(status)
                 .unwrap_or("failed")
                 .to_owned(),
         });
     }
     match status {
-        Some("succeeded") => {
-            match (
-                refund_id,
-                money(int_at(obj, "/amount"), str_at(obj, "/currency")),
-            ) {
-                (Some(id), Some(amount)) => PaymentAction::Refunded(RefundReport {
-                    payment_id,
-                    our_ids: ours.map(|o| (id.clone(), o)).into_iter().collect(),
-                    refunds: vec![(id, amount)],
-                    // A refund object does not carry the charge's running total.
-                    charge: expandable_id(obj, "/charge").map(|charge_id| ChargeTotal {
-                        charge_id,
-                        total: None,
-                    }),
+        Some("succeeded") => match (refund_id, money(obj.amount.0, obj.currency())) {
+            (Some(id), Some(amount)) => PaymentAction::Refunded(RefundReport {
+                payment_id,
+                our_ids: ours.map(|o| (id.clone(), o)).into_iter().collect(),
+                refunds: vec![(id, amount)],
+                // A refund object does not carry the charge's running total.
+                charge: obj.charge.owned().map(|charge_id| ChargeTotal {
+                    charge_id,
+                    total: None,
                 }),
-                _ => PaymentAction::Unreadable {
-                    reason: "refund without a readable id, amount or currency".into(),
-                },
-            }
-        }
+            }),
+            _ => PaymentAction::Unreadable {
+                reason: "refund without a readable id, amount or currency".into(),
+            },
+        },
         Some("pending" | "requires_action") => PaymentAction::Pending { payment_id },
         other => PaymentAction::ignored(format!(
             "refund status {} is not handled",
@@ -217,18 +353,27 @@ fn refund(
 /// One Dispute object: where the chargeback stands, whichever `charge.dispute.*` event
 /// carried it (the status says more than the event name: `funds_withdrawn` arrives while the
 /// dispute is still open).
-fn dispute(obj: &Value, dispute_id: Option<String>, payment_id: Option<String>) -> PaymentAction {
-    match (
-        dispute_id,
-        money(int_at(obj, "/amount"), str_at(obj, "/currency")),
-    ) {
+fn dispute(
+    obj: &Object<'_>,
+    dispute_id: Option<String>,
+    payment_id: Option<String>,
+) -> PaymentAction {
+    match (dispute_id, money(obj.amount.0, obj.currency())) {
         (Some(dispute_id), Some(amount)) => PaymentAction::Dispute(DisputeReport {
             dispute_id,
             payment_id,
-            status: dispute_status(str_at(obj, "/status")),
+            status: dispute_status(obj.status.get()),
             amount,
-            reason: str_at(obj, "/reason").unwrap_or("unknown").to_owned(),
-            evidence_due_by: seconds_at(obj, "/evidence_details/due_by"),
+            reason: obj.reason.get().unwrap_or("unknown").to_owned(),
+            // Absent, zero or out of range reads as none: a missing deadline.
+            evidence_due_by: obj
+                .evidence_details
+                .0
+                .as_ref()
+                .and_then(|e| e.due_by.0)
+                .filter(|s| *s > 0)
+                .and_then(|s| s.checked_mul(1000))
+                .map(Timestamp::from_unix_millis),
         }),
         _ => PaymentAction::Unreadable {
             reason: "dispute without a readable id, amount or currency".into(),
@@ -253,15 +398,122 @@ fn dispute_status(status: Option<&str>) -> DisputeStatus {
     }
 }
 
-/// An id field that may also arrive expanded into its object.
-fn expandable_id(obj: &Value, pointer: &str) -> Option<String> {
-    str_at(obj, pointer)
-        .or_else(|| str_at(obj, &format!("{pointer}/id")))
-        .map(str::to_owned)
-}
-
 fn unreadable_refund() -> PaymentAction {
     PaymentAction::Unreadable {
         reason: "refund without a readable charge id or amount".into(),
+    }
+}
+
+#[cfg(test)]
+mod typed_read_tests {
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    use super::{normalise, normalise_tree};
+
+    /// Any JSON value a provider might (wrongly) put in a field.
+    fn any_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            (-1e6f64..1e6).prop_map(|f| json!(f)),
+            prop::sample::select(vec![
+                "",
+                "paid",
+                "succeeded",
+                "failed",
+                "pending",
+                "inr",
+                "INR",
+                "usd",
+                "pi_1",
+                "ord_01JDQ7Z3K5M8N9P0QRSTVWXYZ0",
+                "rf_1",
+                "needs_response",
+                "lost",
+                "won",
+                "esc\"aped",
+                "caf\u{e9}",
+            ])
+            .prop_map(Value::from),
+            (0i64..200_000).prop_map(Value::from),
+        ];
+        leaf.prop_recursive(2, 8, 3, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..3).prop_map(Value::from),
+                (inner.clone(), inner).prop_map(|(a, b)| json!({"id": a, "status": b})),
+            ]
+        })
+    }
+
+    const TYPES: [&str; 12] = [
+        "checkout.session.completed",
+        "checkout.session.async_payment_succeeded",
+        "checkout.session.async_payment_failed",
+        "checkout.session.expired",
+        "payment_intent.succeeded",
+        "payment_intent.payment_failed",
+        "charge.refunded",
+        "refund.updated",
+        "refund.failed",
+        "charge.dispute.created",
+        "charge.dispute.closed",
+        "customer.created",
+    ];
+
+    const FIELDS: [&str; 18] = [
+        "id",
+        "payment_intent",
+        "charge",
+        "payment_status",
+        "status",
+        "currency",
+        "amount",
+        "amount_total",
+        "amount_received",
+        "amount_refunded",
+        "client_reference_id",
+        "failure_reason",
+        "reason",
+        "metadata",
+        "last_payment_error",
+        "refunds",
+        "evidence_details",
+        "unrelated",
+    ];
+
+    proptest! {
+        /// The typed read of the bytes and the tree read agree on every event, whatever type
+        /// each field arrives with: a field of the wrong type is absent in both.
+        #[test]
+        fn the_typed_read_agrees_with_the_tree(
+            kind in prop::sample::select(TYPES.to_vec()),
+            values in prop::collection::vec((prop::sample::select(FIELDS.to_vec()), any_json()), 0..10),
+            refunds in prop::collection::vec(any_json(), 0..3),
+        ) {
+            let mut object = json!({
+                "id": "pi_base", "currency": "inr", "amount": 5000, "amount_total": 5000,
+                "payment_status": "paid", "metadata": {"orderId": "ord_01JDQ7Z3K5M8N9P0QRSTVWXYZ0"},
+            });
+            for (field, value) in values {
+                object[field] = value;
+            }
+            if !refunds.is_empty() {
+                object["refunds"] = json!({"data": refunds});
+            }
+            let body = json!({"id": "evt_1", "type": kind, "data": {"object": object}}).to_string();
+            prop_assert_eq!(normalise(body.as_bytes()), normalise_tree(body.as_bytes()));
+        }
+    }
+
+    #[test]
+    fn a_key_given_twice_reads_as_its_last_as_it_always_did() {
+        let body = br#"{"id":"evt_1","id":"evt_2","type":"customer.created","data":{"object":{"id":"cus_1"}}}"#;
+        assert_eq!(normalise(body).unwrap().event_id, "evt_2");
+        assert!(normalise(b"not json").unwrap_err().starts_with("not JSON"));
+        assert_eq!(normalise(b"[]").unwrap_err(), "no event id");
+        assert_eq!(normalise(br#"{"type":"x"}"#).unwrap_err(), "no event id");
     }
 }
