@@ -2,8 +2,8 @@
 //! structs — only the fields this service needs, the rest skipped — with the leniency a tree of
 //! `serde_json::Value` gave: a field of an unexpected type reads as absent, never as an error
 //! that would turn a signed capture into an unreadable body. Strings borrow from the body unless
-//! they hold escapes. Hand-rolled because no crate offers "this type, or absent if it is any
-//! other JSON type" without buffering the value (`docs/decisions.md`, "Payment webhooks").
+//! they hold escapes. Hand-rolled: no crate already in the build reads "this type, or absent if
+//! it is any other JSON type" (`docs/decisions.md`, "Payment webhooks").
 
 use std::borrow::Cow;
 use std::fmt;
