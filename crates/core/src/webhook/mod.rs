@@ -8,8 +8,6 @@ pub mod signature;
 pub mod simulate;
 pub mod stripe;
 
-use serde_json::Value;
-
 use crate::ids::OrderId;
 use crate::money::{Currency, Money};
 use crate::order::ProviderKind;
@@ -101,33 +99,13 @@ fn money(minor: Option<i64>, currency: Option<&str>) -> Option<Money> {
     Money::new(minor?, c).ok()
 }
 
-fn str_at<'a>(v: &'a Value, pointer: &str) -> Option<&'a str> {
-    v.pointer(pointer)
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-}
-
-fn int_at(v: &Value, pointer: &str) -> Option<i64> {
-    v.pointer(pointer).and_then(Value::as_i64)
-}
-
-fn order_id_at(v: &Value, pointer: &str) -> Option<OrderId> {
-    str_at(v, pointer).and_then(|s| OrderId::parse(s).ok())
-}
-
 /// A deadline in Unix seconds (Stripe `evidence_details.due_by`, Razorpay `respond_by`). Absent,
 /// `null`, zero or out of range reads as none: a missing deadline, not a reason to drop the event.
-fn seconds_at(v: &Value, pointer: &str) -> Option<Timestamp> {
-    int_at(v, pointer)
+fn deadline(seconds: Option<i64>) -> Option<Timestamp> {
+    seconds
         .filter(|s| *s > 0)
         .and_then(|s| s.checked_mul(1000))
         .map(Timestamp::from_unix_millis)
-}
-
-/// Our refund id, which refunds this service starts carry in the provider's refund object
-/// (Stripe `metadata.refundId`, Razorpay `notes.refundId`; `notes` may be `[]`).
-fn our_refund_id(refund: &Value, pointer: &str) -> Option<String> {
-    str_at(refund, pointer).map(str::to_owned)
 }
 
 #[cfg(test)]

@@ -17,11 +17,10 @@ use serde_json::Value;
 use super::lenient::{Expandable, Int, List, Obj, Str};
 use super::{
     ChargeTotal, DisputeReport, DisputeStatus, OrderLink, PaymentAction, PaymentEvent,
-    RefundFailure, RefundReport, money,
+    RefundFailure, RefundReport, deadline, money,
 };
 use crate::ids::OrderId;
 use crate::order::ProviderKind;
-use crate::time::Timestamp;
 
 /// The envelope: the event's id and type and the object it carries.
 #[derive(Deserialize)]
@@ -365,15 +364,7 @@ fn dispute(
             status: dispute_status(obj.status.get()),
             amount,
             reason: obj.reason.get().unwrap_or("unknown").to_owned(),
-            // Absent, zero or out of range reads as none: a missing deadline.
-            evidence_due_by: obj
-                .evidence_details
-                .0
-                .as_ref()
-                .and_then(|e| e.due_by.0)
-                .filter(|s| *s > 0)
-                .and_then(|s| s.checked_mul(1000))
-                .map(Timestamp::from_unix_millis),
+            evidence_due_by: deadline(obj.evidence_details.0.as_ref().and_then(|e| e.due_by.0)),
         }),
         _ => PaymentAction::Unreadable {
             reason: "dispute without a readable id, amount or currency".into(),
