@@ -12,7 +12,7 @@ use std::time::Duration;
 use clap::Parser;
 use dev_server::backfill::{self, BackfillArgs};
 use dev_server::load_catalog::{self, LoadCatalogArgs, TOKEN_ENV};
-use dev_server::pay::{self, PayArgs};
+use dev_server::pay;
 use dev_server::{Cli, Command, DevSettings, mint_token, spawn, wait};
 use tracing_subscriber::EnvFilter;
 
@@ -89,20 +89,11 @@ async fn run(command: Command) -> ExitCode {
         },
         Command::Backfill(args) => backfill_command(args).await,
         Command::Pay(args) => match settings() {
-            Some(s) => pay_command(&s, args).await,
+            Some(s) => printed(pay::run(&s, args).await),
             None => ExitCode::FAILURE,
         },
         Command::Ship(args) => match settings() {
-            Some(s) => match dev_server::ship::run(&s, args).await {
-                Ok(out) => {
-                    println!("{out}");
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("dev-server: {e}");
-                    ExitCode::FAILURE
-                }
-            },
+            Some(s) => printed(dev_server::ship::run(&s, args).await),
             None => ExitCode::FAILURE,
         },
         Command::Serve => match settings() {
@@ -166,8 +157,9 @@ async fn backfill_command(args: BackfillArgs) -> ExitCode {
     }
 }
 
-async fn pay_command(settings: &DevSettings, args: PayArgs) -> ExitCode {
-    match pay::run(settings, args).await {
+/// A provider-playing command's result: what it printed, or why it failed.
+fn printed(result: Result<String, String>) -> ExitCode {
+    match result {
         Ok(out) => {
             println!("{out}");
             ExitCode::SUCCESS

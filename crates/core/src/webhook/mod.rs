@@ -108,6 +108,33 @@ fn deadline(seconds: Option<i64>) -> Option<Timestamp> {
         .map(Timestamp::from_unix_millis)
 }
 
+/// Any JSON value a provider might (wrongly) put in a field: the property tests of the typed
+/// reads (`stripe`, `razorpay`), with `words` as the strings to pick from and `object` building
+/// the nested objects.
+#[cfg(test)]
+fn any_json(
+    words: Vec<&'static str>,
+    object: fn(serde_json::Value, serde_json::Value) -> serde_json::Value,
+) -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<u64>().prop_map(Value::from),
+        (-1e6f64..1e6).prop_map(|f| json!(f)),
+        prop::sample::select(words).prop_map(Value::from),
+        (0i64..200_000).prop_map(Value::from),
+    ];
+    leaf.prop_recursive(2, 8, 3, move |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..3).prop_map(Value::from),
+            (inner.clone(), inner).prop_map(move |(a, b)| object(a, b)),
+        ]
+    })
+}
+
 #[cfg(test)]
 mod refund_dispute_tests;
 #[cfg(test)]
