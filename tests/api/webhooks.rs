@@ -41,9 +41,10 @@ async fn a_signed_checkout_session_pays_the_order_once_and_queues_one_job() {
     assert_eq!(again.status, 200);
     assert_eq!(timeline(&app.order(&id).await, "payment_succeeded"), 1);
     assert_eq!(app.jobs_for(&id).await, 1);
-    assert!(
-        app.outbox_len().await == 0,
-        "the job was sent, nothing is owed"
+    assert_eq!(
+        app.outbox_len().await,
+        1,
+        "the entry stays, leased, until a worker receives the job (it clears it)"
     );
 }
 
@@ -446,7 +447,11 @@ async fn a_queue_outage_is_a_5xx_and_the_providers_retry_sends_the_job() {
     let retry = app.razorpay_event(&body, RAZORPAY_SECRET, "e_q").await;
     assert_eq!(retry.status, 200);
     assert_eq!(app.jobs_for(&id).await, 1);
-    assert!(app.outbox_len().await == 0);
+    assert_eq!(
+        app.outbox_len().await,
+        1,
+        "the worker, not the sender, clears the entry"
+    );
     assert_eq!(timeline(&app.order(&id).await, "payment_succeeded"), 1);
 }
 

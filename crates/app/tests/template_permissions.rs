@@ -202,3 +202,25 @@ fn only_the_function_with_the_download_route_may_read_product_files() {
         }
     }
 }
+
+/// Deleting items: only the worker clears anything (the outbox entry of the job it received,
+/// `docs/decisions.md`, "The fulfilment outbox"); every other function's writes are puts and
+/// conditional updates. Whether each function is granted what its requests need is checked
+/// against the requests themselves, counted at the SDK (`crates/aws/tests/cost.rs`).
+#[test]
+fn only_the_worker_may_delete_items() {
+    let template = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../template.yaml"),
+    )
+    .expect("template.yaml");
+    for f in Function::ALL {
+        let body = section(&template, resource(f));
+        assert!(body.contains("dynamodb:GetItem"), "{}", resource(f));
+        assert_eq!(
+            body.contains("dynamodb:DeleteItem"),
+            f == Function::PostPaymentWorker,
+            "{}",
+            resource(f)
+        );
+    }
+}

@@ -611,7 +611,19 @@ async fn the_outbox_lease_lets_one_sender_at_a_time(b: Backend) {
         s.claim_outbox(&id, t(41), t(71)).await.unwrap(),
         "a released lease can be taken at once"
     );
-    s.clear_outbox(&id).await.unwrap();
+    let read = s.read_for_fulfilment(&id).await.unwrap();
+    assert_eq!(read.outbox.as_ref().map(|e| e.created_at), Some(t(1)));
+    assert_eq!(read.order.map(|o| o.version()), Some(next.version()));
+    // Clearing an entry that is no longer the one stored leaves the stored one alone.
+    let older = OutboxEntry {
+        created_at: t(0),
+        ..entry.clone()
+    };
+    s.clear_outbox(&older).await.unwrap();
+    assert!(s.read_for_fulfilment(&id).await.unwrap().outbox.is_some());
+    s.clear_outbox(&entry).await.unwrap();
+    assert!(s.read_for_fulfilment(&id).await.unwrap().outbox.is_none());
+    s.clear_outbox(&entry).await.unwrap();
     assert!(!s.claim_outbox(&id, t(100), t(130)).await.unwrap());
     s.release_outbox(&id, t(100)).await.unwrap();
 }
@@ -625,7 +637,14 @@ async fn invoice_numbers_are_gapless_and_one_per_order(b: Backend) {
     let o = order("u1", t(0), &[("A", 1)]);
     s.create_order(&o, None, t(0)).await.unwrap();
     let p = paid(&o, "pay_1", t(1));
-    assert!(s.save_order(&p, o.version(), None).await.unwrap());
+    let entry = OutboxEntry {
+        order_id: o.id().clone(),
+        created_at: t(1),
+        lease_until: t(31),
+    };
+    assert!(s.save_order(&p, o.version(), Some(&entry)).await.unwrap());
+    let first = s.read_for_fulfilment(o.id()).await.unwrap();
+    assert_eq!((first.last_invoice, first.outbox), (0, Some(entry.clone())));
     let mut invoiced = p.clone();
     invoiced
         .record_invoice(
@@ -638,13 +657,33 @@ async fn invoice_numbers_are_gapless_and_one_per_order(b: Backend) {
         )
         .unwrap();
     assert_eq!(
-        s.issue_invoice(&invoiced, p.version(), 2).await.unwrap(),
+        s.issue_invoice(&invoiced, p.version(), 2, Some(&entry))
+            .await
+            .unwrap(),
         InvoiceOutcome::NumberTaken,
         "numbers cannot skip"
     );
     assert_eq!(
-        s.issue_invoice(&invoiced, o.version(), 1).await.unwrap(),
+        s.issue_invoice(&invoiced, o.version(), 1, Some(&entry))
+            .await
+            .unwrap(),
         InvoiceOutcome::VersionConflict
+    );
+    let newer = OutboxEntry {
+        created_at: t(2),
+        ..entry.clone()
+    };
+    assert_eq!(
+        s.issue_invoice(&invoiced, p.version(), 1, Some(&newer))
+            .await
+            .unwrap(),
+        InvoiceOutcome::VersionConflict,
+        "an entry other than the one read is not cleared, and nothing is written"
+    );
+    assert_eq!(
+        s.read_for_fulfilment(o.id()).await.unwrap().outbox,
+        Some(entry.clone()),
+        "a refused issue clears nothing"
     );
     assert_eq!(
         s.last_invoice_number().await.unwrap(),
@@ -652,12 +691,22 @@ async fn invoice_numbers_are_gapless_and_one_per_order(b: Backend) {
         "a refused issue moves nothing"
     );
     assert_eq!(
-        s.issue_invoice(&invoiced, p.version(), 1).await.unwrap(),
+        s.issue_invoice(&invoiced, p.version(), 1, Some(&entry))
+            .await
+            .unwrap(),
         InvoiceOutcome::Issued
     );
     assert_eq!(s.last_invoice_number().await.unwrap(), 1);
+    let after = s.read_for_fulfilment(o.id()).await.unwrap();
     assert_eq!(
-        s.issue_invoice(&invoiced, p.version(), 1).await.unwrap(),
+        (after.last_invoice, after.outbox),
+        (1, None),
+        "the entry went with the invoice"
+    );
+    assert_eq!(
+        s.issue_invoice(&invoiced, p.version(), 1, None)
+            .await
+            .unwrap(),
         InvoiceOutcome::NumberTaken,
         "a number is issued once"
     );

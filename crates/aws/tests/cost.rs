@@ -1,10 +1,12 @@
 //! How many DynamoDB requests each route costs, counted at the SDK on their way to the local
 //! AWS API server. The bounds are the design's (few calls per request); the figures are printed
-//! for `docs/` (run with `--nocapture`).
+//! for `docs/` (run with `--nocapture`). Each route's requests are also checked against the
+//! DynamoDB actions `template.yaml` grants the function that serves it: the local server does
+//! not enforce IAM, so a missing grant would otherwise first show on a real account.
 
 mod common;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
@@ -28,13 +30,44 @@ use oms_core::{
 use oms_memory::{InMemoryPublisher, InMemoryQueue, ManualClock};
 use oms_providers::offline::OfflineProvider;
 
-/// Counts DynamoDB requests by operation (`X-Amz-Target`), retries included.
+/// What a route sent to DynamoDB: requests by operation (`X-Amz-Target`, retries included), and
+/// the IAM actions those requests need (a transaction needs the action of each item in it).
 #[derive(Debug, Clone, Default)]
-struct Counter(Arc<Mutex<BTreeMap<String, u32>>>);
+struct Counted {
+    ops: BTreeMap<String, u32>,
+    actions: BTreeSet<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Counter(Arc<Mutex<Counted>>);
 
 impl Counter {
-    fn take(&self) -> BTreeMap<String, u32> {
+    fn take(&self) -> Counted {
         std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+/// The IAM actions one request needs: its operation's, or for a transaction its items'.
+fn actions_of(op: &str, body: Option<&[u8]>) -> Vec<String> {
+    let items = |field: &str| -> Vec<String> {
+        let v: serde_json::Value = body
+            .and_then(|b| serde_json::from_slice(b).ok())
+            .unwrap_or_default();
+        v[field]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|item| item.as_object()?.keys().next().cloned())
+            .map(|kind| match kind.as_str() {
+                "ConditionCheck" => "ConditionCheckItem".to_owned(),
+                other => format!("{other}Item"),
+            })
+            .collect()
+    };
+    match op {
+        "TransactWriteItems" => items("TransactItems"),
+        "TransactGetItems" => vec!["GetItem".to_owned()],
+        other => vec![other.to_owned()],
     }
 }
 
@@ -49,15 +82,53 @@ impl Intercept for Counter {
         _: &RuntimeComponents,
         _: &mut ConfigBag,
     ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
-        let op = context
-            .request()
+        let request = context.request();
+        let op = request
             .headers()
             .get("x-amz-target")
             .map(|t| t.rsplit('.').next().unwrap_or(t).to_owned())
             .unwrap_or_else(|| "unknown".into());
-        *self.0.lock().unwrap().entry(op).or_default() += 1;
+        let mut counted = self.0.lock().unwrap();
+        counted
+            .actions
+            .extend(actions_of(&op, request.body().bytes()));
+        *counted.ops.entry(op).or_default() += 1;
         Ok(())
     }
+}
+
+/// The function of `template.yaml` that serves a route of this test.
+fn function_of(route: &str) -> &'static str {
+    if route.starts_with("worker:") {
+        "PostPaymentWorkerFunction"
+    } else if route.starts_with("POST /webhooks/") {
+        "PaymentWebhookFunction"
+    } else if route.starts_with("POST /orders") {
+        "CreateOrderFunction"
+    } else {
+        "OrdersApiFunction"
+    }
+}
+
+/// The DynamoDB actions `template.yaml` grants `function` on the table (and its indexes).
+fn granted(template: &str, function: &str) -> BTreeSet<String> {
+    let start = template
+        .find(&format!("\n  {function}:\n"))
+        .unwrap_or_else(|| panic!("{function} is not in template.yaml"));
+    let body = &template[start + 1..];
+    // Up to the next top-level resource.
+    let end = body
+        .match_indices("\n  ")
+        .map(|(i, _)| i)
+        .find(|&i| body[i + 3..].starts_with(|c: char| c.is_ascii_alphanumeric()))
+        .unwrap_or(body.len());
+    body[..end]
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("Action: ["))
+        .flat_map(|list| list.trim_end_matches(']').split(','))
+        .filter_map(|a| a.trim().strip_prefix("dynamodb:"))
+        .map(str::to_owned)
+        .collect()
 }
 
 fn total(m: &BTreeMap<String, u32>) -> u32 {
@@ -117,7 +188,7 @@ async fn each_route_costs_a_few_dynamodb_requests() {
         policy: &policy,
     };
     let render = |o: &oms_core::Order, _: Option<&oms_core::AccessToken>| o.id().to_string();
-    let mut rows: Vec<(&str, BTreeMap<String, u32>)> = Vec::new();
+    let mut rows: Vec<(&str, Counted)> = Vec::new();
 
     let created = create_order(deps(), &buyer, input().parse().unwrap(), None, &render)
         .await
@@ -378,9 +449,9 @@ async fn each_route_costs_a_few_dynamodb_requests() {
 
     eprintln!("\n| route | DynamoDB requests | by operation |\n|---|---|---|");
     for (route, m) in &rows {
-        eprintln!("| {route} | {} | {m:?} |", total(m));
+        eprintln!("| {route} | {} | {:?} |", total(&m.ops), m.ops);
     }
-    let cost = |name: &str| total(&rows.iter().find(|(r, _)| *r == name).unwrap().1);
+    let cost = |name: &str| total(&rows.iter().find(|(r, _)| *r == name).unwrap().1.ops);
     assert_eq!(cost("POST /orders"), 2, "BatchGetItem + TransactWriteItems");
     assert_eq!(
         cost("POST /orders (Idempotency-Key)"),
@@ -397,8 +468,8 @@ async fn each_route_costs_a_few_dynamodb_requests() {
     assert_eq!(cost("GET /products"), 1);
     assert_eq!(
         cost("POST /webhooks/razorpay (pays)"),
-        3,
-        "order read, commit, outbox clear"
+        2,
+        "order read, commit (the outbox entry is the worker's to clear)"
     );
     assert_eq!(
         cost("POST /webhooks/razorpay (duplicate)"),
@@ -408,8 +479,8 @@ async fn each_route_costs_a_few_dynamodb_requests() {
     assert_eq!(cost("POST /webhooks/razorpay (sibling event)"), 3);
     assert_eq!(
         cost("worker: fulfil one job"),
-        5,
-        "order + counter read, lease, invoice, shipment+fulfilled, notified"
+        4,
+        "order + counter + outbox read, lease + invoice + outbox clear, shipment+fulfilled, notified"
     );
     assert_eq!(
         cost("worker: the same job again"),
@@ -431,7 +502,7 @@ async fn each_route_costs_a_few_dynamodb_requests() {
         2,
         "product read + records query"
     );
-    let ops = |name: &str| rows.iter().find(|(r, _)| *r == name).unwrap().1.clone();
+    let ops = |name: &str| rows.iter().find(|(r, _)| *r == name).unwrap().1.ops.clone();
     let expect = |pairs: &[(&str, u32)]| -> BTreeMap<String, u32> {
         pairs.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect()
     };
@@ -439,7 +510,7 @@ async fn each_route_costs_a_few_dynamodb_requests() {
         ops("worker: fulfil one job (a parcel)"),
         expect(&[
             ("BatchGetItem", 1),
-            ("PutItem", 2),
+            ("PutItem", 1),
             ("TransactWriteItems", 2)
         ]),
         "the shipment's write carries its AWB reference: a transaction instead of a put"
@@ -456,8 +527,8 @@ async fn each_route_costs_a_few_dynamodb_requests() {
     );
     assert_eq!(
         ops("POST /webhooks/shiprocket (message owed)"),
-        expect(&[("DeleteItem", 1), ("GetItem", 2), ("TransactWriteItems", 1)]),
-        "order and outbox entry together, the entry cleared once the job is queued"
+        expect(&[("GetItem", 2), ("TransactWriteItems", 1)]),
+        "order and outbox entry together; the worker clears the entry"
     );
     assert_eq!(
         ops("POST /webhooks/shiprocket (unknown AWB)"),
@@ -466,8 +537,8 @@ async fn each_route_costs_a_few_dynamodb_requests() {
     );
     assert_eq!(
         ops("worker: a shipment message"),
-        expect(&[("BatchGetItem", 1), ("PutItem", 1)]),
-        "one read, the message recorded as taken"
+        expect(&[("BatchGetItem", 1), ("DeleteItem", 1), ("PutItem", 1)]),
+        "one read, the message recorded as taken, the outbox entry cleared"
     );
     assert_eq!(
         ops("GET /admin/orders?requiresReview=true"),
@@ -485,10 +556,30 @@ async fn each_route_costs_a_few_dynamodb_requests() {
         "one index partition holds what an event list shows"
     );
     for (route, m) in &rows {
-        assert!(!m.contains_key("Scan"), "{route} scans the table");
+        assert!(!m.ops.contains_key("Scan"), "{route} scans the table");
     }
+    // Every request each route made is one its function may make on AWS.
+    let template = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../template.yaml"),
+    )
+    .expect("template.yaml");
+    let mut missing = Vec::new();
+    for (route, m) in &rows {
+        let function = function_of(route);
+        let granted = granted(&template, function);
+        assert!(!granted.is_empty(), "{function} has no DynamoDB grant");
+        for action in m.actions.difference(&granted) {
+            missing.push(format!("{route}: {function} needs dynamodb:{action}"));
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "template.yaml does not grant:\n{}",
+        missing.join("\n")
+    );
     let lifecycle = cost("POST /orders")
         + cost("POST /webhooks/razorpay (pays)")
         + cost("worker: fulfil one job");
     eprintln!("\ncreate → paid → fulfilled: {lifecycle} DynamoDB requests");
+    assert_eq!(lifecycle, 8, "2 + 2 + 4 (docs/data-model.md)");
 }

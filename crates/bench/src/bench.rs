@@ -25,6 +25,9 @@ pub const WEBHOOK_SECRET: &str = "whsec_bench_local_only";
 pub enum Kind {
     OrdersApi,
     CreateOrder,
+    /// The bare-Rust floor for the webhook job (`bench/floor`): what `payment-webhook` is
+    /// measured against.
+    Floor,
     PaymentWebhook,
     PostPaymentWorker,
     Cleanup,
@@ -33,9 +36,10 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 7] = [
         Kind::OrdersApi,
         Kind::CreateOrder,
+        Kind::Floor,
         Kind::PaymentWebhook,
         Kind::PostPaymentWorker,
         Kind::Cleanup,
@@ -48,11 +52,21 @@ impl Kind {
         Kind::PostPaymentWorker,
         Kind::Cleanup,
     ];
+    /// What a run starts unless told otherwise: the five functions and their floor.
+    pub const DEFAULT: [Kind; 6] = [
+        Kind::OrdersApi,
+        Kind::CreateOrder,
+        Kind::Floor,
+        Kind::PaymentWebhook,
+        Kind::PostPaymentWorker,
+        Kind::Cleanup,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Kind::OrdersApi => "orders-api",
             Kind::CreateOrder => "create-order",
+            Kind::Floor => "floor",
             Kind::PaymentWebhook => "payment-webhook",
             Kind::PostPaymentWorker => "post-payment-worker",
             Kind::Cleanup => "cleanup",
@@ -68,6 +82,7 @@ impl Kind {
     pub fn runtime(self) -> &'static str {
         match self {
             Kind::PythonWebhook => "Python (awslambdaric)",
+            Kind::Floor => "Rust, bare (lambda_runtime + SDK)",
             _ => "Rust (provided.al2023)",
         }
     }
@@ -77,7 +92,7 @@ impl Kind {
         match self {
             Kind::OrdersApi => "GET /api/v1/products",
             Kind::CreateOrder => "POST /api/v1/orders (guest, Stripe)",
-            Kind::PaymentWebhook | Kind::PythonWebhook => {
+            Kind::Floor | Kind::PaymentWebhook | Kind::PythonWebhook => {
                 "signed checkout.session.completed for a pending order"
             }
             Kind::PostPaymentWorker => "SQS job: fulfil the order paid this round",
@@ -276,7 +291,7 @@ impl Plan {
                 Some(&events::order_body(start)),
                 &rid,
             ),
-            Kind::PaymentWebhook | Kind::PythonWebhook => {
+            Kind::Floor | Kind::PaymentWebhook | Kind::PythonWebhook => {
                 event_id = format!("evt_bench_{}_{start}_{}", kind as u8, std::process::id());
                 let now = (crate::emulator::unix_millis() / 1000) as i64;
                 let hook = events::checkout_completed(order()?, &event_id, WEBHOOK_SECRET, now)
@@ -316,7 +331,7 @@ impl Plan {
                     )));
                 }
             }
-            Kind::PythonWebhook => {
+            Kind::PythonWebhook | Kind::Floor => {
                 let body = expect_status(&raw, 200).map_err(wrong)?;
                 let id = &order()?.order_id;
                 let (status, deduped) = self.stack.raw_status(id, &event_id).await?;
@@ -353,6 +368,14 @@ impl Plan {
 
 fn function(kind: Kind, opts: &Options, stack: &Stack) -> Result<Function, BenchError> {
     let mut env = stack.function_env(WEBHOOK_SECRET);
+    // The Rust webhook and its floor read the endpoint secret from Secrets Manager, as
+    // deployed; the Python peer from its variable, as the seeds' functions do.
+    if matches!(kind, Kind::Floor | Kind::PaymentWebhook) {
+        env.push((
+            "STRIPE_SECRET_ARN".to_owned(),
+            stack.stripe_secret_arn.clone(),
+        ));
+    }
     if kind == Kind::OrdersApi {
         // Its own variable in the template, beside the `Globals`.
         env.push((
@@ -364,7 +387,7 @@ fn function(kind: Kind, opts: &Options, stack: &Stack) -> Result<Function, Bench
     }
     // Memory and timeout as the template sets them.
     let (memory_mb, timeout_s) = match kind {
-        Kind::PaymentWebhook | Kind::PythonWebhook => (256, 5),
+        Kind::Floor | Kind::PaymentWebhook | Kind::PythonWebhook => (256, 5),
         Kind::PostPaymentWorker => (256, 30),
         Kind::Cleanup => (256, 60),
         Kind::OrdersApi | Kind::CreateOrder => (256, 10),
@@ -420,7 +443,7 @@ pub async fn run(opts: Options, progress: impl Fn(&str)) -> Result<Samples, Benc
     let starts = opts.warmup + opts.runs;
     // Stock for every order: the create-order starts, and one per webhook start.
     let units = u32::try_from(4 * starts + 100).unwrap_or(u32::MAX);
-    let stack = Stack::prepare(&opts.prefix, units).await?;
+    let stack = Stack::prepare(&opts.prefix, units, WEBHOOK_SECRET).await?;
     let mut functions = BTreeMap::new();
     for &k in kinds.iter().chain([Kind::CreateOrder].iter()) {
         functions.insert(k, function(k, &opts, &stack)?);
@@ -433,7 +456,7 @@ pub async fn run(opts: Options, progress: impl Fn(&str)) -> Result<Samples, Benc
 
     let webhooks = kinds
         .iter()
-        .filter(|k| matches!(k, Kind::PaymentWebhook | Kind::PythonWebhook))
+        .filter(|k| matches!(k, Kind::Floor | Kind::PaymentWebhook | Kind::PythonWebhook))
         .count();
     progress(&format!(
         "creating {} orders to pay with one warm create-order",
@@ -442,6 +465,10 @@ pub async fn run(opts: Options, progress: impl Fn(&str)) -> Result<Samples, Benc
     let mut pool = plan.create_orders(starts * webhooks).await?.into_iter();
     let mut rust_orders = Vec::new();
     let mut python_orders = Vec::new();
+    let mut floor_orders = Vec::new();
+    if kinds.contains(&Kind::Floor) {
+        floor_orders = pool.by_ref().take(starts).collect();
+    }
     if kinds.contains(&Kind::PaymentWebhook) {
         rust_orders = pool.by_ref().take(starts).collect();
     }
@@ -455,6 +482,7 @@ pub async fn run(opts: Options, progress: impl Fn(&str)) -> Result<Samples, Benc
             let to_pay = match kind {
                 Kind::PaymentWebhook | Kind::PostPaymentWorker => rust_orders.get(round),
                 Kind::PythonWebhook => python_orders.get(round),
+                Kind::Floor => floor_orders.get(round),
                 _ => None,
             };
             let m = plan.cold_start(kind, round, to_pay).await?;
@@ -475,10 +503,11 @@ pub async fn run(opts: Options, progress: impl Fn(&str)) -> Result<Samples, Benc
     Ok(samples)
 }
 
-/// Size in bytes of each Rust function's binary in `bin_dir`.
+/// Size in bytes of each Rust function's binary in `bin_dir`, and of the floor's.
 pub fn binary_sizes(bin_dir: &Path) -> Vec<(&'static str, Option<u64>)> {
     Kind::RUST
         .iter()
+        .chain(&[Kind::Floor])
         .map(|k| {
             let size = std::fs::metadata(bin_dir.join(k.name()))
                 .ok()

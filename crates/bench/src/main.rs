@@ -30,7 +30,7 @@ fn parse(args: &[String]) -> Result<Args, String> {
         peer_dir: PathBuf::from("bench/python-peer"),
         log_dir: std::env::temp_dir().join(format!("oms-bench-{stamp}")),
         timeout: Duration::from_secs(30),
-        kinds: Kind::RUST.to_vec(),
+        kinds: Kind::DEFAULT.to_vec(),
         prefix: format!("oms-bench-{stamp}"),
     };
     let (mut markdown, mut json) = (None, None);

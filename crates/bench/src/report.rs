@@ -108,15 +108,25 @@ impl Report {
         self.rows.iter().find(|r| r.kind == kind)
     }
 
+    /// `numerator` over `denominator` (medians, p90s, peak RSS), when both ran.
+    pub fn ratio_of(&self, numerator: Kind, denominator: Kind) -> Option<Ratio> {
+        let n = self.row(numerator)?;
+        let d = self.row(denominator)?;
+        Some(Ratio {
+            median: n.total.median / d.total.median,
+            p90: n.total.p90 / d.total.p90,
+            rss: n.rss_median_mib.zip(d.rss_median_mib).map(|(n, d)| n / d),
+        })
+    }
+
     /// `python-webhook` over `payment-webhook`, when both ran.
     pub fn ratio(&self) -> Option<Ratio> {
-        let py = self.row(Kind::PythonWebhook)?;
-        let rs = self.row(Kind::PaymentWebhook)?;
-        Some(Ratio {
-            median: py.total.median / rs.total.median,
-            p90: py.total.p90 / rs.total.p90,
-            rss: py.rss_median_mib.zip(rs.rss_median_mib).map(|(p, r)| p / r),
-        })
+        self.ratio_of(Kind::PythonWebhook, Kind::PaymentWebhook)
+    }
+
+    /// `payment-webhook` over the bare-Rust `floor`, when both ran.
+    pub fn floor_ratio(&self) -> Option<Ratio> {
+        self.ratio_of(Kind::PaymentWebhook, Kind::Floor)
     }
 
     fn lines(&self) -> Vec<[String; 8]> {
@@ -150,16 +160,24 @@ impl Report {
         "peak RSS MiB (median)",
     ];
 
-    fn ratio_text(&self) -> Option<String> {
-        self.ratio().map(|r| {
+    fn ratio_texts(&self) -> Vec<String> {
+        let text = |what: &str, r: Ratio| {
             let rss = r
                 .rss
-                .map_or_else(String::new, |x| format!("; peak RSS {x:.1}×"));
+                .map_or_else(String::new, |x| format!("; peak RSS {x:.2}×"));
             format!(
-                "webhook job, Python / Rust: median {:.1}×, p90 {:.1}×{rss}",
+                "webhook job, {what}: median {:.2}×, p90 {:.2}×{rss}",
                 r.median, r.p90
             )
-        })
+        };
+        [
+            self.floor_ratio()
+                .map(|r| text("payment-webhook / floor", r)),
+            self.ratio().map(|r| text("Python / payment-webhook", r)),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
     }
 
     fn mb(bytes: u64) -> String {
@@ -201,8 +219,8 @@ impl Report {
         for l in &lines {
             let _ = writeln!(out, "{}", fmt_line(l));
         }
-        if let Some(r) = self.ratio_text() {
-            let _ = writeln!(out, "\n{r}");
+        for (i, r) in self.ratio_texts().iter().enumerate() {
+            let _ = writeln!(out, "{}{r}", if i == 0 { "\n" } else { "" });
         }
         let _ = writeln!(
             out,
@@ -243,7 +261,7 @@ impl Report {
         for (l, r) in self.lines().iter().zip(&self.rows) {
             let _ = writeln!(out, "| {} | {} |", l.join(" | "), r.kind.job());
         }
-        if let Some(r) = self.ratio_text() {
+        for r in self.ratio_texts() {
             let _ = writeln!(out, "\n**{r}**");
         }
         let _ = writeln!(
@@ -296,6 +314,9 @@ impl Report {
             "webhookRatioPythonOverRust": self.ratio().map(|r| json!({
                 "median": r.median, "p90": r.p90, "peakRss": r.rss,
             })),
+            "webhookRatioOverFloor": self.floor_ratio().map(|r| json!({
+                "median": r.median, "p90": r.p90, "peakRss": r.rss,
+            })),
             "binaries": self.binaries.iter().map(|(n, b)| json!({
                 "name": n, "bytes": b, "arch": self.machine.arch,
             })).collect::<Vec<_>>(),
@@ -317,8 +338,12 @@ mod tests {
     }
 
     #[test]
-    fn the_ratio_compares_the_python_webhook_with_the_rust_one() {
+    fn the_ratios_compare_the_webhook_with_its_floor_and_its_python_peer() {
         let mut samples = Samples::default();
+        samples.0.insert(
+            Kind::Floor,
+            vec![sample(8.0, 5120), sample(16.0, 5120), sample(24.0, 5120)],
+        );
         samples.0.insert(
             Kind::PaymentWebhook,
             vec![
@@ -348,11 +373,20 @@ mod tests {
         let md = report.markdown();
         assert!(md.contains("| payment-webhook | Rust"), "{md}");
         assert!(md.contains("12.35 MB"), "{md}");
-        assert!(report.text().contains("median 10.0×"));
-        assert_eq!(
-            report.json()["functions"][1]["samples"][2]["totalMs"],
-            300.0
+        let text = report.text();
+        assert!(
+            text.contains("Python / payment-webhook: median 10.00×"),
+            "{text}"
         );
+        let f = report.floor_ratio().unwrap();
+        assert_eq!((f.median, f.rss), (1.25, Some(2.0)));
+        assert!(
+            text.contains("payment-webhook / floor: median 1.25×"),
+            "{text}"
+        );
+        let json = report.json();
+        assert_eq!(json["functions"][2]["samples"][2]["totalMs"], 300.0);
+        assert_eq!(json["webhookRatioOverFloor"]["median"], 1.25);
     }
 
     #[test]
@@ -361,6 +395,7 @@ mod tests {
         samples.0.insert(Kind::OrdersApi, vec![sample(5.0, 1024)]);
         let report = Report::new(Machine::here(), 1, 0, samples, vec![], PathBuf::new());
         assert_eq!(report.ratio(), None);
+        assert_eq!(report.floor_ratio(), None);
         assert_eq!(report.rows.len(), 1);
     }
 }

@@ -21,6 +21,8 @@ pub struct Stack {
     pub order_events_arn: String,
     pub ops_alerts_arn: String,
     pub bucket: String,
+    /// The Stripe secret document (`{"webhookSecret": …}`) the Rust webhook and the floor read.
+    pub stripe_secret_arn: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -58,7 +60,11 @@ pub fn require_local_endpoint() -> Result<String, StackError> {
 impl Stack {
     /// Creates the resources for `prefix` (if missing) and seeds the catalog with
     /// `units` of every product.
-    pub async fn prepare(prefix: &str, units: u32) -> Result<Self, StackError> {
+    pub async fn prepare(
+        prefix: &str,
+        units: u32,
+        stripe_webhook_secret: &str,
+    ) -> Result<Self, StackError> {
         require_local_endpoint()?;
         let clients = AwsClients::from_env().await;
         let region = clients
@@ -84,6 +90,21 @@ impl Stack {
         bootstrap::ensure_bucket(&clients, &bucket)
             .await
             .map_err(aws("the invoice bucket"))?;
+        let stripe_secret_arn = clients
+            .secrets
+            .create_secret()
+            .name(format!("{prefix}-stripe"))
+            .secret_string(
+                serde_json::json!({ "webhookSecret": stripe_webhook_secret }).to_string(),
+            )
+            .send()
+            .await
+            .map_err(|e| StackError::Aws {
+                what: "the Stripe secret",
+                source: StoreError::Unavailable(oms_aws::error_text(&e)),
+            })?
+            .arn
+            .unwrap_or_default();
         let store = DynamoStore::new(clients.dynamodb.clone(), prefix);
         let catalog: Vec<_> = oms_memory::demo_catalog()
             .into_iter()
@@ -107,6 +128,7 @@ impl Stack {
             order_events_arn,
             ops_alerts_arn,
             bucket,
+            stripe_secret_arn,
             clients,
         })
     }

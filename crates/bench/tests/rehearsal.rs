@@ -269,6 +269,32 @@ async fn a_purchase_goes_through_the_dev_stack_as_deployed() {
     let (status, body) = http(&invoke(dev, &f, &ev).await);
     assert_eq!(status, 200, "{body}");
 
+    // The job is owed through the outbox entry in the stack's table until the worker that
+    // receives it clears it (the webhook no longer does: docs/decisions.md).
+    let clients = oms_aws::AwsClients::from_env().await;
+    let table = dev.functions["PostPaymentWorkerFunction"].env["TABLE_NAME"]
+        .as_str()
+        .expect("the worker is told its table")
+        .to_owned();
+    let outbox_entry = || {
+        clients
+            .dynamodb
+            .get_item()
+            .table_name(&table)
+            .key(
+                "PK",
+                aws_sdk_dynamodb::types::AttributeValue::S(format!("OUTBOX#{}", order.order_id)),
+            )
+            .key(
+                "SK",
+                aws_sdk_dynamodb::types::AttributeValue::S("OUTBOX".into()),
+            )
+            .consistent_read(true)
+            .send()
+    };
+    let owed = outbox_entry().await.expect("the stack's table answers");
+    assert!(owed.item().is_some(), "the paid order's job is owed");
+
     // The worker gets the message the webhook sent to the stack's queue, through the event
     // source mapping the stack made.
     let queue_url = &dev.outputs["PostPaymentQueueUrl"];
@@ -283,7 +309,6 @@ async fn a_purchase_goes_through_the_dev_stack_as_deployed() {
         queue_url.ends_with(queue_arn.rsplit(':').next().unwrap_or("?")),
         "the worker reads {queue_arn}, the webhook sends to {queue_url}"
     );
-    let clients = oms_aws::AwsClients::from_env().await;
     let received = clients
         .sqs
         .receive_message()
@@ -304,6 +329,11 @@ async fn a_purchase_goes_through_the_dev_stack_as_deployed() {
     );
     let answer = invoke(dev, "PostPaymentWorkerFunction", &batch).await;
     assert_eq!(answer["batchItemFailures"], json!([]), "{answer}");
+    let owed = outbox_entry().await.expect("the stack's table answers");
+    assert!(
+        owed.item().is_none(),
+        "the worker cleared the entry: {owed:?}"
+    );
 
     // The guest reads it back fulfilled.
     let (f, ev) = dev.request(

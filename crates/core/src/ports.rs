@@ -414,8 +414,9 @@ pub trait OrderStore: Send + Sync {
     /// Gives the lease up early (the send failed), so the next retry may claim it at once.
     async fn release_outbox(&self, order_id: &OrderId, now: Timestamp) -> Result<(), StoreError>;
 
-    /// The job was sent: the entry is done.
-    async fn clear_outbox(&self, order_id: &OrderId) -> Result<(), StoreError>;
+    /// The job owed by `entry` reached its worker: the entry is done. Only that entry (same
+    /// `created_at`): one written since, by a change that owes another job, stays.
+    async fn clear_outbox(&self, entry: &OutboxEntry) -> Result<(), StoreError>;
 
     /// Unpaid orders whose payment window ended before `before`, oldest first.
     async fn stale_unpaid(&self, before: Timestamp, limit: u32)
@@ -438,25 +439,33 @@ pub trait OrderStore: Send + Sync {
     /// The last invoice number issued (0 before the first).
     async fn last_invoice_number(&self) -> Result<u64, StoreError>;
 
-    /// The order and the last invoice number together: the fulfilment job's first read, one
-    /// request where the store can batch them (DynamoDB `BatchGetItem`). The number is a hint
-    /// for [`OrderStore::issue_invoice`], which checks it.
-    async fn get_order_and_invoice_counter(
-        &self,
-        id: &OrderId,
-    ) -> Result<(Option<Order>, u64), StoreError> {
-        Ok((self.get_order(id).await?, self.last_invoice_number().await?))
-    }
+    /// The fulfilment job's first read: the order, the last invoice number and the order's
+    /// outbox entry, in one request where the store can batch them (DynamoDB `BatchGetItem`).
+    async fn read_for_fulfilment(&self, id: &OrderId) -> Result<FulfilmentRead, StoreError>;
 
     /// Writes `order` (now carrying invoice `number`) and moves the invoice counter from
     /// `number - 1` to `number`, together: numbers are sequential and gapless, and an order gets
-    /// at most one.
+    /// at most one. With `clear`, the order's outbox entry goes in the same write, provided it
+    /// is still that entry (otherwise [`InvoiceOutcome::VersionConflict`]: whatever wrote a new
+    /// one changed the order too).
     async fn issue_invoice(
         &self,
         order: &Order,
         expected_version: u64,
         number: u64,
+        clear: Option<&OutboxEntry>,
     ) -> Result<InvoiceOutcome, StoreError>;
+}
+
+/// What a fulfilment job reads first ([`OrderStore::read_for_fulfilment`]).
+#[derive(Debug, Clone, Default)]
+pub struct FulfilmentRead {
+    pub order: Option<Order>,
+    /// The last invoice number issued: a hint, which [`OrderStore::issue_invoice`] checks.
+    pub last_invoice: u64,
+    /// The order's outbox entry, while its job is marked owed: the worker that receives the
+    /// job clears it ([`OrderStore::clear_outbox`], or in its first write).
+    pub outbox: Option<OutboxEntry>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

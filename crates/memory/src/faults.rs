@@ -17,11 +17,11 @@ use async_trait::async_trait;
 use oms_core::ports::{
     BackfillPage, BackfillQuery, Carrier, CarrierError, CheckoutClosed, CheckoutRequest,
     CommitOutcome, CreateOutcome, DeadJob, DeadJobs, DownloadLinks, EventCommit, EventPublisher,
-    EventRecord, FoundPayment, FulfilmentJob, IdempotencyRecord, InvoiceOutcome, InvoiceStorage,
-    JobQueue, LinkError, Message, Notifier, NotifyError, OrderPage, OrderStore, OutboxEntry,
-    PaymentProvider, ProviderError, ProviderRefund, ProviderSecrets, PublishError, QueueError,
-    RefundCall, SecretError, SecretSource, ShipmentCancel, StockLevel, StorageError, StoreError,
-    Topic, UnmatchedTracking, Upserted,
+    EventRecord, FoundPayment, FulfilmentJob, FulfilmentRead, IdempotencyRecord, InvoiceOutcome,
+    InvoiceStorage, JobQueue, LinkError, Message, Notifier, NotifyError, OrderPage, OrderStore,
+    OutboxEntry, PaymentProvider, ProviderError, ProviderRefund, ProviderSecrets, PublishError,
+    QueueError, RefundCall, SecretError, SecretSource, ShipmentCancel, StockLevel, StorageError,
+    StoreError, Topic, UnmatchedTracking, Upserted,
 };
 use oms_core::search::{EventPage, EventSearch, OrderSearch};
 use oms_core::{
@@ -377,8 +377,8 @@ impl<P: OrderStore + ?Sized> OrderStore for Faulty<P> {
         self.plan.run("store.release_outbox", store_err, call).await
     }
 
-    async fn clear_outbox(&self, order_id: &OrderId) -> Result<(), StoreError> {
-        let call = self.inner.clear_outbox(order_id);
+    async fn clear_outbox(&self, entry: &OutboxEntry) -> Result<(), StoreError> {
+        let call = self.inner.clear_outbox(entry);
         self.plan.run("store.clear_outbox", store_err, call).await
     }
 
@@ -445,13 +445,10 @@ impl<P: OrderStore + ?Sized> OrderStore for Faulty<P> {
             .await
     }
 
-    async fn get_order_and_invoice_counter(
-        &self,
-        id: &OrderId,
-    ) -> Result<(Option<Order>, u64), StoreError> {
-        let call = self.inner.get_order_and_invoice_counter(id);
+    async fn read_for_fulfilment(&self, id: &OrderId) -> Result<FulfilmentRead, StoreError> {
+        let call = self.inner.read_for_fulfilment(id);
         self.plan
-            .run("store.get_order_and_invoice_counter", store_err, call)
+            .run("store.read_for_fulfilment", store_err, call)
             .await
     }
 
@@ -460,8 +457,11 @@ impl<P: OrderStore + ?Sized> OrderStore for Faulty<P> {
         order: &Order,
         expected_version: u64,
         number: u64,
+        clear: Option<&OutboxEntry>,
     ) -> Result<InvoiceOutcome, StoreError> {
-        let call = self.inner.issue_invoice(order, expected_version, number);
+        let call = self
+            .inner
+            .issue_invoice(order, expected_version, number, clear);
         self.plan.run("store.issue_invoice", store_err, call).await
     }
 }

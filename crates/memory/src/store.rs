@@ -6,9 +6,9 @@ use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use oms_core::ports::{
-    CommitOutcome, CreateOutcome, EventCommit, EventRecord, IdempotencyRecord, InvoiceOutcome,
-    OrderPage, OrderStore, OutboxEntry, StockLevel, StockShortage, StoreError, UnmatchedTracking,
-    Upserted,
+    CommitOutcome, CreateOutcome, EventCommit, EventRecord, FulfilmentRead, IdempotencyRecord,
+    InvoiceOutcome, OrderPage, OrderStore, OutboxEntry, StockLevel, StockShortage, StoreError,
+    UnmatchedTracking, Upserted,
 };
 use oms_core::search::{EventPage, EventSearch, EventSummary, OrderSearch};
 use oms_core::{Order, OrderId, Product, ProviderKind, Sku, StockRecord, Timestamp, UserId};
@@ -460,9 +460,24 @@ impl OrderStore for InMemoryStore {
         Ok(())
     }
 
-    async fn clear_outbox(&self, order_id: &OrderId) -> Result<(), StoreError> {
-        self.lock().outbox.remove(order_id);
+    async fn clear_outbox(&self, entry: &OutboxEntry) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        if s.outbox
+            .get(&entry.order_id)
+            .is_some_and(|e| e.created_at == entry.created_at)
+        {
+            s.outbox.remove(&entry.order_id);
+        }
         Ok(())
+    }
+
+    async fn read_for_fulfilment(&self, id: &OrderId) -> Result<FulfilmentRead, StoreError> {
+        let s = self.lock();
+        Ok(FulfilmentRead {
+            order: s.orders.get(id).cloned(),
+            last_invoice: s.last_invoice,
+            outbox: s.outbox.get(id).cloned(),
+        })
     }
 
     async fn last_invoice_number(&self) -> Result<u64, StoreError> {
@@ -474,13 +489,22 @@ impl OrderStore for InMemoryStore {
         order: &Order,
         expected_version: u64,
         number: u64,
+        clear: Option<&OutboxEntry>,
     ) -> Result<InvoiceOutcome, StoreError> {
         let mut s = self.lock();
         if s.last_invoice + 1 != number {
             return Ok(InvoiceOutcome::NumberTaken);
         }
-        if s.orders.get(order.id()).map(Order::version) != Some(expected_version) {
+        let entry_changed = clear.is_some_and(|c| {
+            s.outbox
+                .get(&c.order_id)
+                .is_some_and(|e| e.created_at != c.created_at)
+        });
+        if s.orders.get(order.id()).map(Order::version) != Some(expected_version) || entry_changed {
             return Ok(InvoiceOutcome::VersionConflict);
+        }
+        if let Some(c) = clear {
+            s.outbox.remove(&c.order_id);
         }
         s.last_invoice = number;
         s.orders.insert(order.id().clone(), order.clone());

@@ -9,9 +9,10 @@ use async_trait::async_trait;
 use oms_core::app::fulfil::{FulfilDeps, FulfilError, Fulfilment, fulfil};
 use oms_core::invoice::Seller;
 use oms_core::order::PaymentCapture;
+use oms_core::ports::Clock;
 use oms_core::ports::{
     Carrier, CarrierError, EventPublisher, InvoiceStorage, Message, Notifier, NotifyError,
-    OrderStore, PublishError, StorageError, Topic,
+    OrderStore, OutboxEntry, PublishError, StorageError, Topic,
 };
 use oms_core::{
     Currency, Money, Order, OrderId, OrderStatus, Product, ShipmentInfo, Sku, TimelineType,
@@ -194,6 +195,25 @@ impl World {
                 .unwrap()
         );
         o.id().clone()
+    }
+
+    /// A paid order whose job is owed through an outbox entry, as the webhook leaves it.
+    async fn paid_order_owing_its_job(&self, n: u8) -> (OrderId, OutboxEntry) {
+        let id = self.paid_order(n).await;
+        let o = self.order(&id).await;
+        let now = self.clock.now();
+        let entry = OutboxEntry {
+            order_id: id.clone(),
+            created_at: now,
+            lease_until: now.plus(Duration::from_secs(30)),
+        };
+        assert!(
+            self.store
+                .save_order(&o, o.version(), Some(&entry))
+                .await
+                .unwrap()
+        );
+        (id, entry)
     }
 
     async fn order(&self, id: &OrderId) -> Order {
@@ -407,4 +427,76 @@ async fn a_job_for_an_unknown_order_is_an_error_for_the_dead_letter_queue() {
         fulfil(&w.deps(), &id).await,
         Err(FulfilError::NoSuchOrder(_))
     ));
+}
+
+#[tokio::test]
+async fn the_job_clears_the_outbox_entry_that_owed_it() {
+    let w = World::new();
+    let (id, _) = w.paid_order_owing_its_job(0).await;
+    assert_eq!(w.store.outbox().len(), 1);
+    assert_eq!(fulfil(&w.deps(), &id).await.unwrap(), Fulfilment::Done);
+    assert!(
+        w.store.outbox().is_empty(),
+        "cleared in the job's first write"
+    );
+    assert_eq!(w.store.last_invoice_number().await.unwrap(), 1);
+
+    // An order held for review gets no fulfilment, and its entry goes too: the sweep must not
+    // send its job again and again.
+    let (held, entry) = w.paid_order_owing_its_job(1).await;
+    let o = w.order(&held).await;
+    let mut dup = o.clone();
+    dup.record_payment(
+        &PaymentCapture {
+            provider_payment_id: "pay_other".into(),
+            amount: inr(50_000),
+        },
+        w.clock.now(),
+    )
+    .unwrap();
+    assert!(
+        w.store
+            .save_order(&dup, o.version(), Some(&entry))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        fulfil(&w.deps(), &held).await.unwrap(),
+        Fulfilment::Skipped("held for review".into())
+    );
+    assert!(w.store.outbox().is_empty());
+    assert_eq!(w.carrier.calls.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn the_carrier_is_never_called_before_the_invoice_document_is_stored() {
+    let w = World::new();
+    let id = w.paid_order(0).await;
+    w.invoices.fail.store(1, Ordering::SeqCst);
+    assert!(matches!(
+        fulfil(&w.deps(), &id).await,
+        Err(FulfilError::Storage(_))
+    ));
+    let o = w.order(&id).await;
+    let inv = o
+        .invoice()
+        .expect("the number is issued with the lease")
+        .clone();
+    assert_eq!(inv.number, "INV-000001");
+    assert_eq!(w.invoices.get(&inv.key).await.unwrap(), None);
+    assert_eq!(
+        w.carrier.calls.load(Ordering::SeqCst),
+        0,
+        "no document, no parcel"
+    );
+
+    // The retry stores the document of the invoice as recorded, then ships.
+    w.clock.advance(Duration::from_secs(1));
+    assert_eq!(fulfil(&w.deps(), &id).await.unwrap(), Fulfilment::Done);
+    let o = w.order(&id).await;
+    assert_eq!(o.invoice(), Some(&inv), "the same invoice");
+    let doc = String::from_utf8(w.invoices.get(&inv.key).await.unwrap().unwrap()).unwrap();
+    assert!(doc.contains("INV-000001"), "{doc}");
+    assert_eq!(w.carrier.calls.load(Ordering::SeqCst), 1);
+    assert_eq!(w.store.last_invoice_number().await.unwrap(), 1);
 }

@@ -25,9 +25,9 @@ use oms_core::customer::{CountryCode, Customer, Email, ShippingAddress};
 use oms_core::order::{DisputeStatus, OrderDraft, RefundRefusal, RefundState};
 use oms_core::ports::{
     CheckoutClosed, CheckoutRequest, Clock, CommitOutcome, CreateOutcome, EventCommit, EventRecord,
-    IdGenerator, IdempotencyRecord, InvoiceOutcome, OrderPage, OrderStore, OutboxEntry,
-    PaymentProvider, PaymentProviders, ProviderError, ProviderRefund, ProviderRefundStatus,
-    RefundCall, StockLevel, StoreError, Upserted,
+    FulfilmentRead, IdGenerator, IdempotencyRecord, InvoiceOutcome, OrderPage, OrderStore,
+    OutboxEntry, PaymentProvider, PaymentProviders, ProviderError, ProviderRefund,
+    ProviderRefundStatus, RefundCall, StockLevel, StoreError, Upserted,
 };
 use oms_core::search::{EventPage, EventSearch, OrderSearch};
 use oms_core::webhook::simulate::{DisputeSpec, RefundSpec};
@@ -1307,9 +1307,9 @@ impl OrderStore for Interleaved {
         self.inner.release_outbox(order_id, now).await
     }
 
-    async fn clear_outbox(&self, order_id: &OrderId) -> Result<(), StoreError> {
+    async fn clear_outbox(&self, entry: &OutboxEntry) -> Result<(), StoreError> {
         self.pause().await;
-        self.inner.clear_outbox(order_id).await
+        self.inner.clear_outbox(entry).await
     }
 
     async fn stale_unpaid(
@@ -1373,12 +1373,9 @@ impl OrderStore for Interleaved {
         self.inner.last_invoice_number().await
     }
 
-    async fn get_order_and_invoice_counter(
-        &self,
-        id: &OrderId,
-    ) -> Result<(Option<Order>, u64), StoreError> {
+    async fn read_for_fulfilment(&self, id: &OrderId) -> Result<FulfilmentRead, StoreError> {
         self.pause().await;
-        self.inner.get_order_and_invoice_counter(id).await
+        self.inner.read_for_fulfilment(id).await
     }
 
     async fn issue_invoice(
@@ -1386,10 +1383,11 @@ impl OrderStore for Interleaved {
         order: &Order,
         expected_version: u64,
         number: u64,
+        clear: Option<&OutboxEntry>,
     ) -> Result<InvoiceOutcome, StoreError> {
         self.pause().await;
         self.inner
-            .issue_invoice(order, expected_version, number)
+            .issue_invoice(order, expected_version, number, clear)
             .await
     }
 }

@@ -8,13 +8,15 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
-    KeysAndAttributes, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+    Delete, KeysAndAttributes, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+    Update,
 };
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use oms_core::ports::{
-    CommitOutcome, CreateOutcome, EventCommit, EventRecord, IdempotencyRecord, InvoiceOutcome,
-    OrderPage, OrderStore, OutboxEntry, StockLevel, StoreError, UnmatchedTracking, Upserted,
+    CommitOutcome, CreateOutcome, EventCommit, EventRecord, FulfilmentRead, IdempotencyRecord,
+    InvoiceOutcome, OrderPage, OrderStore, OutboxEntry, StockLevel, StoreError, UnmatchedTracking,
+    Upserted,
 };
 use oms_core::search::{EventPage, EventSearch, OrderSearch};
 use oms_core::{Order, OrderId, Product, ProviderKind, Sku, StockRecord, Timestamp, UserId};
@@ -868,15 +870,27 @@ impl OrderStore for DynamoStore {
         }
     }
 
-    async fn clear_outbox(&self, order_id: &OrderId) -> Result<(), StoreError> {
-        self.client
+    async fn clear_outbox(&self, entry: &OutboxEntry) -> Result<(), StoreError> {
+        let res = self
+            .client
             .delete_item()
             .table_name(&self.table)
-            .set_key(Some(key(outbox_pk(order_id), "OUTBOX")))
+            .set_key(Some(key(outbox_pk(&entry.order_id), "OUTBOX")))
+            .condition_expression("createdAt = :created")
+            .expression_attribute_values(":created", s(entry.created_at.to_string()))
             .send()
-            .await
-            .map_err(|e| sdk_error("clear outbox", e))?;
-        Ok(())
+            .await;
+        match res {
+            Ok(_) => Ok(()),
+            // Gone already, or a newer entry that owes another job: left alone.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(sdk_error("clear outbox", e)),
+        }
     }
 
     async fn last_invoice_number(&self) -> Result<u64, StoreError> {
@@ -886,32 +900,28 @@ impl OrderStore for DynamoStore {
         Ok(counter_value(item.as_ref()))
     }
 
-    async fn get_order_and_invoice_counter(
-        &self,
-        id: &OrderId,
-    ) -> Result<(Option<Order>, u64), StoreError> {
+    async fn read_for_fulfilment(&self, id: &OrderId) -> Result<FulfilmentRead, StoreError> {
         let order_key = order_pk(id);
+        let outbox_key = outbox_pk(id);
         let keys = vec![
             key(order_key.clone(), "ORDER"),
             key(INVOICE_COUNTER_PK.into(), "COUNTER"),
+            key(outbox_key.clone(), "OUTBOX"),
         ];
-        let items = self
-            .batch_get(keys, "get order and invoice counter")
-            .await?;
-        let is = |item: &Item, pk: &str| {
-            item.get("PK")
-                .and_then(|v| v.as_s().ok())
-                .map(String::as_str)
-                == Some(pk)
+        let items = self.batch_get(keys, "read for fulfilment").await?;
+        let find = |pk: &str| {
+            items.iter().find(|item| {
+                item.get("PK")
+                    .and_then(|v| v.as_s().ok())
+                    .map(String::as_str)
+                    == Some(pk)
+            })
         };
-        let order = items
-            .iter()
-            .find(|it| is(it, &order_key))
-            .cloned()
-            .map(order_from)
-            .transpose()?;
-        let counter = counter_value(items.iter().find(|it| is(it, INVOICE_COUNTER_PK)));
-        Ok((order, counter))
+        Ok(FulfilmentRead {
+            order: find(&order_key).cloned().map(order_from).transpose()?,
+            last_invoice: counter_value(find(INVOICE_COUNTER_PK)),
+            outbox: find(&outbox_key).map(outbox_from).transpose()?,
+        })
     }
 
     async fn issue_invoice(
@@ -919,6 +929,7 @@ impl OrderStore for DynamoStore {
         order: &Order,
         expected_version: u64,
         number: u64,
+        clear: Option<&OutboxEntry>,
     ) -> Result<InvoiceOutcome, StoreError> {
         let mut counter = Update::builder()
             .table_name(&self.table)
@@ -933,7 +944,7 @@ impl OrderStore for DynamoStore {
                 .condition_expression("#v = :prev")
                 .expression_attribute_values(":prev", n(number - 1))
         };
-        let items = vec![
+        let mut items = vec![
             TransactWriteItem::builder()
                 .update(build(counter.build())?)
                 .build(),
@@ -941,6 +952,19 @@ impl OrderStore for DynamoStore {
                 .put(self.put_order_if(order, expected_version)?)
                 .build(),
         ];
+        if let Some(entry) = clear {
+            // Gone already is fine; a different entry means the order changed as well.
+            let delete = Delete::builder()
+                .table_name(&self.table)
+                .set_key(Some(key(outbox_pk(&entry.order_id), "OUTBOX")))
+                .condition_expression("attribute_not_exists(PK) OR createdAt = :created")
+                .expression_attribute_values(":created", s(entry.created_at.to_string()));
+            items.push(
+                TransactWriteItem::builder()
+                    .delete(build(delete.build())?)
+                    .build(),
+            );
+        }
         match self.transact(items, "issue invoice").await? {
             Ok(()) => Ok(InvoiceOutcome::Issued),
             Err(Cancelled::Conditions(reasons))

@@ -2,10 +2,13 @@
 //! notifications — in that order, each recorded on the order with a version-conditioned write,
 //! so a redelivered or concurrently delivered job never repeats a step.
 //!
-//! One worker at a time: the job first takes a fulfilment lease on the order; another copy that
-//! finds the lease held answers [`FulfilError::Busy`] and is retried later by the queue, by which
-//! time the work is done. The order is read again before every step, so an order put under
-//! review or fully refunded after its job was queued is left alone.
+//! One worker at a time: the job's first write takes a fulfilment lease on the order — together
+//! with the invoice number and the clearing of the outbox entry that owed the job, one
+//! transaction — and another copy that finds the lease held answers [`FulfilError::Busy`] and
+//! is retried later by the queue, by which time the work is done. The invoice document is
+//! stored from the invoice as recorded, before the carrier is called. A lost race reads the
+//! order again, so an order put under review or fully refunded after its job was queued is left
+//! alone.
 //!
 //! What cannot be made exactly-once — calls to systems outside the table — is ordered so that a
 //! retry errs on the safe side: `order.fulfilled` goes to SNS at least once (it is sent before it
@@ -20,7 +23,7 @@ use crate::invoice::{Seller, invoice_key, invoice_number, render_html};
 use crate::order::{InvoiceInfo, Order, TransitionError};
 use crate::ports::{
     Carrier, CarrierError, Clock, EventPublisher, InvoiceOutcome, InvoiceStorage, Message,
-    Notifier, OrderStore, StorageError, StoreError, Topic,
+    Notifier, OrderStore, OutboxEntry, StorageError, StoreError, Topic,
 };
 
 use super::RefusedTransition;
@@ -107,12 +110,19 @@ pub async fn fulfil(deps: &FulfilDeps<'_>, order_id: &OrderId) -> Result<Fulfilm
 }
 
 async fn run(deps: &FulfilDeps<'_>, order_id: &OrderId) -> Result<Fulfilment, FulfilError> {
-    // The invoice counter comes with the first read (one request); it is only a hint, which
-    // `issue_invoice` checks, and is read again after a clash.
-    let (first, counter) = deps.store.get_order_and_invoice_counter(order_id).await?;
-    let mut order = first.ok_or_else(|| FulfilError::NoSuchOrder(order_id.clone()))?;
-    let mut last_invoice = Some(counter);
+    // One request: the order, the invoice counter (only a hint, which `issue_invoice` checks,
+    // read again after a clash) and the outbox entry that owed this job, which this job clears
+    // — in its first write when it has one to make, on its own otherwise.
+    let first = deps.store.read_for_fulfilment(order_id).await?;
+    let mut order = first
+        .order
+        .ok_or_else(|| FulfilError::NoSuchOrder(order_id.clone()))?;
+    let mut last_invoice = Some(first.last_invoice);
+    let mut owed = first.outbox;
     let mut claimed = false;
+    // The invoice document is stored, from the invoice as recorded, before the carrier is
+    // called: once per run that may call it.
+    let mut document_stored = false;
     let refused = |e| RefusedTransition::new(order_id, e);
     // Each pass takes the next step from the order as last read or written; a pass whose write
     // lost a race reports it to `retry`. The steps are finite, so only lost races can keep the
@@ -121,6 +131,7 @@ async fn run(deps: &FulfilDeps<'_>, order_id: &OrderId) -> Result<Fulfilment, Fu
     loop {
         let now = deps.clock.now();
         if order.notified_at().is_some() {
+            clear(deps.store, &mut owed).await?;
             return send_notices(deps, order, &mut retry).await;
         }
         if !order.is_fulfilled() && !order.ready_for_fulfilment() {
@@ -129,6 +140,7 @@ async fn run(deps: &FulfilDeps<'_>, order_id: &OrderId) -> Result<Fulfilment, Fu
             } else {
                 format!("order is {}", order.status().as_str())
             };
+            clear(deps.store, &mut owed).await?;
             tracing::info!(order_id = %order_id, reason = %why, "fulfilment skipped");
             return Ok(Fulfilment::Skipped(why));
         }
@@ -139,9 +151,45 @@ async fn run(deps: &FulfilDeps<'_>, order_id: &OrderId) -> Result<Fulfilment, Fu
                 Err(e) => return Err(refused(e).into()),
                 Ok(()) => {}
             }
+            if order.invoice().is_none() {
+                // The lease, the invoice number and the outbox entry's clearing: one write.
+                let n = match last_invoice.take() {
+                    Some(n) => n,
+                    None => deps.store.last_invoice_number().await?,
+                } + 1;
+                next.record_invoice(
+                    InvoiceInfo {
+                        number: invoice_number(n),
+                        key: invoice_key(&order),
+                        issued_at: now,
+                    },
+                    now,
+                )
+                .map_err(refused)?;
+                match deps
+                    .store
+                    .issue_invoice(&next, order.version(), n, owed.as_ref())
+                    .await?
+                {
+                    InvoiceOutcome::Issued => {
+                        tracing::info!(order_id = %order_id, invoice = %invoice_number(n), "invoice issued");
+                        claimed = true;
+                        owed = None;
+                        order = next;
+                    }
+                    // Another invoice took the number: read the counter again.
+                    InvoiceOutcome::NumberTaken => retry.lost_race()?,
+                    InvoiceOutcome::VersionConflict => {
+                        order = read(deps.store, order_id).await?;
+                        retry.lost_race()?;
+                    }
+                }
+                continue;
+            }
             if save(deps.store, &next, &order).await? {
                 claimed = true;
                 order = next;
+                clear(deps.store, &mut owed).await?;
             } else {
                 order = read(deps.store, order_id).await?;
                 retry.lost_race()?;
@@ -149,39 +197,19 @@ async fn run(deps: &FulfilDeps<'_>, order_id: &OrderId) -> Result<Fulfilment, Fu
             continue;
         }
 
-        if order.invoice().is_none() {
-            let n = match last_invoice.take() {
-                Some(n) => n,
-                None => deps.store.last_invoice_number().await?,
-            } + 1;
-            let number = invoice_number(n);
-            let key = invoice_key(&order);
-            let html = render_html(&order, &number, now, deps.seller);
+        if order.shipment().is_none() && !document_stored {
+            // Claimed means invoiced: the claim issues the invoice when there is none.
+            let invoice = order.invoice().cloned().ok_or_else(|| {
+                refused(TransitionError::NotAllowed {
+                    from: order.status(),
+                    action: "ship (no invoice)",
+                })
+            })?;
+            let html = render_html(&order, &invoice.number, invoice.issued_at, deps.seller);
             deps.invoices
-                .put(&key, html.into_bytes(), "text/html; charset=utf-8")
+                .put(&invoice.key, html.into_bytes(), "text/html; charset=utf-8")
                 .await?;
-            next.record_invoice(
-                InvoiceInfo {
-                    number: number.clone(),
-                    key,
-                    issued_at: now,
-                },
-                now,
-            )
-            .map_err(refused)?;
-            match deps.store.issue_invoice(&next, order.version(), n).await? {
-                InvoiceOutcome::Issued => {
-                    tracing::info!(order_id = %order_id, invoice = %number, "invoice issued");
-                    order = next;
-                }
-                // Another invoice took the number: read the counter again.
-                InvoiceOutcome::NumberTaken => retry.lost_race()?,
-                InvoiceOutcome::VersionConflict => {
-                    order = read(deps.store, order_id).await?;
-                    retry.lost_race()?;
-                }
-            }
-            continue;
+            document_stored = true;
         }
 
         if order.shipment().is_none() {
@@ -283,6 +311,14 @@ async fn advance(
     } else {
         *order = read(store, next.id()).await?;
         retry.lost_race()?;
+    }
+    Ok(())
+}
+
+/// Clears the outbox entry that owed this job, if it has not been cleared yet.
+async fn clear(store: &dyn OrderStore, owed: &mut Option<OutboxEntry>) -> Result<(), StoreError> {
+    if let Some(entry) = owed.take() {
+        store.clear_outbox(&entry).await?;
     }
     Ok(())
 }

@@ -3,8 +3,10 @@
 //! fulfilment job from the outbox, best-effort publishing, and their error.
 //!
 //! A fulfilment job is owed through an outbox entry written in the same commit as the change
-//! that made the order ready; whoever holds the entry's lease sends the job and clears it. If
-//! the send fails the lease is given back, so a retry (the provider's, or the sweep's) sends it.
+//! that made the order ready; whoever holds the entry's lease sends the job. If the send fails
+//! the lease is given back, so a retry (the provider's, or the sweep's) sends it. The entry is
+//! cleared by the worker that receives the job (in its first write), not by the sender: that
+//! takes a request off every webhook's path, and from then on the queue owns the retries.
 
 use std::time::Duration;
 
@@ -52,8 +54,9 @@ impl From<Contended> for OutboxError {
     }
 }
 
-/// Sends the job for an outbox entry this caller holds, then clears it. On failure the lease is
-/// given back so the provider's retry can send it.
+/// Sends the job for an outbox entry this caller holds; the entry stays, leased, until the
+/// worker that receives the job clears it. On failure the lease is given back so the
+/// provider's retry can send it.
 pub(crate) async fn send_job(
     ports: &OutboxPorts<'_>,
     order_id: &OrderId,
@@ -67,7 +70,6 @@ pub(crate) async fn send_job(
         .await
     {
         Ok(()) => {
-            ports.store.clear_outbox(order_id).await?;
             tracing::info!(order_id = %order_id, "fulfilment job queued");
             Ok(())
         }
