@@ -45,14 +45,8 @@ impl Kind {
         Kind::Cleanup,
         Kind::PythonWebhook,
     ];
-    pub const RUST: [Kind; 5] = [
-        Kind::OrdersApi,
-        Kind::CreateOrder,
-        Kind::PaymentWebhook,
-        Kind::PostPaymentWorker,
-        Kind::Cleanup,
-    ];
-    /// What a run starts unless told otherwise: the five functions and their floor.
+    /// What a run starts unless told otherwise, and whose binaries it reports: the five
+    /// functions and the floor.
     pub const DEFAULT: [Kind; 6] = [
         Kind::OrdersApi,
         Kind::CreateOrder,
@@ -505,9 +499,8 @@ pub async fn run(opts: Options, progress: impl Fn(&str)) -> Result<Samples, Benc
 
 /// Size in bytes of each Rust function's binary in `bin_dir`, and of the floor's.
 pub fn binary_sizes(bin_dir: &Path) -> Vec<(&'static str, Option<u64>)> {
-    Kind::RUST
+    Kind::DEFAULT
         .iter()
-        .chain(&[Kind::Floor])
         .map(|k| {
             let size = std::fs::metadata(bin_dir.join(k.name()))
                 .ok()

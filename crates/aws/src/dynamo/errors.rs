@@ -4,6 +4,24 @@
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use oms_core::ports::StoreError;
 
+/// A conditional single-item write's outcome: `Ok(true)` applied, `Ok(false)` its condition
+/// did not hold (nothing written), any other failure mapped by [`sdk_error`].
+pub(crate) fn applied<O, E: ProvideErrorMetadata + std::error::Error + 'static>(
+    op: &str,
+    res: Result<O, SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>>,
+) -> Result<bool, StoreError> {
+    match res {
+        Ok(_) => Ok(true),
+        Err(e)
+            if e.as_service_error().and_then(ProvideErrorMetadata::code)
+                == Some("ConditionalCheckFailedException") =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(sdk_error(op, e)),
+    }
+}
+
 /// Maps an SDK failure to the port's error: throttling, timeouts and connection trouble are
 /// transient (`Unavailable`, answered 503); anything else is a `Backend` error (500). Both make
 /// a provider retry; neither is swallowed.

@@ -21,7 +21,7 @@ use oms_core::ports::{
 use oms_core::search::{EventPage, EventSearch, OrderSearch};
 use oms_core::{Order, OrderId, Product, ProviderKind, Sku, StockRecord, Timestamp, UserId};
 
-use super::errors::{build, corrupt, sdk_error};
+use super::errors::{applied, build, corrupt, sdk_error};
 use super::items::{
     counter_value, event_from, event_item, idempotency_from, idempotency_item, order_from,
     order_item, outbox_from, outbox_item, payref_item, payref_order_from, product_from,
@@ -691,16 +691,7 @@ impl OrderStore for DynamoStore {
                 .set_expression_attribute_values(put.expression_attribute_values)
                 .send()
                 .await;
-            return match res {
-                Ok(_) => Ok(true),
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-                {
-                    Ok(false)
-                }
-                Err(e) => Err(sdk_error("save order", e)),
-            };
+            return applied("save order", res);
         }
         let mut items = vec![TransactWriteItem::builder().put(put).build()];
         if let Some(entry) = outbox {
@@ -835,16 +826,7 @@ impl OrderStore for DynamoStore {
             .expression_attribute_values(":now", n(now.unix_millis()))
             .send()
             .await;
-        match res {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(sdk_error("claim outbox", e)),
-        }
+        applied("claim outbox", res)
     }
 
     async fn release_outbox(&self, order_id: &OrderId, now: Timestamp) -> Result<(), StoreError> {
@@ -858,16 +840,7 @@ impl OrderStore for DynamoStore {
             .expression_attribute_values(":now", n(now.unix_millis()))
             .send()
             .await;
-        match res {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(sdk_error("release outbox", e)),
-        }
+        applied("release outbox", res).map(|_| ())
     }
 
     async fn clear_outbox(&self, entry: &OutboxEntry) -> Result<(), StoreError> {
@@ -880,17 +853,8 @@ impl OrderStore for DynamoStore {
             .expression_attribute_values(":created", s(entry.created_at.to_string()))
             .send()
             .await;
-        match res {
-            Ok(_) => Ok(()),
-            // Gone already, or a newer entry that owes another job: left alone.
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(sdk_error("clear outbox", e)),
-        }
+        // Gone already, or a newer entry that owes another job: left alone.
+        applied("clear outbox", res).map(|_| ())
     }
 
     async fn last_invoice_number(&self) -> Result<u64, StoreError> {

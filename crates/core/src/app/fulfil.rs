@@ -179,8 +179,14 @@ async fn run(deps: &FulfilDeps<'_>, order_id: &OrderId) -> Result<Fulfilment, Fu
                     }
                     // Another invoice took the number: read the counter again.
                     InvoiceOutcome::NumberTaken => retry.lost_race()?,
+                    // The order changed, and with it perhaps its outbox entry: read both again.
                     InvoiceOutcome::VersionConflict => {
-                        order = read(deps.store, order_id).await?;
+                        let again = deps.store.read_for_fulfilment(order_id).await?;
+                        order = again
+                            .order
+                            .ok_or_else(|| FulfilError::NoSuchOrder(order_id.clone()))?;
+                        owed = again.outbox;
+                        last_invoice = Some(again.last_invoice);
                         retry.lost_race()?;
                     }
                 }
