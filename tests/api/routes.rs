@@ -15,7 +15,7 @@ fn root() -> std::path::PathBuf {
 }
 
 /// `(METHOD, path)` pairs under `paths:` in the OpenAPI document.
-fn openapi_routes(yaml: &str) -> BTreeSet<(String, String)> {
+pub(crate) fn openapi_routes(yaml: &str) -> BTreeSet<(String, String)> {
     let mut routes = BTreeSet::new();
     let mut in_paths = false;
     let mut path: Option<String> = None;
@@ -63,6 +63,16 @@ fn router_routes(source: &str) -> BTreeSet<(String, String)> {
     routes
 }
 
+/// `(METHOD, path)` pairs the Lambdas' routers serve, read from their sources.
+pub(crate) fn served_routes() -> BTreeSet<(String, String)> {
+    let mut served = BTreeSet::new();
+    for file in LAMBDA_ROUTERS {
+        let source = std::fs::read_to_string(root().join(file)).expect(file);
+        served.extend(router_routes(&source));
+    }
+    served
+}
+
 /// `(METHOD, path)` pairs of the HTTP API events in the SAM template (`Method: X` followed by
 /// `Path: "/api/v1/…"`; SAM wants literal paths, so the prefix is literal too).
 fn template_routes(template: &str) -> BTreeSet<(String, String)> {
@@ -108,11 +118,7 @@ fn the_openapi_document_and_the_routers_list_the_same_routes() {
     let yaml =
         std::fs::read_to_string(root().join("docs/openapi.yaml")).expect("docs/openapi.yaml");
     let documented = openapi_routes(&yaml);
-    let mut served = BTreeSet::new();
-    for file in LAMBDA_ROUTERS {
-        let source = std::fs::read_to_string(root().join(file)).expect(file);
-        served.extend(router_routes(&source));
-    }
+    let served = served_routes();
     assert!(
         documented.len() >= 9,
         "parsed too few documented routes: {documented:?}"

@@ -7,7 +7,7 @@
 //! Names and dimensions (namespace `Oms`, plus `function` on every metric):
 //! `orders_created` (`provider`), `payments_success` (`provider`), `payment_failures`
 //! (`provider`), `webhook_failures` (`provider`, `reason`), `fulfilment_failures` (`category`),
-//! `order_processing_time` (milliseconds from payment to fulfilled).
+//! `order_processing_time` (milliseconds one fulfilment job took, recorded when it is done).
 
 use metrics_cloudwatch_embedded::Collector;
 

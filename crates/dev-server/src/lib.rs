@@ -34,6 +34,7 @@ pub mod backfill;
 pub mod checkout;
 pub mod downloads;
 pub mod load_catalog;
+pub mod observe;
 pub mod pay;
 pub mod serve;
 pub mod ship;
@@ -603,6 +604,8 @@ pub async fn app(
         .merge(checkout_page)
         .merge(download_files)
         .merge(oms_http::mount(routes, state.clone()))
+        .merge(observe::routes())
+        .layer(axum::middleware::from_fn(observe::track_requests))
         .layer(cors_layer(&settings.cors_origins));
     Ok((
         router,
@@ -682,24 +685,34 @@ fn spawn_background(
     vec![consume, sweep]
 }
 
-/// Jobs from the in-memory queue. Like SQS, a failed job comes back after a pause, up to the
-/// receive limit, after which it is set aside in the queue's dead-letter list.
+/// Jobs from the in-memory queue, each handed to the worker as the SQS event Lambda would
+/// give it (so its logs, metrics and alerts are the Lambda's). Like SQS, a failed job comes
+/// back after a pause, up to the receive limit, after which it is set aside in the queue's
+/// dead-letter list.
 async fn consume_memory(queue: Arc<InMemoryQueue>, worker: Worker) {
     let max = worker.ports.max_receives;
+    let mut sent = 0_u64;
     loop {
         let job = queue.take().await;
+        sent += 1;
         let body = serde_json::to_string(&job).unwrap_or_default();
         for receive in 1..=max {
-            match worker.process(Some(&body)).await {
-                post_payment_worker::Processed::Failed { error, .. } if receive == max => {
-                    tracing::warn!(order_id = %job.order_id, receive, error = %error, "fulfilment failed for good; job moved to the dead-letter list");
-                    queue.bury(&job, receive);
-                }
-                post_payment_worker::Processed::Failed { error, .. } => {
-                    tracing::warn!(order_id = %job.order_id, receive, error = %error, "fulfilment failed; retrying");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                }
-                _ => break,
+            let mut record = SqsMessage::default();
+            record.message_id = Some(format!("local-{sent}"));
+            record.body = Some(body.clone());
+            record.attributes = [("ApproximateReceiveCount".to_owned(), receive.to_string())]
+                .into_iter()
+                .collect();
+            let mut event = SqsEvent::default();
+            event.records = vec![record];
+            if worker.handle(event).await.batch_item_failures.is_empty() {
+                break;
+            }
+            if receive == max {
+                tracing::warn!(order_id = %job.order_id, receive, "job moved to the dead-letter list");
+                queue.bury(&job, receive);
+            } else {
+                tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }
     }
