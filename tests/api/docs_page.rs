@@ -128,18 +128,13 @@ async fn the_docs_page_lists_every_route_the_lambdas_serve() {
 #[tokio::test]
 async fn the_document_is_served_as_yaml_with_every_served_route() {
     let app = TestApp::spawn().await;
-    let r = app
-        .http
-        .get(format!("{}/openapi.yaml", app.server.base_url))
-        .send()
-        .await
-        .expect("GET /openapi.yaml");
-    assert_eq!(r.status(), 200);
+    let r = app.get_page("/openapi.yaml").await;
+    assert_eq!(r.status, 200);
     assert_eq!(
-        r.headers()["content-type"].to_str().ok(),
+        r.header("content-type"),
         Some("application/yaml; charset=utf-8")
     );
-    let yaml = r.text().await.expect("the document");
+    let yaml = r.text;
     assert!(yaml.starts_with("openapi: 3."), "{}", &yaml[..80]);
     assert_eq!(openapi_routes(&yaml), served_routes());
 }

@@ -25,18 +25,13 @@ fn sample(page: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
 }
 
 async fn scrape(app: &TestApp) -> String {
-    let r = app
-        .http
-        .get(format!("{}/metrics", app.server.base_url))
-        .send()
-        .await
-        .expect("GET /metrics");
-    assert_eq!(r.status(), 200);
+    let r = app.get_page("/metrics").await;
+    assert_eq!(r.status, 200);
     assert_eq!(
-        r.headers()["content-type"].to_str().ok(),
+        r.header("content-type"),
         Some("text/plain; version=0.0.4; charset=utf-8")
     );
-    r.text().await.expect("the metrics page")
+    r.text
 }
 
 #[test]
@@ -119,13 +114,7 @@ async fn made_up_paths_and_methods_do_not_grow_the_label_set() {
         .expect("BREW");
     assert_eq!(r.status(), 405);
     let before = scrape(&app).await;
-    let r = app
-        .http
-        .get(format!("{}{odd}", app.server.base_url))
-        .send()
-        .await
-        .expect("GET");
-    assert_eq!(r.status(), 404);
+    assert_eq!(app.get_page(odd).await.status, 404);
     let after = scrape(&app).await;
     assert!(!after.contains("no-such-route"), "{after}");
     assert!(!after.contains("BREW"), "{after}");

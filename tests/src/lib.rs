@@ -288,6 +288,12 @@ impl TestApp {
         self.send(self.http.get(self.url(path))).await
     }
 
+    /// `GET` of one of the dev server's own pages, outside the API prefix (`/docs`, `/metrics`).
+    pub async fn get_page(&self, path: &str) -> Reply {
+        let url = format!("{}{path}", self.server.base_url);
+        self.send(self.http.get(url)).await
+    }
+
     /// `POST /orders` with a JSON body, optional bearer token and idempotency key.
     pub async fn create_order(
         &self,
