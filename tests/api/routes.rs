@@ -1,6 +1,7 @@
 //! `docs/openapi.yaml` describes the API exactly: every route it lists is served by a Lambda's
-//! router and routed by `template.yaml`, and the other way round. All three are read from the
-//! sources, so a route added in one place only fails here.
+//! router and routed by `template.yaml`, and the other way round; and the API collection
+//! (`bruno/`) has a request for every route it lists, and none for a route it does not. All are
+//! read from the sources, so a route added in one place only fails here.
 
 use std::collections::BTreeSet;
 
@@ -98,6 +99,87 @@ fn template_routes(template: &str) -> BTreeSet<(String, String)> {
     routes
 }
 
+/// `(METHOD, path)` of each request of a Bruno collection file (`.bru`) on the API: its method
+/// block (`get {`, `post {`, …) and that block's `url: {{baseUrl}}/…`, query left off. `None`
+/// for a file that is no request (a folder's or an environment's) or whose URL is not on the API
+/// (the dev server's offline checkout).
+fn bru_request(source: &str) -> Option<(String, String)> {
+    let mut lines = source.lines();
+    let method = lines.by_ref().find_map(|line| {
+        ["get", "post", "put", "patch", "delete"]
+            .into_iter()
+            .find(|m| line.trim_end() == format!("{m} {{"))
+    })?;
+    let url = lines
+        .take_while(|line| line.trim_end() != "}")
+        .find_map(|line| line.trim().strip_prefix("url:"))?
+        .trim();
+    let path = url.strip_prefix("{{baseUrl}}")?;
+    let path = path.split('?').next().unwrap_or(path);
+    Some((method.to_uppercase(), path.to_owned()))
+}
+
+/// Whether a request's path (literal segments, or `{{variables}}`) is an instance of an
+/// OpenAPI path template (`/orders/{orderId}`): the same segments, a `{parameter}` standing for
+/// any one.
+fn instance_of(template: &str, path: &str) -> bool {
+    let (t, p): (Vec<_>, Vec<_>) = (template.split('/').collect(), path.split('/').collect());
+    t.len() == p.len()
+        && t.iter()
+            .zip(&p)
+            .all(|(t, p)| (t.starts_with('{') && t.ends_with('}') && !p.is_empty()) || t == p)
+}
+
+/// Every `.bru` file under `dir`, with its path.
+fn bru_files(dir: &std::path::Path, out: &mut Vec<(std::path::PathBuf, String)>) {
+    for entry in std::fs::read_dir(dir).expect("a collection folder") {
+        let path = entry.expect("a directory entry").path();
+        if path.is_dir() {
+            bru_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "bru") {
+            let source = std::fs::read_to_string(&path).expect("a .bru file");
+            out.push((path, source));
+        }
+    }
+}
+
+#[test]
+fn the_api_collection_has_a_request_for_every_documented_route_and_no_other() {
+    let yaml =
+        std::fs::read_to_string(root().join("docs/openapi.yaml")).expect("docs/openapi.yaml");
+    let documented = openapi_routes(&yaml);
+    let mut files = Vec::new();
+    bru_files(&root().join("bruno"), &mut files);
+    let requests: Vec<_> = files
+        .iter()
+        .filter_map(|(file, source)| bru_request(source).map(|r| (file, r)))
+        .collect();
+    assert!(
+        requests.len() >= documented.len(),
+        "parsed too few collection requests: {requests:?}"
+    );
+    let undocumented: Vec<_> = requests
+        .iter()
+        .filter(|(_, (method, path))| {
+            !documented
+                .iter()
+                .any(|(m, template)| m == method && instance_of(template, path))
+        })
+        .collect();
+    let uncovered: Vec<_> = documented
+        .iter()
+        .filter(|(m, template)| {
+            !requests
+                .iter()
+                .any(|(_, (method, path))| m == method && instance_of(template, path))
+        })
+        .collect();
+    assert!(
+        undocumented.is_empty() && uncovered.is_empty(),
+        "collection requests not in docs/openapi.yaml: {undocumented:?}; documented routes with no request in bruno/: {uncovered:?}"
+    );
+}
+
 #[test]
 fn the_template_routes_exactly_the_documented_routes() {
     let yaml =
@@ -161,6 +243,15 @@ fn the_route_readers_understand_both_formats() {
             ("POST".into(), "/y/{id}".into())
         ]
     );
+    let bru = "meta {\n  name: A\n  seq: 1\n}\n\nput {\n  url: {{baseUrl}}/a/{{id}}/b?x=1\n  body: json\n}\n\ntests {\n  get {\n}\n";
+    assert_eq!(bru_request(bru), Some(("PUT".into(), "/a/{{id}}/b".into())));
+    let offline = "post {\n  url: {{checkoutUrl}}\n}\n";
+    assert_eq!(bru_request(offline), None);
+    assert_eq!(bru_request("meta {\n  name: A folder\n}\n"), None);
+    assert!(instance_of("/a/{id}/b", "/a/{{id}}/b"));
+    assert!(instance_of("/p/{sku}", "/p/GIFT-CARD-1000"));
+    assert!(!instance_of("/a/{id}", "/a/{{id}}/b"));
+    assert!(!instance_of("/a/b", "/a/c"));
 }
 
 #[test]
