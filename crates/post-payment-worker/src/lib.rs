@@ -147,8 +147,12 @@ impl Worker {
         let started = std::time::Instant::now();
         let outcome = self.run(m).await;
         if outcome == Processed::Done {
-            metrics::histogram!("order_processing_time")
-                .record(started.elapsed().as_secs_f64() * 1000.0);
+            let elapsed = started.elapsed();
+            metrics::histogram!("order_processing_time").record(elapsed.as_secs_f64() * 1000.0);
+            tracing::info!(
+                elapsed_ms = elapsed.as_millis() as u64,
+                "fulfilment job done"
+            );
         }
         if let Processed::Failed { category, error } = &outcome {
             let receives: u32 = m
