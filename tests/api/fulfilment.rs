@@ -105,3 +105,36 @@ async fn an_abandoned_order_is_cancelled_and_its_stock_comes_back() {
     );
     assert_eq!(app.available("SAREE-RED").await, 3);
 }
+
+#[tokio::test]
+async fn the_worker_announces_fulfilment_with_the_trace_of_the_delivery_that_paid() {
+    let app = TestApp::spawn_with(with_background()).await;
+    let (id, session, _, amount) = app.guest_order("MUG-BRASS", 1, "stripe").await;
+    let now = app.clock_now().unix_seconds();
+    let body = stripe_session_paid(
+        "evt_f_trace",
+        "checkout.session.completed",
+        &session,
+        "pi_f_trace",
+        Some(&id),
+        inr(amount),
+        now,
+    );
+    let r = app.stripe_event(&body, STRIPE_SECRET).await;
+    assert_eq!(r.status, 200);
+    let request_id = r.header("x-request-id").expect("a request id");
+
+    eventually(&app, &id, |o| o["status"] == "fulfilled").await;
+    let fulfilled: Vec<_> = app
+        .published("order.fulfilled")
+        .await
+        .into_iter()
+        .filter(|m| m.body["orderId"] == id)
+        .collect();
+    assert_eq!(fulfilled.len(), 1);
+    assert_eq!(
+        fulfilled[0].trace,
+        oms_core::ports::Trace::request(request_id).with_event("evt_f_trace"),
+        "the job reached the worker with its trace, and the worker's event carries it"
+    );
+}

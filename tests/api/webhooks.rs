@@ -1,5 +1,6 @@
 //! Payment webhooks over HTTP: signatures, dedupe, concurrency, every documented payload shape.
 
+use oms_core::ports::Trace;
 use oms_core::webhook::simulate::*;
 use oms_e2e::{RAZORPAY_SECRET, STRIPE_SECRET, TestApp, inr};
 
@@ -722,4 +723,79 @@ async fn a_signed_capture_with_an_unreadable_amount_holds_the_order_alerts_and_s
     app.razorpay_event(&body, RAZORPAY_SECRET, "e_unreadable")
         .await;
     assert_eq!(app.alerts("ops.unreadable_payment_event").await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_paid_orders_job_and_events_carry_the_deliverys_request_id_and_event_id() {
+    let app = TestApp::spawn().await;
+    let (id, session, _, amount) = app.guest_order("MUG-BRASS", 1, "stripe").await;
+    let now = app.clock_now().unix_seconds();
+    let body = stripe_session_paid(
+        "evt_trace_1",
+        "checkout.session.completed",
+        &session,
+        "pi_trace_1",
+        Some(&id),
+        inr(amount),
+        now,
+    );
+    let r = app.stripe_event(&body, STRIPE_SECRET).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let request_id = r.header("x-request-id").expect("a request id").to_owned();
+    let delivery = Trace::request(&request_id).with_event("evt_trace_1");
+
+    let jobs: Vec<_> = app
+        .jobs()
+        .await
+        .into_iter()
+        .filter(|j| j.order_id.as_str() == id)
+        .collect();
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].trace, delivery, "the job names the delivery");
+    let paid: Vec<_> = app
+        .published("order.payment_succeeded")
+        .await
+        .into_iter()
+        .filter(|m| m.body["orderId"] == id)
+        .collect();
+    assert_eq!(paid.len(), 1);
+    assert_eq!(paid[0].trace, delivery, "so does the order event");
+}
+
+#[tokio::test]
+async fn a_job_the_sweep_sends_carries_the_trace_of_the_delivery_that_owed_it() {
+    let app = TestApp::spawn().await;
+    let (id, rzp, _, amount) = app.guest_order("CHAI-250G", 1, "razorpay").await;
+    let body = razorpay_payment_event("payment.captured", "pay_tq", &rzp, Some(&id), inr(amount));
+    app.fail_next_sends(1);
+    // The request id a caller sends, when well formed, is the one the request goes by.
+    let r = app
+        .send(
+            app.http
+                .post(app.url("/webhooks/razorpay"))
+                .header("content-type", "application/json")
+                .header(
+                    "x-razorpay-signature",
+                    razorpay_signature(&oms_core::Secret::new(RAZORPAY_SECRET), &body),
+                )
+                .header("x-razorpay-event-id", "e_tq")
+                .header("x-request-id", "delivery-tq-1")
+                .body(body.clone()),
+        )
+        .await;
+    assert_eq!(r.status, 503, "{}", r.text);
+    assert_eq!(r.header("x-request-id"), Some("delivery-tq-1"));
+    assert_eq!(app.jobs_for(&id).await, 0);
+
+    app.clock.advance(std::time::Duration::from_secs(5 * 60));
+    assert_eq!(app.sweep().await["reenqueued"], 1);
+    let jobs = app.jobs().await;
+    let job = jobs
+        .iter()
+        .find(|j| j.order_id.as_str() == id)
+        .expect("the sweep sent the job");
+    assert_eq!(
+        job.trace,
+        Trace::request("delivery-tq-1").with_event("e_tq")
+    );
 }

@@ -863,24 +863,24 @@ impl World {
     /// comes back after the visibility timeout, and the `maxReceiveCount`-th failure goes to the
     /// dead-letter queue.
     async fn drain_queue(&mut self) {
-        let mut inflight: VecDeque<(String, u32)> = VecDeque::new();
+        let mut inflight: VecDeque<(FulfilmentJob, u32)> = VecDeque::new();
         loop {
             while let Some(job) = self.queue.try_take() {
-                inflight.push_back((serde_json::to_string(&job).expect("job"), 0));
+                inflight.push_back((job, 0));
             }
-            let Some((body, receives)) = inflight.pop_front() else {
+            let Some((job, receives)) = inflight.pop_front() else {
                 return;
             };
             let receives = receives + 1;
+            let record = post_payment_worker::sqs_message(&job, "m", receives);
             if let post_payment_worker::Processed::Failed { .. } =
-                self.worker.process(Some(&body)).await
+                self.worker.process(&record).await
             {
                 if receives >= MAX_RECEIVES {
-                    let job: FulfilmentJob = serde_json::from_str(&body).expect("a job");
                     self.queue.bury(&job, receives);
                 } else {
                     self.clock.advance(VISIBILITY);
-                    inflight.push_back((body, receives));
+                    inflight.push_back((job, receives));
                 }
             }
         }

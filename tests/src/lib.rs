@@ -10,7 +10,7 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use dev_server::AwsParts;
 use dev_server::{DevServer, DevSettings, mint_token};
 use oms_app::system::RandomIds;
-use oms_core::ports::{FulfilmentJob, IdGenerator};
+use oms_core::ports::{FulfilmentJob, IdGenerator, Message, Trace};
 use oms_core::webhook::simulate;
 use oms_core::{Money, Secret, Timestamp};
 use oms_memory::ManualClock;
@@ -25,7 +25,7 @@ pub struct TestApp {
     pub clock: Arc<ManualClock>,
     /// On the AWS backend: what has been drained from the job queue and the alerts inbox.
     seen_jobs: Mutex<Vec<FulfilmentJob>>,
-    seen_alerts: Mutex<Vec<(String, Value)>>,
+    seen_alerts: Mutex<Vec<Message>>,
     alerts_inbox: Option<String>,
 }
 
@@ -145,15 +145,18 @@ impl TestApp {
         self.server.parts.queue_faults.fail_next(n);
     }
 
-    /// Every fulfilment job sent so far.
+    /// Every fulfilment job sent so far, each with the trace it carries (on SQS, its message
+    /// attributes).
     pub async fn jobs(&self) -> Vec<FulfilmentJob> {
         if let Some(m) = &self.server.parts.memory {
             return m.queue.sent();
         }
         let aws = self.server.parts.aws.as_ref().expect("a backend");
         let mut seen = self.seen_jobs.lock().await;
-        for body in drain(&aws.clients, &aws.resources.queue_url).await {
-            seen.push(serde_json::from_str(&body).expect("jobs are JSON"));
+        for (body, trace) in drain(&aws.clients, &aws.resources.queue_url).await {
+            let mut job: FulfilmentJob = serde_json::from_str(&body).expect("jobs are JSON");
+            job.trace = trace;
+            seen.push(job);
         }
         seen.clone()
     }
@@ -216,33 +219,40 @@ impl TestApp {
             .collect()
     }
 
-    /// Ops alerts and order events published so far with this event type.
+    /// Ops alerts and order events published so far with this event type: their bodies.
     pub async fn alerts(&self, event_type: &str) -> Vec<Value> {
+        self.published(event_type)
+            .await
+            .into_iter()
+            .map(|m| m.body)
+            .collect()
+    }
+
+    /// Ops alerts and order events published so far with this event type, as published (on
+    /// SNS, the trace read back from the message attributes subscribers receive).
+    pub async fn published(&self, event_type: &str) -> Vec<Message> {
         if let Some(m) = &self.server.parts.memory {
-            return m
-                .publisher
-                .of_type(event_type)
-                .into_iter()
-                .map(|m| m.body)
-                .collect();
+            return m.publisher.of_type(event_type);
         }
         let aws = self.server.parts.aws.as_ref().expect("a backend");
         let inbox = self.alerts_inbox.as_ref().expect("an alerts inbox");
         let mut seen = self.seen_alerts.lock().await;
-        for body in drain(&aws.clients, inbox).await {
+        for (body, _) in drain(&aws.clients, inbox).await {
             let envelope: Value = serde_json::from_str(&body).expect("an SNS envelope");
-            let kind = envelope["MessageAttributes"]["eventType"]["Value"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned();
+            let attribute = |name: &str| envelope["MessageAttributes"][name]["Value"].as_str();
+            let kind = attribute("eventType").unwrap_or_default().to_owned();
             let message: Value =
                 serde_json::from_str(envelope["Message"].as_str().unwrap_or("null"))
                     .unwrap_or(Value::Null);
-            seen.push((kind, message));
+            seen.push(Message {
+                event_type: kind,
+                body: message,
+                trace: Trace::from_attributes(attribute),
+            });
         }
         seen.iter()
-            .filter(|(k, _)| k == event_type)
-            .map(|(_, m)| m.clone())
+            .filter(|m| m.event_type == event_type)
+            .cloned()
             .collect()
     }
 
@@ -545,7 +555,7 @@ pub const RAZORPAY_KEY_SECRET: &str = "rzp_key_secret_dev_local_only";
 pub const SHIPROCKET_TOKEN: &str = "shiprocket_token_dev_local_only";
 
 /// Receives everything waiting on an SQS queue (and hides it for an hour).
-async fn drain(clients: &oms_aws::AwsClients, url: &str) -> Vec<String> {
+async fn drain(clients: &oms_aws::AwsClients, url: &str) -> Vec<(String, Trace)> {
     let mut bodies = Vec::new();
     loop {
         let got = clients
@@ -554,17 +564,21 @@ async fn drain(clients: &oms_aws::AwsClients, url: &str) -> Vec<String> {
             .queue_url(url)
             .max_number_of_messages(10)
             .visibility_timeout(3600)
+            .message_attribute_names("All")
             .send()
             .await
             .expect("receive");
         if got.messages().is_empty() {
             return bodies;
         }
-        bodies.extend(
-            got.messages()
-                .iter()
-                .filter_map(|m| m.body().map(str::to_owned)),
-        );
+        bodies.extend(got.messages().iter().filter_map(|m| {
+            let trace = Trace::from_attributes(|name| {
+                m.message_attributes()
+                    .and_then(|a| a.get(name))
+                    .and_then(|v| v.string_value())
+            });
+            m.body().map(|b| (b.to_owned(), trace))
+        }));
     }
 }
 

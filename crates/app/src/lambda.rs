@@ -1,6 +1,8 @@
-//! Lambda start-up, the same for every function: JSON logs, configuration from the environment
-//! (refused with one clear log line), the SDK clients, the ports on AWS, and the production gate
-//! — then the function's handler, with EMF metrics flushed after each invocation.
+//! Lambda start-up, the same for every function: JSON logs ([`crate::logs`]), configuration from
+//! the environment (refused with one clear log line), the SDK clients, the ports on AWS, and the
+//! production gate — then the function's handler, each invocation in a span naming the function
+//! (`service`) and whether it is the cold start (`cold_start`), with EMF metrics flushed after
+//! each invocation.
 
 use std::future::Future;
 use std::process::ExitCode;
@@ -16,6 +18,7 @@ use oms_http::cognito::CognitoVerifier;
 use oms_http::identity::IdentitySource;
 
 use crate::config::{AwsResources, Config, Env};
+use crate::logs::Invocations;
 use crate::system::SystemClock;
 use crate::wiring;
 
@@ -113,10 +116,10 @@ pub struct Started {
     pub services: Services,
 }
 
-/// JSON logs as Lambda's advanced logging expects, then configuration, clients, the ports on
-/// AWS and the production gate.
+/// JSON logs as Lambda's advanced logging expects (every line naming the function), then
+/// configuration, clients, the ports on AWS and the production gate.
 pub async fn start(function: Function) -> Result<Started, Error> {
-    lambda_http::tracing::init_default_subscriber();
+    crate::logs::init(function);
     let env = Env::process();
     let config = Config::read(&env, None).map_err(refuse)?;
     let resources = AwsResources::read(&env).map_err(refuse)?;
@@ -175,7 +178,7 @@ impl Started {
 /// An HTTP function: `routes` in the common stack, served behind the HTTP API.
 pub async fn serve_http(function: Function, routes: Router<AppState>) -> Result<(), Error> {
     let started = start(function).await?;
-    let app = oms_http::mount(routes, started.http_state());
+    let app = with_invocations(function, oms_http::mount(routes, started.http_state()));
     let metrics = crate::metrics::emf_collector(function.name())?;
     metrics_cloudwatch_embedded::lambda::service::run_http(metrics, app).await
 }
@@ -189,5 +192,38 @@ where
     R: serde::Serialize,
 {
     let metrics = crate::metrics::emf_collector(function.name())?;
-    metrics_cloudwatch_embedded::lambda::handler::run(metrics, handler).await
+    metrics_cloudwatch_embedded::lambda::handler::run(metrics, in_invocations(function, handler))
+        .await
+}
+
+/// `app` with each request — one invocation behind the HTTP API — in its invocation span
+/// ([`Invocations`]): the outermost layer, so the request's own span is inside it.
+pub fn with_invocations(function: Function, app: Router) -> Router {
+    app.layer(axum::middleware::from_fn_with_state(
+        Invocations::new(function),
+        in_invocation,
+    ))
+}
+
+async fn in_invocation(
+    axum::extract::State(invocations): axum::extract::State<Invocations>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use tracing::Instrument;
+    next.run(request).instrument(invocations.next_span()).await
+}
+
+/// `handler` with each event — one invocation — in its invocation span ([`Invocations`]).
+pub fn in_invocations<A, R, F, Fut>(
+    function: Function,
+    mut handler: F,
+) -> impl FnMut(LambdaEvent<A>) -> tracing::instrument::Instrumented<Fut>
+where
+    F: FnMut(LambdaEvent<A>) -> Fut,
+    Fut: Future<Output = Result<R, Error>>,
+{
+    use tracing::Instrument;
+    let invocations = Invocations::new(function);
+    move |event| handler(event).instrument(invocations.next_span())
 }

@@ -1,5 +1,6 @@
 //! Order events and ops alerts on SNS. Each message carries the `eventType` message attribute
-//! that subscription filter policies match on.
+//! that subscription filter policies match on, and — when known — `requestId` and `eventId`,
+//! the request and provider event the change it announces came from.
 
 use async_trait::async_trait;
 use aws_sdk_sns::types::MessageAttributeValue;
@@ -32,16 +33,23 @@ impl EventPublisher for SnsPublisher {
             Topic::OrderEvents => &self.order_events_arn,
             Topic::OpsAlerts => &self.ops_alerts_arn,
         };
-        let attribute = MessageAttributeValue::builder()
-            .data_type("String")
-            .string_value(&message.event_type)
-            .build()
-            .map_err(|e| PublishError(e.to_string()))?;
-        self.client
+        let string = |value: &str| {
+            MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value(value)
+                .build()
+                .map_err(|e| PublishError(e.to_string()))
+        };
+        let mut publish = self
+            .client
             .publish()
             .topic_arn(arn)
             .message(message.body.to_string())
-            .message_attributes("eventType", attribute)
+            .message_attributes("eventType", string(&message.event_type)?);
+        for (name, value) in message.trace.attributes() {
+            publish = publish.message_attributes(name, string(value)?);
+        }
+        publish
             .send()
             .await
             .map_err(|e| PublishError(crate::error_text(&e)))?;

@@ -1,16 +1,19 @@
 //! The fulfilment job queue on SQS (`POST_PAYMENT_QUEUE_URL`), and its dead-letter queue
-//! (`DEAD_LETTER_QUEUE_URL`) as the ops console sees it.
+//! (`DEAD_LETTER_QUEUE_URL`) as the ops console sees it. A job's body is its JSON
+//! (`{"orderId":…}`); its trace travels as the message attributes `requestId` and `eventId`.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_sqs::types::{
     ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry,
-    MessageSystemAttributeName, SendMessageBatchRequestEntry,
+    MessageAttributeValue, MessageSystemAttributeName, SendMessageBatchRequestEntry,
 };
 use oms_core::Timestamp;
-use oms_core::ports::{DeadJob, DeadJobs, FulfilmentJob, JobQueue, MAX_DEAD_JOBS, QueueError};
+use oms_core::ports::{
+    DeadJob, DeadJobs, FulfilmentJob, JobQueue, MAX_DEAD_JOBS, QueueError, Trace,
+};
 
 pub struct SqsJobQueue {
     client: aws_sdk_sqs::Client,
@@ -26,14 +29,34 @@ impl SqsJobQueue {
     }
 }
 
+/// The job's trace as SQS message attributes (`requestId`, `eventId`, strings, each only when
+/// known): the worker's span reads them back.
+pub fn trace_attributes(
+    trace: &Trace,
+) -> Result<HashMap<String, MessageAttributeValue>, QueueError> {
+    trace
+        .attributes()
+        .map(|(name, value)| {
+            MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value(value)
+                .build()
+                .map(|v| (name.to_owned(), v))
+                .map_err(|e| QueueError(e.to_string()))
+        })
+        .collect()
+}
+
 #[async_trait]
 impl JobQueue for SqsJobQueue {
     async fn send(&self, job: &FulfilmentJob) -> Result<(), QueueError> {
         let body = serde_json::to_string(job).map_err(|e| QueueError(e.to_string()))?;
+        let attributes = trace_attributes(&job.trace)?;
         self.client
             .send_message()
             .queue_url(&self.queue_url)
             .message_body(body)
+            .set_message_attributes((!attributes.is_empty()).then_some(attributes))
             .send()
             .await
             .map_err(|e| QueueError(crate::error_text(&e)))?;
@@ -98,6 +121,8 @@ impl SqsDeadJobs {
             .wait_time_seconds(1)
             .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
             .message_system_attribute_names(MessageSystemAttributeName::SentTimestamp)
+            // A job moved back keeps its trace (`requestId`, `eventId`).
+            .message_attribute_names("All")
             .send()
             .await
             .map_err(|e| QueueError(crate::error_text(&e)))?;
@@ -204,6 +229,7 @@ impl SqsDeadJobs {
                         SendMessageBatchRequestEntry::builder()
                             .id(&id)
                             .message_body(m.body().unwrap_or_default())
+                            .set_message_attributes(m.message_attributes().cloned())
                             .build()
                             .map_err(|e| QueueError(e.to_string()))?,
                     );

@@ -365,6 +365,7 @@ async fn a_transition_is_conditioned_on_the_version_it_was_computed_from(b: Back
         order_id: o.id().clone(),
         created_at: t(1),
         lease_until: t(31),
+        trace: oms_core::ports::Trace::default(),
     };
     let rec = event("evt_a", Some(&o), EventOutcome::Applied, t(1));
     let c = EventCommit {
@@ -591,6 +592,7 @@ async fn the_outbox_lease_lets_one_sender_at_a_time(b: Backend) {
         order_id: id.clone(),
         created_at: t(1),
         lease_until: t(31),
+        trace: oms_core::ports::Trace::default(),
     };
     assert!(
         s.save_order(&next, o.version(), Some(&entry))
@@ -641,6 +643,7 @@ async fn invoice_numbers_are_gapless_and_one_per_order(b: Backend) {
         order_id: o.id().clone(),
         created_at: t(1),
         lease_until: t(31),
+        trace: oms_core::ports::Trace::default(),
     };
     assert!(s.save_order(&p, o.version(), Some(&entry)).await.unwrap());
     let first = s.read_for_fulfilment(o.id()).await.unwrap();

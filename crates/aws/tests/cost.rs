@@ -240,6 +240,7 @@ async fn each_route_costs_a_few_dynamodb_requests() {
         queue: &queue,
         publisher: &publisher,
         clock: &clock,
+        trace: oms_core::ports::Trace::default(),
     };
     let order = store.get_order(&id).await.unwrap().unwrap();
     counter.take();

@@ -13,20 +13,22 @@ use oms_aws::{
 };
 use oms_core::ports::{
     DeadJobs, EventPublisher, FulfilmentJob, InvoiceStorage, JobQueue, Message, ProviderSecrets,
-    SecretSource, Topic,
+    SecretSource, Topic, Trace,
 };
 use oms_core::{OrderId, ProviderKind, Secret, Timestamp};
 use oms_memory::ManualClock;
 
 #[tokio::test]
 #[ignore = "needs the local AWS API server: ./scripts/test"]
-async fn a_job_sent_to_sqs_arrives_as_json_and_poison_goes_to_the_dlq_after_max_receives() {
+async fn a_job_sent_to_sqs_arrives_as_json_with_its_trace_and_poison_goes_to_the_dlq_after_max_receives()
+ {
     let c = clients().await;
     let name = unique("post-payment");
     let url = bootstrap::ensure_queue(&c, &name, 2).await.unwrap();
     let queue = SqsJobQueue::new(c.sqs.clone(), &url);
     let job = FulfilmentJob {
         order_id: OrderId::parse("ord_01JDQ7Z3K5M8N9P0QRSTVWXYZ0").unwrap(),
+        trace: Trace::request("req_webhook_1").with_event("evt_paid_1"),
     };
     queue.send(&job).await.unwrap();
     let got = c
@@ -34,12 +36,25 @@ async fn a_job_sent_to_sqs_arrives_as_json_and_poison_goes_to_the_dlq_after_max_
         .receive_message()
         .queue_url(&url)
         .wait_time_seconds(1)
+        .message_attribute_names("All")
         .send()
         .await
         .unwrap();
     let msg = &got.messages()[0];
-    let back: FulfilmentJob = serde_json::from_str(msg.body().unwrap()).unwrap();
-    assert_eq!(back, job);
+    assert_eq!(
+        msg.body().unwrap(),
+        r#"{"orderId":"ord_01JDQ7Z3K5M8N9P0QRSTVWXYZ0"}"#,
+        "the trace travels beside the body, not in it"
+    );
+    let back = received_job(msg);
+    assert_eq!(back, job, "the trace arrives as message attributes");
+    let attributes = msg.message_attributes().unwrap();
+    assert_eq!(attributes["requestId"].data_type(), "String");
+    assert_eq!(
+        attributes["requestId"].string_value(),
+        Some("req_webhook_1")
+    );
+    assert_eq!(attributes["eventId"].string_value(), Some("evt_paid_1"));
 
     c.sqs
         .delete_message()
@@ -93,18 +108,66 @@ async fn a_job_sent_to_sqs_arrives_as_json_and_poison_goes_to_the_dlq_after_max_
     assert_eq!(dead.messages().len(), 1);
     assert_eq!(
         serde_json::from_str::<FulfilmentJob>(dead.messages()[0].body().unwrap()).unwrap(),
-        job
+        FulfilmentJob::new(job.order_id.clone())
     );
+
+    // A job with only a request id sends that attribute alone; one with no trace, none.
+    let partial = FulfilmentJob {
+        trace: Trace::request("req_admin_1"),
+        ..job.clone()
+    };
+    queue.send(&partial).await.unwrap();
+    queue
+        .send(&FulfilmentJob::new(job.order_id.clone()))
+        .await
+        .unwrap();
+    let got = c
+        .sqs
+        .receive_message()
+        .queue_url(&url)
+        .max_number_of_messages(10)
+        .wait_time_seconds(1)
+        .message_attribute_names("All")
+        .send()
+        .await
+        .unwrap();
+    let mut names: Vec<Vec<String>> = got
+        .messages()
+        .iter()
+        .map(|m| {
+            let mut n: Vec<String> = m
+                .message_attributes()
+                .map(|a| a.keys().cloned().collect())
+                .unwrap_or_default();
+            n.sort();
+            n
+        })
+        .collect();
+    names.sort();
+    assert_eq!(names, vec![vec![], vec!["requestId".to_owned()]]);
+}
+
+/// The job in a message received with its attributes, trace included.
+fn received_job(m: &aws_sdk_sqs::types::Message) -> FulfilmentJob {
+    let mut job: FulfilmentJob = serde_json::from_str(m.body().unwrap()).unwrap();
+    job.trace = Trace::from_attributes(|name| {
+        m.message_attributes()
+            .and_then(|a| a.get(name))
+            .and_then(|v| v.string_value())
+    });
+    job
 }
 
 fn job(n: usize) -> FulfilmentJob {
     FulfilmentJob {
         order_id: OrderId::parse(&format!("ord_01JDQ7Z3K5M8N9P0QRSTVW{n:04}")).unwrap(),
+        trace: Trace::request(format!("req_{n}")).with_event(format!("evt_{n}")),
     }
 }
 
-/// Every body waiting on `url` (hidden for a minute once received).
-async fn bodies(c: &oms_aws::AwsClients, url: &str) -> Vec<String> {
+/// Every body waiting on `url`, each with the trace its attributes carry (hidden for a minute
+/// once received).
+async fn bodies(c: &oms_aws::AwsClients, url: &str) -> Vec<(String, Trace)> {
     let mut out = Vec::new();
     loop {
         let got = c
@@ -113,17 +176,21 @@ async fn bodies(c: &oms_aws::AwsClients, url: &str) -> Vec<String> {
             .queue_url(url)
             .max_number_of_messages(10)
             .visibility_timeout(60)
+            .message_attribute_names("All")
             .send()
             .await
             .unwrap();
         if got.messages().is_empty() {
             return out;
         }
-        out.extend(
-            got.messages()
-                .iter()
-                .filter_map(|m| m.body().map(str::to_owned)),
-        );
+        out.extend(got.messages().iter().filter_map(|m| {
+            let trace = Trace::from_attributes(|name| {
+                m.message_attributes()
+                    .and_then(|a| a.get(name))
+                    .and_then(|v| v.string_value())
+            });
+            m.body().map(|b| (b.to_owned(), trace))
+        }));
     }
 }
 
@@ -186,7 +253,8 @@ async fn dead_jobs_are_listed_without_being_taken_and_moved_back_a_bounded_numbe
     assert_eq!(dead.list(100).await.unwrap().len(), 14);
     assert_eq!(dead.list(5).await.unwrap().len(), 5);
 
-    // Bounded moves: five, then the rest; what moved is on the queue, once each, as it was.
+    // Bounded moves: five, then the rest; what moved is on the queue, once each, as it was
+    // (its trace attributes included).
     assert_eq!(dead.redrive(5).await.unwrap(), 5);
     assert_eq!(dead.list(100).await.unwrap().len(), 9);
     assert_eq!(dead.redrive(100).await.unwrap(), 9);
@@ -194,9 +262,9 @@ async fn dead_jobs_are_listed_without_being_taken_and_moved_back_a_bounded_numbe
     assert_eq!(dead.redrive(100).await.unwrap(), 0);
     let mut moved = bodies(&c, &urls.queue_url).await;
     moved.sort();
-    let mut expected: Vec<String> = (0..=12)
-        .map(|n| serde_json::to_string(&job(n)).unwrap())
-        .chain(["not a job".to_owned()])
+    let mut expected: Vec<(String, Trace)> = (0..=12)
+        .map(|n| (serde_json::to_string(&job(n)).unwrap(), job(n).trace))
+        .chain([("not a job".to_owned(), Trace::default())])
         .collect();
     expected.sort();
     assert_eq!(moved, expected);
@@ -217,7 +285,7 @@ async fn a_dead_letter_queue_that_cannot_be_reached_is_an_error_not_an_empty_ans
 
 #[tokio::test]
 #[ignore = "needs the local AWS API server: ./scripts/test"]
-async fn published_events_carry_the_event_type_attribute_to_subscribers() {
+async fn published_events_carry_the_event_type_and_trace_attributes_to_subscribers() {
     let c = clients().await;
     let events = bootstrap::ensure_topic(&c, &unique("order-events"))
         .await
@@ -266,6 +334,7 @@ async fn published_events_carry_the_event_type_attribute_to_subscribers() {
             &Message {
                 event_type: "order.payment_succeeded".into(),
                 body: serde_json::json!({"orderId": "ord_x"}),
+                trace: Trace::request("req_webhook_1").with_event("evt_paid_1"),
             },
         )
         .await
@@ -276,6 +345,7 @@ async fn published_events_carry_the_event_type_attribute_to_subscribers() {
             &Message {
                 event_type: "ops.unmatched_payment_event".into(),
                 body: serde_json::json!({"severity": "high"}),
+                trace: Trace::default(),
             },
         )
         .await
@@ -299,6 +369,17 @@ async fn published_events_carry_the_event_type_attribute_to_subscribers() {
             envelope["MessageAttributes"]["eventType"]["Value"],
             expected_type
         );
+        let trace = |name: &str| envelope["MessageAttributes"][name]["Value"].as_str();
+        if expected_type == "order.payment_succeeded" {
+            assert_eq!(trace("requestId"), Some("req_webhook_1"), "{envelope}");
+            assert_eq!(trace("eventId"), Some("evt_paid_1"), "{envelope}");
+        } else {
+            assert_eq!(
+                (trace("requestId"), trace("eventId")),
+                (None, None),
+                "{envelope}"
+            );
+        }
         let inner: serde_json::Value =
             serde_json::from_str(envelope["Message"].as_str().unwrap()).unwrap();
         assert!(inner.get(key).is_some(), "{inner}");

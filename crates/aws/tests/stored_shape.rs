@@ -23,7 +23,7 @@ use oms_core::customer::{CountryCode, Customer, Email, Phone, ShippingAddress};
 use oms_core::order::{DisputeReport, DisputeStatus, NewRefund, OrderDraft, PaymentCapture};
 use oms_core::ports::{
     EventOutcome, EventRecord, EventSource, IdempotencyRecord, OutboxEntry, ProviderRefund,
-    ProviderRefundStatus,
+    ProviderRefundStatus, Trace,
 };
 use oms_core::webhook::{ChargeTotal, RefundReport};
 use oms_core::{
@@ -297,6 +297,7 @@ fn outbox_entry() -> OutboxEntry {
         order_id: order_id(),
         created_at: at(60),
         lease_until: at(90),
+        trace: Trace::request("req_01JDQ7Z3K5M8N9P0QRSTVWXYZ9").with_event("evt_1PaidXyZ"),
     }
 }
 
@@ -452,6 +453,17 @@ fn an_outbox_entry_and_a_payment_reference_are_stored_in_their_pinned_shapes() {
     let item = items::outbox_item(&entry);
     assert_golden("outbox", &item);
     assert_eq!(items::outbox_from(&item).expect("the entry decodes"), entry);
+    // An entry written before traces were recorded reads with none.
+    let mut untraced = item.clone();
+    untraced.remove("requestId");
+    untraced.remove("eventId");
+    assert_eq!(
+        items::outbox_from(&untraced).expect("an untraced entry decodes"),
+        OutboxEntry {
+            trace: Trace::default(),
+            ..entry
+        }
+    );
 
     let item = items::payref_item(ProviderKind::Stripe, "pi_1", &order_id());
     assert_golden("payment_reference", &item);

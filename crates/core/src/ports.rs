@@ -231,6 +231,71 @@ pub struct OutboxEntry {
     pub order_id: OrderId,
     pub created_at: Timestamp,
     pub lease_until: Timestamp,
+    /// Where the change that owed the job came from, so a job the sweep sends later still
+    /// names the delivery that paid the order.
+    pub trace: Trace,
+}
+
+/// Where a fulfilment job or a published message came from: the HTTP request and the provider
+/// event that caused it, so one log query follows a payment from its webhook delivery to the
+/// shipment. It travels beside a message's body (SQS and SNS message attributes `requestId`
+/// and `eventId`, each only when present), never in it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Trace {
+    /// The request id of the HTTP request that caused it (the response's `x-request-id`; API
+    /// Gateway's request id in AWS).
+    pub request_id: Option<String>,
+    /// The provider event that caused it (Stripe `evt_…`, Razorpay's `x-razorpay-event-id`, or
+    /// this service's own `reconcile:…`, `replay:…`, `backfill:…`).
+    pub event_id: Option<String>,
+}
+
+impl Trace {
+    /// The message attribute that carries [`Trace::request_id`].
+    pub const REQUEST_ID: &'static str = "requestId";
+    /// The message attribute that carries [`Trace::event_id`].
+    pub const EVENT_ID: &'static str = "eventId";
+
+    /// A trace of one HTTP request.
+    pub fn request(request_id: impl Into<String>) -> Self {
+        Self {
+            request_id: Some(request_id.into()),
+            event_id: None,
+        }
+    }
+
+    /// This trace, naming `event_id` as the event that caused it.
+    pub fn with_event(self, event_id: impl Into<String>) -> Self {
+        Self {
+            event_id: Some(event_id.into()),
+            ..self
+        }
+    }
+
+    /// Nothing is known of where it came from.
+    pub fn is_empty(&self) -> bool {
+        self.request_id.is_none() && self.event_id.is_none()
+    }
+
+    /// The message attributes that carry it, by name: only those present.
+    pub fn attributes(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        [
+            (Self::REQUEST_ID, self.request_id.as_deref()),
+            (Self::EVENT_ID, self.event_id.as_deref()),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| value.map(|v| (name, v)))
+    }
+
+    /// The trace named by message attributes (`lookup` answers an attribute's string value);
+    /// an empty value counts as absent.
+    pub fn from_attributes<'a>(lookup: impl Fn(&str) -> Option<&'a str>) -> Self {
+        let get = |name| lookup(name).filter(|v| !v.is_empty()).map(str::to_owned);
+        Self {
+            request_id: get(Self::REQUEST_ID),
+            event_id: get(Self::EVENT_ID),
+        }
+    }
 }
 
 /// One atomic write for a provider event: the event record (which must not exist yet), and
@@ -532,11 +597,25 @@ pub trait Notifier: Send + Sync {
     ) -> Result<(), NotifyError>;
 }
 
-/// The post-payment work for one order.
+/// The post-payment work for one order. Its JSON is the message body (`{"orderId":…}`); its
+/// trace travels beside it, as message attributes.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FulfilmentJob {
     pub order_id: OrderId,
+    /// Where the job came from: never in the body, so a body without it still reads.
+    #[serde(skip)]
+    pub trace: Trace,
+}
+
+impl FulfilmentJob {
+    /// A job with nothing known of where it came from.
+    pub fn new(order_id: OrderId) -> Self {
+        Self {
+            order_id,
+            trace: Trace::default(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -590,11 +669,13 @@ pub enum Topic {
 }
 
 /// One published message; `event_type` becomes the `eventType` message attribute that
-/// subscription filters match on.
+/// subscription filters match on, and `trace` the `requestId` and `eventId` attributes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Message {
     pub event_type: String,
     pub body: serde_json::Value,
+    /// Where the change it announces came from (see [`Trace`]).
+    pub trace: Trace,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

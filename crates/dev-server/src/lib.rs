@@ -686,25 +686,19 @@ fn spawn_background(
 }
 
 /// Jobs from the in-memory queue, each handed to the worker as the SQS event Lambda would
-/// give it (so its logs, metrics and alerts are the Lambda's). Like SQS, a failed job comes
-/// back after a pause, up to the receive limit, after which it is set aside in the queue's
-/// dead-letter list.
+/// give it (its trace in the message attributes; so its logs, metrics and alerts are the
+/// Lambda's). Like SQS, a failed job comes back after a pause, up to the receive limit, after
+/// which it is set aside in the queue's dead-letter list.
 async fn consume_memory(queue: Arc<InMemoryQueue>, worker: Worker) {
     let max = worker.ports.max_receives;
-    let mut sent = 0_u64;
+    let mut taken: u64 = 0;
     loop {
         let job = queue.take().await;
-        sent += 1;
-        let body = serde_json::to_string(&job).unwrap_or_default();
+        taken += 1;
+        let message_id = format!("mem-{taken}");
         for receive in 1..=max {
-            let mut record = SqsMessage::default();
-            record.message_id = Some(format!("local-{sent}"));
-            record.body = Some(body.clone());
-            record.attributes = [("ApproximateReceiveCount".to_owned(), receive.to_string())]
-                .into_iter()
-                .collect();
             let mut event = SqsEvent::default();
-            event.records = vec![record];
+            event.records = vec![post_payment_worker::sqs_message(&job, &message_id, receive)];
             if worker.handle(event).await.batch_item_failures.is_empty() {
                 break;
             }
@@ -730,7 +724,9 @@ async fn consume_sqs(sqs: aws_sdk_sqs::Client, url: String, worker: Worker) {
             .queue_url(&url)
             .wait_time_seconds(1)
             .max_number_of_messages(10)
-            .message_system_attribute_names(ApproximateReceiveCount);
+            .message_system_attribute_names(ApproximateReceiveCount)
+            // The job's trace (`requestId`, `eventId`).
+            .message_attribute_names("All");
         let got = match receive.send().await {
             Ok(g) => g,
             Err(e) => {
@@ -763,7 +759,7 @@ async fn consume_sqs(sqs: aws_sdk_sqs::Client, url: String, worker: Worker) {
     }
 }
 
-/// The Lambda event for one received message.
+/// The Lambda event for one received message, its string message attributes included.
 fn sqs_event(m: &aws_sdk_sqs::types::Message) -> SqsEvent {
     let attributes = m
         .attributes()
@@ -777,6 +773,17 @@ fn sqs_event(m: &aws_sdk_sqs::types::Message) -> SqsEvent {
     record.message_id = m.message_id().map(str::to_owned);
     record.body = m.body().map(str::to_owned);
     record.attributes = attributes;
+    record.message_attributes = m
+        .message_attributes()
+        .map(|a| {
+            a.iter()
+                .filter_map(|(k, v)| {
+                    let value = v.string_value()?;
+                    Some((k.clone(), post_payment_worker::string_attribute(value)))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     let mut event = SqsEvent::default();
     event.records = vec![record];
     event

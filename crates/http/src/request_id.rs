@@ -15,6 +15,7 @@ use tracing::Instrument;
 
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// The id of one HTTP request, as the response's `x-request-id` names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestId(pub String);
 
@@ -32,6 +33,12 @@ impl RequestId {
     /// The id of the request being handled on this task, if any.
     pub fn current() -> Option<RequestId> {
         CURRENT.try_with(Clone::clone).ok()
+    }
+
+    /// The trace of what this request causes: the jobs it sends and the messages it
+    /// publishes carry its id.
+    pub fn trace(&self) -> oms_core::ports::Trace {
+        oms_core::ports::Trace::request(&self.0)
     }
 
     fn acceptable(s: &str) -> bool {

@@ -632,9 +632,7 @@ mod tests {
     use oms_core::ports::Clock;
 
     fn job() -> FulfilmentJob {
-        FulfilmentJob {
-            order_id: OrderId::parse("ord_01JDQ7Z3K5M8N9P0QRSTVWXYZ0").unwrap(),
-        }
+        FulfilmentJob::new(OrderId::parse("ord_01JDQ7Z3K5M8N9P0QRSTVWXYZ0").unwrap())
     }
 
     #[tokio::test]

@@ -40,6 +40,7 @@ async fn record_one(keep: Option<Duration>) -> (Timestamp, Timestamp) {
         queue: &queue,
         publisher: &publisher,
         clock: &clock,
+        trace: oms_core::ports::Trace::default(),
     };
     let mut delivery = Delivery::default();
     if let Some(keep) = keep {

@@ -206,6 +206,7 @@ impl World {
             order_id: id.clone(),
             created_at: now,
             lease_until: now.plus(Duration::from_secs(30)),
+            trace: oms_core::ports::Trace::default(),
         };
         assert!(
             self.store

@@ -156,6 +156,7 @@ impl World {
             queue: self.queue.as_ref(),
             publisher: self.publisher.as_ref(),
             clock: self.clock.as_ref(),
+            trace: oms_core::ports::Trace::default(),
         }
     }
 

@@ -56,12 +56,12 @@ pub fn routes() -> Router<AppState> {
 async fn clear_review(
     State(state): State<AppState>,
     caller: Caller,
+    request_id: RequestId,
     PathParam(order_id): PathParam<String>,
 ) -> Result<Json<Value>, ApiError> {
     let admin = caller.require_admin()?;
-    let order =
-        oms_core::app::admin::clear_review(&state.services.outbox_ports(), &admin.sub, &order_id)
-            .await?;
+    let ports = state.services.outbox_ports().traced(request_id.trace());
+    let order = oms_core::app::admin::clear_review(&ports, &admin.sub, &order_id).await?;
     Ok(Json(json!(OrderView::from(&order))))
 }
 

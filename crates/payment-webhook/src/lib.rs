@@ -25,9 +25,10 @@ use oms_core::app::webhook::{Delivery, EventSource, Handled, handle_event_with};
 use oms_core::tracking;
 use oms_core::webhook::signature::{SignatureError, verify_razorpay as verify_rzp, verify_stripe};
 use oms_core::webhook::{PaymentEvent, razorpay, stripe};
-use oms_http::{ApiError, AppState, Caller, JsonBody, PathParam, RawBody};
+use oms_http::{ApiError, AppState, Caller, JsonBody, PathParam, RawBody, RequestId};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use tracing::Instrument;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -98,8 +99,26 @@ async fn send_owed_refund(
     }
 }
 
+/// Applies a verified event in a span naming it (`provider`, `event_id`, `event_type`); the
+/// job and the messages it causes carry `request_id` and the event id.
 async fn process(
     state: &AppState,
+    request_id: &RequestId,
+    event: PaymentEvent,
+    body: &[u8],
+) -> Result<Json<Value>, ApiError> {
+    let span = tracing::info_span!(
+        "payment_event",
+        provider = event.provider.as_str(),
+        event_id = %event.event_id,
+        event_type = %event.event_type,
+    );
+    apply(state, request_id, event, body).instrument(span).await
+}
+
+async fn apply(
+    state: &AppState,
+    request_id: &RequestId,
     event: PaymentEvent,
     body: &[u8],
 ) -> Result<Json<Value>, ApiError> {
@@ -109,7 +128,8 @@ async fn process(
         event_retention: state.services.policy.event_retention,
         source: EventSource::Webhook,
     };
-    let handled = handle_event_with(&state.services.outbox_ports(), delivery, &event, body)
+    let ports = state.services.outbox_ports().traced(request_id.trace());
+    let handled = handle_event_with(&ports, delivery, &event, body)
         .await
         .inspect_err(|_| {
             metrics::counter!("webhook_failures", "provider" => provider, "reason" => "unavailable")
@@ -147,6 +167,7 @@ async fn process(
 
 async fn stripe_webhook(
     State(state): State<AppState>,
+    request_id: RequestId,
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> Result<Json<Value>, ApiError> {
@@ -162,11 +183,12 @@ async fn stripe_webhook(
     let event = stripe::normalise(&body).unwrap_or_else(|reason| {
         PaymentEvent::unreadable(ProviderKind::Stripe, &body, None, &reason)
     });
-    process(&state, event, &body).await
+    process(&state, &request_id, event, &body).await
 }
 
 async fn razorpay_webhook(
     State(state): State<AppState>,
+    request_id: RequestId,
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> Result<Json<Value>, ApiError> {
@@ -177,7 +199,7 @@ async fn razorpay_webhook(
     let event = razorpay::normalise(&body, event_id).unwrap_or_else(|reason| {
         PaymentEvent::unreadable(ProviderKind::Razorpay, &body, event_id, &reason)
     });
-    process(&state, event, &body).await
+    process(&state, &request_id, event, &body).await
 }
 
 /// The fields Razorpay Checkout's handler returns, in this API's camelCase.
@@ -242,6 +264,7 @@ async fn tracking_tokens(state: &AppState) -> Result<Vec<oms_core::Secret>, ApiE
 
 async fn shiprocket_webhook(
     State(state): State<AppState>,
+    request_id: RequestId,
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> Result<Json<Value>, ApiError> {
@@ -269,7 +292,7 @@ async fn shiprocket_webhook(
         )
     })?;
     let handled = handle_tracking(
-        &state.services.outbox_ports(),
+        &state.services.outbox_ports().traced(request_id.trace()),
         state.services.tracking_policy(),
         &update,
         &body,

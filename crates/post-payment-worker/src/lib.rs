@@ -3,15 +3,69 @@
 //! (`batchItemFailures`) so only they are retried. A message that fails on its last receive
 //! (`MAX_RECEIVE_COUNT`, the queue's redrive setting) raises an ops alert as it moves to the
 //! dead-letter queue.
+//!
+//! Each message's span (`message`) carries `message_id`, `order_id` and the job's trace —
+//! `request_id` and `event_id`, from the message attributes `requestId` and `eventId` — so
+//! every line the job logs names the webhook delivery that paid the order.
 
 use std::sync::Arc;
 
-use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
-use oms_core::app::fulfil::{FulfilDeps, Fulfilment, fulfil};
+use aws_lambda_events::sqs::{
+    BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage, SqsMessageAttribute,
+};
+use oms_core::app::fulfil::{FulfilDeps, Fulfilment, fulfil_job};
 use oms_core::app::{FulfilmentServices, Services};
-use oms_core::ports::{Carrier, Clock, EventPublisher, FulfilmentJob, Message, OrderStore, Topic};
+use oms_core::ports::{
+    Carrier, Clock, EventPublisher, FulfilmentJob, Message, OrderStore, Topic, Trace,
+};
 use serde_json::json;
 use tracing::Instrument;
+
+/// The trace a message's attributes carry (`requestId`, `eventId`; empty when it has none).
+pub fn trace_of(m: &SqsMessage) -> Trace {
+    Trace::from_attributes(|name| {
+        m.message_attributes
+            .get(name)
+            .and_then(|a| a.string_value.as_deref())
+    })
+}
+
+/// The record SQS would deliver to the worker for `job`: its JSON body, its trace as string
+/// message attributes, and how many times it has been received. For hosts that queue jobs
+/// without SQS (the dev server's in-memory queue) and for tests.
+pub fn sqs_message(job: &FulfilmentJob, message_id: &str, receives: u32) -> SqsMessage {
+    let mut m = SqsMessage::default();
+    m.message_id = Some(message_id.to_owned());
+    m.body = serde_json::to_string(job).ok();
+    m.attributes
+        .insert("ApproximateReceiveCount".into(), receives.to_string());
+    for (name, value) in job.trace.attributes() {
+        m.message_attributes
+            .insert(name.to_owned(), string_attribute(value));
+    }
+    m
+}
+
+/// A `String` message attribute as Lambda's SQS event carries it.
+pub fn string_attribute(value: &str) -> SqsMessageAttribute {
+    let mut a = SqsMessageAttribute::default();
+    a.string_value = Some(value.to_owned());
+    a.data_type = Some("String".into());
+    a
+}
+
+/// The span of one message: `message_id`, the job's `request_id` and `event_id`, and its
+/// `order_id`, recorded once the body is read.
+pub fn message_span(m: &SqsMessage) -> tracing::Span {
+    let trace = trace_of(m);
+    tracing::info_span!(
+        "message",
+        message_id = m.message_id.as_deref().unwrap_or_default(),
+        order_id = tracing::field::Empty,
+        request_id = trace.request_id.as_deref(),
+        event_id = trace.event_id.as_deref(),
+    )
+}
 
 /// Everything the worker needs, built once per cold start: the shared ports it uses (the
 /// carrier among them), and its own (invoices, notifier, seller, the queue's receive limit).
@@ -60,9 +114,15 @@ impl Worker {
         }
     }
 
-    /// Processes one job body.
-    pub async fn process(&self, body: Option<&str>) -> Processed {
-        let job: FulfilmentJob = match body.map(serde_json::from_str) {
+    /// Processes one message in its span ([`message_span`]), without the ops alert of a last
+    /// receive: for hosts that count receives themselves.
+    pub async fn process(&self, m: &SqsMessage) -> Processed {
+        self.run(m).instrument(message_span(m)).await
+    }
+
+    /// Processes one message in the current span, recording its order id there.
+    async fn run(&self, m: &SqsMessage) -> Processed {
+        let mut job: FulfilmentJob = match m.body.as_deref().map(serde_json::from_str) {
             Some(Ok(job)) => job,
             _ => {
                 return Processed::Failed {
@@ -71,7 +131,9 @@ impl Worker {
                 };
             }
         };
-        match fulfil(&self.deps(), &job.order_id).await {
+        job.trace = trace_of(m);
+        tracing::Span::current().record("order_id", job.order_id.as_str());
+        match fulfil_job(&self.deps(), &job).await {
             Ok(Fulfilment::Done) => Processed::Done,
             Ok(Fulfilment::Skipped(why)) => Processed::Skipped(why),
             Err(e) => Processed::Failed {
@@ -83,10 +145,14 @@ impl Worker {
 
     async fn record(&self, m: &SqsMessage) -> Processed {
         let started = std::time::Instant::now();
-        let outcome = self.process(m.body.as_deref()).await;
+        let outcome = self.run(m).await;
         if outcome == Processed::Done {
-            metrics::histogram!("order_processing_time")
-                .record(started.elapsed().as_secs_f64() * 1000.0);
+            let elapsed = started.elapsed();
+            metrics::histogram!("order_processing_time").record(elapsed.as_secs_f64() * 1000.0);
+            tracing::info!(
+                elapsed_ms = elapsed.as_millis() as u64,
+                "fulfilment job done"
+            );
         }
         if let Processed::Failed { category, error } = &outcome {
             let receives: u32 = m
@@ -109,6 +175,7 @@ impl Worker {
                         "receives": receives,
                         "at": self.clock.now(),
                     }),
+                    trace: trace_of(m),
                 };
                 if let Err(e) = self.publisher.publish(Topic::OpsAlerts, &alert).await {
                     tracing::error!(error = %e, "ops alert not published");
@@ -123,8 +190,7 @@ impl Worker {
         let mut response = SqsBatchResponse::default();
         for m in &event.records {
             let id = m.message_id.clone().unwrap_or_default();
-            let span = tracing::info_span!("message", message_id = %id);
-            let outcome = self.record(m).instrument(span).await;
+            let outcome = self.record(m).instrument(message_span(m)).await;
             if matches!(outcome, Processed::Failed { .. }) {
                 let mut failure = BatchItemFailure::default();
                 failure.item_identifier = id;

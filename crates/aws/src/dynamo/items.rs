@@ -9,6 +9,7 @@
 
 use oms_core::ports::{
     EventOutcome, EventRecord, EventSource, IdempotencyRecord, OutboxEntry, StockLevel, StoreError,
+    Trace,
 };
 use oms_core::search::{EventSearch, EventSummary, OrderSearch};
 use oms_core::{
@@ -383,12 +384,16 @@ pub fn event_summary_from(item: Item) -> Result<EventSummary, StoreError> {
     })
 }
 
-/// An outbox entry, indexed (GSI2 `OUTBOX`) for the sweep.
+/// An outbox entry, indexed (GSI2 `OUTBOX`, all attributes) for the sweep; the trace it
+/// records as `requestId` and `eventId`, each only when known.
 pub fn outbox_item(o: &OutboxEntry) -> Item {
     let mut item = key(outbox_pk(&o.order_id), "OUTBOX");
     item.insert("orderId".into(), s(o.order_id.as_str()));
     item.insert("createdAt".into(), s(o.created_at.to_string()));
     item.insert("leaseUntil".into(), n(o.lease_until.unix_millis()));
+    for (name, value) in o.trace.attributes() {
+        item.insert(name.into(), s(value));
+    }
     item.insert("GSI2PK".into(), s("OUTBOX"));
     item.insert(
         "GSI2SK".into(),
@@ -416,6 +421,10 @@ pub fn outbox_from(it: &Item) -> Result<OutboxEntry, StoreError> {
         order_id: OrderId::parse(id).map_err(|e| corrupt("outbox order id", e))?,
         created_at: Timestamp::parse(created).map_err(|e| corrupt("outbox createdAt", e))?,
         lease_until: Timestamp::from_unix_millis(lease),
+        // An entry written before traces were recorded has none.
+        trace: Trace::from_attributes(|name| {
+            it.get(name).and_then(|v| v.as_s().ok()).map(String::as_str)
+        }),
     })
 }
 

@@ -5,7 +5,7 @@ use crate::order::{Order, TransitionError};
 use crate::ports::{OutboxEntry, StoreError, Topic};
 
 use super::RefusedTransition;
-use super::outbox::{OUTBOX_LEASE, OutboxError, OutboxPorts, publish, resume_outbox, send_job};
+use super::outbox::{OUTBOX_LEASE, OutboxError, OutboxPorts, resume_outbox, send_job};
 use super::retry::{Contended, MAX_ATTEMPTS, Retry};
 
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +63,7 @@ pub async fn clear_review(
             order_id: id.clone(),
             created_at: now,
             lease_until: now.plus(OUTBOX_LEASE),
+            trace: ports.trace.clone(),
         });
         if !ports
             .store
@@ -73,13 +74,13 @@ pub async fn clear_review(
             continue;
         }
         tracing::info!(order_id = %id, by = %admin, "review cleared");
-        publish(
-            ports.publisher,
-            Topic::OrderEvents,
-            "order.review_cleared",
-            serde_json::json!({"orderId": id, "status": next.status().as_str(), "by": admin}),
-        )
-        .await;
+        ports
+            .publish(
+                Topic::OrderEvents,
+                "order.review_cleared",
+                serde_json::json!({"orderId": id, "status": next.status().as_str(), "by": admin}),
+            )
+            .await;
         if outbox.is_some() {
             send_job(ports, &id, now).await?;
         }

@@ -22,8 +22,8 @@ use crate::ids::OrderId;
 use crate::invoice::{Seller, invoice_key, invoice_number, render_html};
 use crate::order::{InvoiceInfo, Order, TransitionError};
 use crate::ports::{
-    Carrier, CarrierError, Clock, EventPublisher, InvoiceOutcome, InvoiceStorage, Message,
-    Notifier, OrderStore, OutboxEntry, StorageError, StoreError, Topic,
+    Carrier, CarrierError, Clock, EventPublisher, FulfilmentJob, InvoiceOutcome, InvoiceStorage,
+    Message, Notifier, OrderStore, OutboxEntry, StorageError, StoreError, Topic, Trace,
 };
 
 use super::RefusedTransition;
@@ -92,8 +92,18 @@ impl FulfilError {
     }
 }
 
+/// The post-payment work for `order_id`, with nothing known of where the job came from.
 pub async fn fulfil(deps: &FulfilDeps<'_>, order_id: &OrderId) -> Result<Fulfilment, FulfilError> {
-    let result = run(deps, order_id).await;
+    fulfil_job(deps, &FulfilmentJob::new(order_id.clone())).await
+}
+
+/// The post-payment work a job asks for; `order.fulfilled` carries the job's trace.
+pub async fn fulfil_job(
+    deps: &FulfilDeps<'_>,
+    job: &FulfilmentJob,
+) -> Result<Fulfilment, FulfilError> {
+    let order_id = &job.order_id;
+    let result = run(deps, order_id, &job.trace).await;
     if let Err(e) = &result
         && !matches!(e, FulfilError::Busy | FulfilError::NoSuchOrder(_))
     {
@@ -109,7 +119,11 @@ pub async fn fulfil(deps: &FulfilDeps<'_>, order_id: &OrderId) -> Result<Fulfilm
     result
 }
 
-async fn run(deps: &FulfilDeps<'_>, order_id: &OrderId) -> Result<Fulfilment, FulfilError> {
+async fn run(
+    deps: &FulfilDeps<'_>,
+    order_id: &OrderId,
+    trace: &Trace,
+) -> Result<Fulfilment, FulfilError> {
     // One request: the order, the invoice counter (only a hint, which `issue_invoice` checks,
     // read again after a clash) and the outbox entry that owed this job, which this job clears
     // — in its first write when it has one to make, on its own otherwise.
@@ -257,6 +271,7 @@ async fn run(deps: &FulfilDeps<'_>, order_id: &OrderId) -> Result<Fulfilment, Fu
                         "shipment": order.shipment(),
                         "at": now,
                     }),
+                    trace: trace.clone(),
                 },
             )
             .await

@@ -7,13 +7,17 @@
 //! the lease is given back, so a retry (the provider's, or the sweep's) sends it. The entry is
 //! cleared by the worker that receives the job (in its first write), not by the sender: that
 //! takes a request off every webhook's path, and from then on the queue owns the retries.
+//!
+//! The ports carry the change's [`Trace`] (the request and provider event it came from): the
+//! outbox entry records it, and the jobs sent and messages published through the ports carry
+//! it, so the logs of the worker that receives the job name the webhook delivery that paid.
 
 use std::time::Duration;
 
 use crate::ids::OrderId;
 use crate::ports::{
     Clock, EventPublisher, FulfilmentJob, JobQueue, Message, OrderStore, QueueError, StoreError,
-    Topic,
+    Topic, Trace,
 };
 use crate::time::Timestamp;
 
@@ -24,12 +28,38 @@ use super::retry::Contended;
 pub const OUTBOX_LEASE: Duration = Duration::from_secs(30);
 
 /// The ports an order change acts through: the store it commits to (outbox entry included),
-/// the queue owed jobs go to, the topics it announces on, and the clock.
+/// the queue owed jobs go to, the topics it announces on, and the clock — and where the change
+/// came from, which the jobs and messages sent through them carry.
+#[derive(Clone)]
 pub struct OutboxPorts<'a> {
     pub store: &'a dyn OrderStore,
     pub queue: &'a dyn JobQueue,
     pub publisher: &'a dyn EventPublisher,
     pub clock: &'a dyn Clock,
+    /// The request and provider event the change came from (empty when unknown: the sweep's
+    /// own work, an operator's tool).
+    pub trace: Trace,
+}
+
+impl OutboxPorts<'_> {
+    /// The same ports, for a change that came from `trace`.
+    pub fn traced(self, trace: Trace) -> Self {
+        Self { trace, ..self }
+    }
+
+    /// [`publish`], carrying this change's trace.
+    pub async fn publish(&self, topic: Topic, event_type: &str, body: serde_json::Value) {
+        publish_traced(self.publisher, &self.trace, topic, event_type, body).await;
+    }
+
+    /// [`publish_entries`], carrying this change's trace.
+    pub async fn publish_entries(
+        &self,
+        order: &crate::order::Order,
+        entries: &[crate::order::TimelineEntry],
+    ) {
+        publish_entries_traced(self.publisher, &self.trace, order, entries).await;
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -54,23 +84,26 @@ impl From<Contended> for OutboxError {
     }
 }
 
-/// Sends the job for an outbox entry this caller holds; the entry stays, leased, until the
-/// worker that receives the job clears it. On failure the lease is given back so the
-/// provider's retry can send it.
+/// Sends the job for an outbox entry this caller holds, carrying the ports' trace; the entry
+/// stays, leased, until the worker that receives the job clears it. On failure the lease is
+/// given back so the provider's retry can send it.
 pub(crate) async fn send_job(
     ports: &OutboxPorts<'_>,
     order_id: &OrderId,
     now: Timestamp,
 ) -> Result<(), OutboxError> {
-    match ports
-        .queue
-        .send(&FulfilmentJob {
-            order_id: order_id.clone(),
-        })
-        .await
-    {
+    let job = FulfilmentJob {
+        order_id: order_id.clone(),
+        trace: ports.trace.clone(),
+    };
+    match ports.queue.send(&job).await {
         Ok(()) => {
-            tracing::info!(order_id = %order_id, "fulfilment job queued");
+            tracing::info!(
+                order_id = %order_id,
+                request_id = job.trace.request_id.as_deref(),
+                event_id = job.trace.event_id.as_deref(),
+                "fulfilment job queued"
+            );
             Ok(())
         }
         Err(e) => {
@@ -100,9 +133,21 @@ pub async fn resume_outbox(
 }
 
 /// Publishing is best effort: the state is already committed and a failure here must not make
-/// the provider retry an event that will then dedupe; it is logged for the operator.
+/// the provider retry an event that will then dedupe; it is logged for the operator. The
+/// message carries no trace: work that knows where it came from publishes through
+/// [`OutboxPorts::publish`].
 pub async fn publish(
     publisher: &dyn EventPublisher,
+    topic: Topic,
+    event_type: &str,
+    body: serde_json::Value,
+) {
+    publish_traced(publisher, &Trace::default(), topic, event_type, body).await;
+}
+
+async fn publish_traced(
+    publisher: &dyn EventPublisher,
+    trace: &Trace,
     topic: Topic,
     event_type: &str,
     body: serde_json::Value,
@@ -110,6 +155,7 @@ pub async fn publish(
     let message = Message {
         event_type: event_type.to_owned(),
         body,
+        trace: trace.clone(),
     };
     if let Err(e) = publisher.publish(topic, &message).await {
         tracing::warn!(error = %e, event_type, "event not published");
@@ -118,9 +164,19 @@ pub async fn publish(
 
 /// Publishes what an order's new timeline entries say: each as `order.<type>` on the order
 /// events topic, and — for money a person must act on (a dispute opened or lost, a refund
-/// failed) — an ops alert. Best effort, after the write, like every publish.
+/// failed) — an ops alert. Best effort, after the write, like every publish; untraced, like
+/// [`publish`] ([`OutboxPorts::publish_entries`] carries a trace).
 pub async fn publish_entries(
     publisher: &dyn EventPublisher,
+    order: &crate::order::Order,
+    entries: &[crate::order::TimelineEntry],
+) {
+    publish_entries_traced(publisher, &Trace::default(), order, entries).await;
+}
+
+async fn publish_entries_traced(
+    publisher: &dyn EventPublisher,
+    trace: &Trace,
     order: &crate::order::Order,
     entries: &[crate::order::TimelineEntry],
 ) {
@@ -129,8 +185,9 @@ pub async fn publish_entries(
             .ok()
             .and_then(|v| v.as_str().map(str::to_owned))
             .unwrap_or_default();
-        publish(
+        publish_traced(
             publisher,
+            trace,
             Topic::OrderEvents,
             &format!("order.{kind}"),
             serde_json::json!({
@@ -144,7 +201,7 @@ pub async fn publish_entries(
     }
     for e in entries {
         if let Some((event_type, body)) = super::alerts::money_alert(order, e) {
-            publish(publisher, Topic::OpsAlerts, event_type, body).await;
+            publish_traced(publisher, trace, Topic::OpsAlerts, event_type, body).await;
         }
     }
 }

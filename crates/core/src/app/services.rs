@@ -60,6 +60,7 @@ impl Services {
             queue: self.queue.as_ref(),
             publisher: self.publisher.as_ref(),
             clock: self.clock.as_ref(),
+            trace: crate::ports::Trace::default(),
         }
     }
 }

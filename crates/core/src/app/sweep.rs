@@ -4,7 +4,8 @@
 //!    payment window has ended and that the provider holds nothing for — closing the
 //!    provider's checkout first so it can no longer take money, and conditioned on the order
 //!    being unchanged, so an order paid a moment ago is left alone — and gives their stock back;
-//! 2. sends fulfilment jobs still owed (the queue failed after the payment was recorded);
+//! 2. sends fulfilment jobs still owed (the queue failed after the payment was recorded),
+//!    each carrying the trace its outbox entry recorded (the delivery that paid the order);
 //! 3. calls the provider again for refunds still `requested` (it was down when they were
 //!    asked for), with the same idempotency key; and asks it about refunds still `pending`
 //!    `RECONCILE_AFTER_MINUTES` after it accepted them, settling those it reports final whose
@@ -71,8 +72,11 @@ pub async fn sweep(services: &Services, limit: u32) -> Result<SweepReport, Outbo
         .owed_outbox(now.minus(OUTBOX_GRACE), limit)
         .await?
     {
-        if resume_outbox(ports, &entry.order_id).await? {
-            tracing::info!(order_id = %entry.order_id, "owed fulfilment job re-enqueued");
+        // The job carries what the entry recorded: the delivery that paid the order, not
+        // this run.
+        let traced = ports.clone().traced(entry.trace.clone());
+        if resume_outbox(&traced, &entry.order_id).await? {
+            tracing::info!(order_id = %entry.order_id, sent_by = "sweep", "owed fulfilment job re-enqueued");
             report.reenqueued += 1;
         }
     }

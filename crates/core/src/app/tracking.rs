@@ -17,9 +17,7 @@ use crate::order::{Order, TransitionError, rto_refund_id};
 use crate::ports::{OutboxEntry, StoreError, Topic, UnmatchedTracking};
 use crate::tracking::{ShipmentState, TrackingUpdate};
 
-use super::outbox::{
-    OUTBOX_LEASE, OutboxError, OutboxPorts, publish, publish_entries, resume_outbox, send_job,
-};
+use super::outbox::{OUTBOX_LEASE, OutboxError, OutboxPorts, resume_outbox, send_job};
 use super::refund::REFUND_SEND_LEASE;
 use super::retry::{MAX_ATTEMPTS, Retry};
 
@@ -86,23 +84,23 @@ pub async fn handle_tracking(
         };
         if ports.store.record_unmatched_tracking(&record).await? {
             tracing::warn!(awb = %u.awb, status_id = u.status_id, "tracking update for an unknown AWB");
-            publish(
-                ports.publisher,
-                Topic::OpsAlerts,
-                "ops.unmatched_tracking",
-                json!({
-                    "category": "delivery",
-                    "severity": "medium",
-                    "title": "Carrier tracking for an AWB no order has",
-                    "awb": u.awb,
-                    "statusId": u.status_id,
-                    "status": u.label,
-                    "orderRef": u.channel_order_id,
-                    "srOrderId": u.sr_order_id,
-                    "at": now,
-                }),
-            )
-            .await;
+            ports
+                .publish(
+                    Topic::OpsAlerts,
+                    "ops.unmatched_tracking",
+                    json!({
+                        "category": "delivery",
+                        "severity": "medium",
+                        "title": "Carrier tracking for an AWB no order has",
+                        "awb": u.awb,
+                        "statusId": u.status_id,
+                        "status": u.label,
+                        "orderRef": u.channel_order_id,
+                        "srOrderId": u.sr_order_id,
+                        "at": now,
+                    }),
+                )
+                .await;
         }
         return Ok(Tracked::Unmatched);
     };
@@ -139,6 +137,7 @@ pub async fn handle_tracking(
             order_id: order_id.clone(),
             created_at: now,
             lease_until: now.plus(OUTBOX_LEASE),
+            trace: ports.trace.clone(),
         });
         let written = if change.restock {
             ports
@@ -183,7 +182,7 @@ async fn announce(
     entered: Option<ShipmentState>,
     u: &TrackingUpdate,
 ) {
-    publish_entries(ports.publisher, order, entries).await;
+    ports.publish_entries(order, entries).await;
     let Some(state) = entered else {
         return;
     };
@@ -193,20 +192,20 @@ async fn announce(
         _ => None,
     };
     if let Some(event_type) = milestone {
-        publish(
-            ports.publisher,
-            Topic::OrderEvents,
-            event_type,
-            json!({
-                "orderId": order.id(),
-                "orderNumber": order.number(),
-                "status": order.status().as_str(),
-                "awb": u.awb,
-                "courier": u.courier,
-                "at": u.at,
-            }),
-        )
-        .await;
+        ports
+            .publish(
+                Topic::OrderEvents,
+                event_type,
+                json!({
+                    "orderId": order.id(),
+                    "orderNumber": order.number(),
+                    "status": order.status().as_str(),
+                    "awb": u.awb,
+                    "courier": u.courier,
+                    "at": u.at,
+                }),
+            )
+            .await;
     }
     if let Some(severity) = state.alert_severity() {
         let title = match state {
@@ -225,25 +224,25 @@ async fn announce(
             }
             _ => "Carrier cancelled the shipment",
         };
-        publish(
-            ports.publisher,
-            Topic::OpsAlerts,
-            &format!("ops.shipment_{}", state.as_str()),
-            json!({
-                "category": "delivery",
-                "severity": severity,
-                "title": title,
-                "orderId": order.id(),
-                "orderNumber": order.number(),
-                "awb": u.awb,
-                "courier": u.courier,
-                "statusId": u.status_id,
-                "status": u.label,
-                "location": u.location,
-                "requiresReview": order.requires_review(),
-                "at": u.at,
-            }),
-        )
-        .await;
+        ports
+            .publish(
+                Topic::OpsAlerts,
+                &format!("ops.shipment_{}", state.as_str()),
+                json!({
+                    "category": "delivery",
+                    "severity": severity,
+                    "title": title,
+                    "orderId": order.id(),
+                    "orderNumber": order.number(),
+                    "awb": u.awb,
+                    "courier": u.courier,
+                    "statusId": u.status_id,
+                    "status": u.label,
+                    "location": u.location,
+                    "requiresReview": order.requires_review(),
+                    "at": u.at,
+                }),
+            )
+            .await;
     }
 }

@@ -24,9 +24,7 @@ use crate::ports::{
 use crate::time::Timestamp;
 use crate::webhook::{PaymentAction, PaymentEvent};
 
-use super::outbox::{
-    OUTBOX_LEASE, OutboxError, OutboxPorts, publish, publish_entries, resume_outbox, send_job,
-};
+use super::outbox::{OUTBOX_LEASE, OutboxError, OutboxPorts, resume_outbox, send_job};
 use super::refund::REFUND_SEND_LEASE;
 use super::retry::{MAX_ATTEMPTS, Retry};
 
@@ -194,13 +192,19 @@ fn late_refund(
         })
 }
 
-/// [`handle_event`] under a configured `LATE_PAYMENT_POLICY`, from a given source.
+/// [`handle_event`] under a configured `LATE_PAYMENT_POLICY`, from a given source. The job it
+/// sends, the outbox entry it writes and the messages it publishes carry the ports' trace with
+/// this event's id.
 pub async fn handle_event_with(
     ports: &OutboxPorts<'_>,
     delivery: Delivery,
     event: &PaymentEvent,
     payload: &[u8],
 ) -> Result<Handled, OutboxError> {
+    let traced = ports
+        .clone()
+        .traced(ports.trace.clone().with_event(&event.event_id));
+    let ports = &traced;
     let policy = delivery.late_payment;
     let now = ports.clock.now();
 
@@ -234,23 +238,23 @@ pub async fn handle_event_with(
             return Ok(Handled::Duplicate);
         }
         tracing::warn!(provider = event.provider.as_str(), event_id = %event.event_id, "unmatched payment event");
-        publish(
-            ports.publisher,
-            Topic::OpsAlerts,
-            "ops.unmatched_payment_event",
-            json!({
-                "category": "payment",
-                "severity": "high",
-                "title": "Signed payment event matches no order",
-                "provider": event.provider.as_str(),
-                "eventId": event.event_id,
-                "eventType": event.event_type,
-                "refs": event.link.refs,
-                "orderId": event.link.order_id,
-                "at": now,
-            }),
-        )
-        .await;
+        ports
+            .publish(
+                Topic::OpsAlerts,
+                "ops.unmatched_payment_event",
+                json!({
+                    "category": "payment",
+                    "severity": "high",
+                    "title": "Signed payment event matches no order",
+                    "provider": event.provider.as_str(),
+                    "eventId": event.event_id,
+                    "eventType": event.event_type,
+                    "refs": event.link.refs,
+                    "orderId": event.link.order_id,
+                    "at": now,
+                }),
+            )
+            .await;
         return Ok(Handled::Unmatched);
     };
 
@@ -316,6 +320,7 @@ pub async fn handle_event_with(
             order_id: order_id.clone(),
             created_at: now,
             lease_until: now.plus(OUTBOX_LEASE),
+            trace: ports.trace.clone(),
         });
         let commit = EventCommit {
             record: &rec,
@@ -356,11 +361,11 @@ pub async fn handle_event_with(
         return match applied {
             Ok(entries) => {
                 tracing::info!(order_id = %order_id, event_type = %event.event_type, status = next.status().as_str(), "payment event applied");
-                publish_entries(ports.publisher, &next, &entries).await;
+                ports.publish_entries(&next, &entries).await;
                 if let PaymentAction::Unreadable { reason } = &event.action {
                     tracing::warn!(order_id = %order_id, event_id = %event.event_id, "unreadable payment event; order held for review");
-                    publish(
-                        ports.publisher,
+                    ports
+                        .publish(
                         Topic::OpsAlerts,
                         "ops.unreadable_payment_event",
                         json!({
