@@ -81,7 +81,14 @@ where
                 .event_format(FlatJson { service })
                 .finish(),
         ),
-        LogFormat::Text => Box::new(builder.with_target(false).without_time().finish()),
+        // No colour codes: CloudWatch shows them as escape sequences.
+        LogFormat::Text => Box::new(
+            builder
+                .with_ansi(false)
+                .with_target(false)
+                .without_time()
+                .finish(),
+        ),
     }
 }
 
