@@ -2,45 +2,22 @@
 //! server logs at DEBUG into a buffer, and none of those values may appear in what was logged.
 //! Its own test binary, because it installs the process-wide log subscriber.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use oms_core::Secret;
 use oms_core::webhook::signature::hmac_hex;
 use oms_core::webhook::simulate::{
     razorpay_order_paid, razorpay_signature, stripe_session_paid, stripe_signature,
 };
 use oms_e2e::{JWT_SECRET, Options, TestApp, inr, order_body};
+use oms_memory::CapturedLogs;
 use serde_json::json;
-use tracing_subscriber::fmt::MakeWriter;
 
 const STRIPE_WEBHOOK: &str = "whsec_hygiene_S7r1peW3bh00k";
 const RAZORPAY_WEBHOOK: &str = "rzp_hygiene_W3bh00kS3cr3t";
 const RAZORPAY_KEY: &str = "rzp_hygiene_K3yS3cr3t";
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Captured {
-    type Writer = Captured;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
 #[tokio::test]
 async fn no_secret_token_or_signature_reaches_the_logs() {
-    let logs = Captured::default();
+    let logs = CapturedLogs::default();
     tracing_subscriber::fmt()
         .json()
         .with_env_filter("debug")
@@ -213,7 +190,7 @@ async fn no_secret_token_or_signature_reaches_the_logs() {
     let status = app.order(&stripe_order).await["status"].clone();
     assert!(status == "paid" || status == "fulfilled", "{status}");
 
-    let logged = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let logged = logs.text();
     // The capture works: the requests above were logged, with their orders.
     assert!(
         logged.contains(&stripe_order) && logged.contains("webhook signature rejected"),

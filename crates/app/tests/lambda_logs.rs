@@ -3,61 +3,18 @@
 //! binary: log-capturing subscribers set while other tests run on other threads can miss
 //! callsites those register first (tracing caches a callsite's interest process-wide).
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
-use lambda_http::tracing::subscriber::fmt::MakeWriter;
 use lambda_runtime::{Context, Error, LambdaEvent};
 use oms_app::Function;
 use oms_app::lambda::{in_invocations, with_invocations};
 use oms_app::logs::{Invocations, LogFormat, subscriber};
+use oms_memory::CapturedLogs;
 use serde_json::{Value, json};
 use tower::ServiceExt;
-
-/// What the subscriber wrote, shared with the test.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Captured {
-    /// The lines written since the last call.
-    fn take(&self) -> Vec<String> {
-        let bytes = std::mem::take(&mut *self.0.lock().unwrap());
-        String::from_utf8(bytes)
-            .unwrap()
-            .lines()
-            .map(str::to_owned)
-            .collect()
-    }
-
-    fn take_json(&self) -> Vec<Value> {
-        self.take()
-            .iter()
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-            .collect()
-    }
-}
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Captured {
-    type Writer = Captured;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
 
 #[tokio::test]
 async fn every_line_names_the_service_and_only_the_first_invocation_is_a_cold_start() {
     // An event function (the worker, the sweep), in JSON as the template configures it.
-    let logs = Captured::default();
+    let logs = CapturedLogs::default();
     let events = tracing::subscriber::set_default(subscriber(
         Function::PostPaymentWorker.name(),
         LogFormat::Json,
@@ -143,7 +100,7 @@ async fn every_line_names_the_service_and_only_the_first_invocation_is_a_cold_st
     ));
     let invocations = Invocations::new(Function::Cleanup);
     invocations.next_span().in_scope(|| tracing::info!("swept"));
-    let lines = logs.take();
+    let lines = logs.take_lines();
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert!(
         lines[0].contains("invocation{service=\"cleanup\" cold_start=true}"),

@@ -12,6 +12,8 @@ mod faults;
 #[cfg(feature = "testkit")]
 pub mod fixtures;
 mod invoices;
+#[cfg(feature = "testkit")]
+mod logs;
 mod queue;
 mod secrets;
 mod store;
@@ -22,6 +24,8 @@ pub use downloads::NoDownloadFiles;
 #[cfg(feature = "testkit")]
 pub use faults::{Fault, FaultPlan, Faulty, FaultyCarrier, FaultyQueue};
 pub use invoices::InMemoryInvoices;
+#[cfg(feature = "testkit")]
+pub use logs::CapturedLogs;
 pub use queue::{InMemoryPublisher, InMemoryQueue};
 pub use secrets::{NoCredentials, StaticSecrets};
 pub use store::InMemoryStore;

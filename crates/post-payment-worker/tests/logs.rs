@@ -9,7 +9,9 @@ use aws_lambda_events::sqs::SqsEvent;
 use oms_app::config::{Env, FulfilmentConfig};
 use oms_core::ports::{FulfilmentJob, OrderStore, Trace};
 use oms_core::{Currency, Money, OrderId, Product, Sku, Timestamp};
-use oms_memory::{InMemoryInvoices, InMemoryPublisher, InMemoryStore, ManualClock, fixtures};
+use oms_memory::{
+    CapturedLogs, InMemoryInvoices, InMemoryPublisher, InMemoryStore, ManualClock, fixtures,
+};
 use post_payment_worker::Worker;
 
 fn inr(m: i64) -> Money {
@@ -52,42 +54,10 @@ fn event(jobs: &[(&FulfilmentJob, &str)]) -> SqsEvent {
     event
 }
 
-/// The worker's log lines, as the Lambda writes them (JSON), into a buffer.
-#[derive(Clone, Default)]
-struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
-    type Writer = Captured;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
-impl Captured {
-    /// The lines written since the last call.
-    fn take(&self) -> Vec<serde_json::Value> {
-        String::from_utf8(std::mem::take(&mut *self.0.lock().unwrap()))
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
-    }
-}
-
 #[tokio::test]
 async fn every_line_a_job_logs_names_its_order_and_the_webhook_request_and_provider_event_it_carries()
  {
-    let logs = Captured::default();
+    let logs = CapturedLogs::default();
     tracing::subscriber::set_global_default(oms_app::logs::subscriber(
         "post-payment-worker",
         oms_app::logs::LogFormat::Json,
@@ -111,7 +81,7 @@ async fn every_line_a_job_logs_names_its_order_and_the_webhook_request_and_provi
     let res = worker.handle(event(&[(&traced, "m-7")])).await;
     assert!(res.batch_item_failures.is_empty());
 
-    let lines = logs.take();
+    let lines = logs.take_json();
     assert!(
         lines.iter().any(|l| l["message"] == "fulfilment job done"),
         "{lines:#?}"
@@ -135,7 +105,7 @@ async fn every_line_a_job_logs_names_its_order_and_the_webhook_request_and_provi
         .handle(event(&[(&FulfilmentJob::new(b.clone()), "m-1")]))
         .await;
     assert!(res.batch_item_failures.is_empty());
-    let lines = logs.take();
+    let lines = logs.take_json();
     assert!(!lines.is_empty());
     for line in &lines {
         assert_eq!(line["order_id"], b.as_str(), "{line}");
