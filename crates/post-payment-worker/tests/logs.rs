@@ -3,47 +3,12 @@
 //! threads can miss callsites they register first (tracing caches a callsite's interest
 //! process-wide).
 
-use std::sync::Arc;
+mod common;
 
 use aws_lambda_events::sqs::SqsEvent;
-use oms_app::config::{Env, FulfilmentConfig};
-use oms_core::ports::{FulfilmentJob, OrderStore, Trace};
-use oms_core::{Currency, Money, OrderId, Product, Sku, Timestamp};
-use oms_memory::{
-    CapturedLogs, InMemoryInvoices, InMemoryPublisher, InMemoryStore, ManualClock, fixtures,
-};
-use post_payment_worker::Worker;
-
-fn inr(m: i64) -> Money {
-    Money::new(m, Currency::parse("INR").unwrap()).unwrap()
-}
-
-fn worker(store: Arc<InMemoryStore>, publisher: Arc<InMemoryPublisher>) -> Worker {
-    let config = FulfilmentConfig::read(&Env::from_pairs(&[])).unwrap();
-    Worker {
-        store,
-        publisher,
-        carrier: oms_app::wiring::carrier(&oms_app::config::Config::offline().shipping),
-        clock: Arc::new(ManualClock::at(Timestamp::from_unix_millis(
-            1_800_000_000_000,
-        ))),
-        ports: oms_app::wiring::fulfilment(&config, Arc::new(InMemoryInvoices::default())),
-    }
-}
-
-async fn paid_order(store: &InMemoryStore, n: u8) -> OrderId {
-    let t = Timestamp::from_unix_millis(1_800_000_000_000);
-    let o = fixtures::order(
-        &format!("ord_01JDQ7Z3K5M8N9P0QRSTVWXYZ{n}"),
-        "u",
-        &[("A", 1, 1_000)],
-        t,
-    );
-    store.create_order(&o, None, t).await.unwrap();
-    let paid = fixtures::paid(&o, &format!("pay_{n}"), t);
-    assert!(store.save_order(&paid, o.version(), None).await.unwrap());
-    o.id().clone()
-}
+use common::paid_order;
+use oms_core::ports::{FulfilmentJob, Trace};
+use oms_memory::CapturedLogs;
 
 fn event(jobs: &[(&FulfilmentJob, &str)]) -> SqsEvent {
     let mut event = SqsEvent::default();
@@ -65,14 +30,11 @@ async fn every_line_a_job_logs_names_its_order_and_the_webhook_request_and_provi
         logs.clone(),
     ))
     .expect("the only subscriber of this test binary");
-    let store = Arc::new(InMemoryStore::new([Product {
-        sku: Sku::parse("A").unwrap(),
-        name: "A".into(),
-        unit_price: inr(1_000),
-        available: 10,
-    }]));
-    let publisher = Arc::new(InMemoryPublisher::default());
-    let worker = worker(store.clone(), publisher.clone());
+    let common::World {
+        worker,
+        store,
+        publisher,
+    } = common::world(1);
     let a = paid_order(&store, 0).await;
     let traced = FulfilmentJob {
         order_id: a.clone(),
