@@ -2,17 +2,13 @@
 //! the payment causes: the outbox entry, the fulfilment job, the published events; the
 //! in-memory queue and publisher keep it as SQS and SNS keep message attributes.
 
-use std::sync::Arc;
+mod common;
 
 use oms_core::app::outbox::OutboxPorts;
 use oms_core::app::webhook::{Delivery, handle_event_with};
-use oms_core::ports::{
-    DeadJobs, EventPublisher, FulfilmentJob, JobQueue, Message, OrderStore, Topic, Trace,
-};
-use oms_core::webhook::{razorpay, simulate};
-use oms_core::{OrderId, Product, Sku, Timestamp};
-use oms_memory::fixtures::{inr, order};
-use oms_memory::{InMemoryPublisher, InMemoryQueue, InMemoryStore, ManualClock};
+use oms_core::ports::{DeadJobs, EventPublisher, FulfilmentJob, JobQueue, Message, Topic, Trace};
+use oms_core::{OrderId, Timestamp};
+use oms_memory::{InMemoryPublisher, InMemoryQueue, ManualClock};
 
 fn traced_job(n: u8) -> FulfilmentJob {
     FulfilmentJob {
@@ -57,22 +53,7 @@ async fn the_in_memory_publisher_keeps_a_messages_trace() {
 #[tokio::test]
 async fn a_payment_records_its_trace_on_the_outbox_entry_the_job_and_the_events() {
     let t = Timestamp::from_unix_millis(1_800_000_000_000);
-    let store = Arc::new(InMemoryStore::new([Product {
-        sku: Sku::parse("A").unwrap(),
-        name: "A".into(),
-        unit_price: inr(1_000),
-        available: 5,
-    }]));
-    let o = order("ord_01JDQ7Z3K5M8N9P0QRSTVWXYZ0", "u", &[("A", 1, 1_000)], t);
-    store.create_order(&o, None, t).await.unwrap();
-    let body = simulate::razorpay_payment_event(
-        "payment.captured",
-        "pay_1",
-        &o.payment().provider_order_id,
-        Some(o.id().as_str()),
-        inr(1_000),
-    );
-    let event = razorpay::normalise(body.as_bytes(), Some("evt_rzp_1")).unwrap();
+    let (store, body, event) = common::captured_order(t, "evt_rzp_1").await;
     let (queue, publisher, clock) = (
         InMemoryQueue::default(),
         InMemoryPublisher::default(),

@@ -1,0 +1,40 @@
+//! What more than one of this crate's test binaries sets up.
+
+use std::sync::Arc;
+
+use oms_core::ports::OrderStore;
+use oms_core::webhook::{PaymentEvent, razorpay, simulate};
+use oms_core::{Product, Sku, Timestamp};
+use oms_memory::InMemoryStore;
+use oms_memory::fixtures::{inr, order};
+
+/// A store selling `A` (₹10.00, 5 in stock) with one order for one `A` created at `at`, and
+/// Razorpay's `payment.captured` for that order (event id `event_id`): the store, the raw
+/// body and the event read from it.
+pub async fn captured_order(
+    at: Timestamp,
+    event_id: &str,
+) -> (Arc<InMemoryStore>, String, PaymentEvent) {
+    let store = Arc::new(InMemoryStore::new([Product {
+        sku: Sku::parse("A").unwrap(),
+        name: "A".into(),
+        unit_price: inr(1_000),
+        available: 5,
+    }]));
+    let o = order(
+        "ord_01JDQ7Z3K5M8N9P0QRSTVWXYZ0",
+        "u",
+        &[("A", 1, 1_000)],
+        at,
+    );
+    store.create_order(&o, None, at).await.unwrap();
+    let body = simulate::razorpay_payment_event(
+        "payment.captured",
+        "pay_1",
+        &o.payment().provider_order_id,
+        Some(o.id().as_str()),
+        inr(1_000),
+    );
+    let event = razorpay::normalise(body.as_bytes(), Some(event_id)).unwrap();
+    (store, body, event)
+}
