@@ -6,25 +6,13 @@ mod common;
 use std::time::Duration;
 
 use oms_core::Timestamp;
-use oms_core::app::outbox::OutboxPorts;
 use oms_core::app::webhook::{Delivery, EVENT_RETENTION, handle_event_with};
-use oms_memory::{InMemoryPublisher, InMemoryQueue, ManualClock};
 
 async fn record_one(keep: Option<Duration>) -> (Timestamp, Timestamp) {
     let t = Timestamp::from_unix_millis(1_800_000_000_000);
     let (store, body, event) = common::captured_order(t, "evt_1").await;
-    let (queue, publisher, clock) = (
-        InMemoryQueue::default(),
-        InMemoryPublisher::default(),
-        ManualClock::at(t),
-    );
-    let ports = OutboxPorts {
-        store: store.as_ref(),
-        queue: &queue,
-        publisher: &publisher,
-        clock: &clock,
-        trace: oms_core::ports::Trace::default(),
-    };
+    let outlets = common::Outlets::at(t);
+    let ports = outlets.ports(&store, oms_core::ports::Trace::default());
     let mut delivery = Delivery::default();
     if let Some(keep) = keep {
         delivery.event_retention = keep;

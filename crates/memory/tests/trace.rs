@@ -4,11 +4,10 @@
 
 mod common;
 
-use oms_core::app::outbox::OutboxPorts;
 use oms_core::app::webhook::{Delivery, handle_event_with};
 use oms_core::ports::{DeadJobs, EventPublisher, FulfilmentJob, JobQueue, Message, Topic, Trace};
 use oms_core::{OrderId, Timestamp};
-use oms_memory::{InMemoryPublisher, InMemoryQueue, ManualClock};
+use oms_memory::{InMemoryPublisher, InMemoryQueue};
 
 fn traced_job(n: u8) -> FulfilmentJob {
     FulfilmentJob {
@@ -54,18 +53,9 @@ async fn the_in_memory_publisher_keeps_a_messages_trace() {
 async fn a_payment_records_its_trace_on_the_outbox_entry_the_job_and_the_events() {
     let t = Timestamp::from_unix_millis(1_800_000_000_000);
     let (store, body, event) = common::captured_order(t, "evt_rzp_1").await;
-    let (queue, publisher, clock) = (
-        InMemoryQueue::default(),
-        InMemoryPublisher::default(),
-        ManualClock::at(t),
-    );
-    let ports = OutboxPorts {
-        store: store.as_ref(),
-        queue: &queue,
-        publisher: &publisher,
-        clock: &clock,
-        trace: Trace::request("req_webhook_1"),
-    };
+    let outlets = common::Outlets::at(t);
+    let ports = outlets.ports(&store, Trace::request("req_webhook_1"));
+    let (queue, publisher) = (&outlets.queue, &outlets.publisher);
     handle_event_with(&ports, Delivery::default(), &event, body.as_bytes())
         .await
         .unwrap();

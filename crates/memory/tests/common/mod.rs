@@ -2,11 +2,12 @@
 
 use std::sync::Arc;
 
-use oms_core::ports::OrderStore;
+use oms_core::app::outbox::OutboxPorts;
+use oms_core::ports::{OrderStore, Trace};
 use oms_core::webhook::{PaymentEvent, razorpay, simulate};
 use oms_core::{Product, Sku, Timestamp};
-use oms_memory::InMemoryStore;
 use oms_memory::fixtures::{inr, order};
+use oms_memory::{InMemoryPublisher, InMemoryQueue, InMemoryStore, ManualClock};
 
 /// A store selling `A` (₹10.00, 5 in stock) with one order for one `A` created at `at`, and
 /// Razorpay's `payment.captured` for that order (event id `event_id`): the store, the raw
@@ -37,4 +38,33 @@ pub async fn captured_order(
     );
     let event = razorpay::normalise(body.as_bytes(), Some(event_id)).unwrap();
     (store, body, event)
+}
+
+/// The queue, publisher and clock a change acts through, kept so a test can look at them.
+pub struct Outlets {
+    pub queue: InMemoryQueue,
+    pub publisher: InMemoryPublisher,
+    pub clock: ManualClock,
+}
+
+impl Outlets {
+    /// Empty outlets, the clock at `at`.
+    pub fn at(at: Timestamp) -> Self {
+        Self {
+            queue: InMemoryQueue::default(),
+            publisher: InMemoryPublisher::default(),
+            clock: ManualClock::at(at),
+        }
+    }
+
+    /// The ports of a change to `store` that came from `trace`.
+    pub fn ports<'a>(&'a self, store: &'a InMemoryStore, trace: Trace) -> OutboxPorts<'a> {
+        OutboxPorts {
+            store,
+            queue: &self.queue,
+            publisher: &self.publisher,
+            clock: &self.clock,
+            trace,
+        }
+    }
 }
